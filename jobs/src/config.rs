@@ -1,0 +1,44 @@
+use secrecy::SecretString;
+use url::Url;
+
+/// The jobs' section of the configuration.
+#[derive(Debug, Clone)]
+pub struct JobsConfig {
+    pub providers: ProvidersConfig,
+    pub email: EmailConfig,
+}
+
+/// A client id and secret pair; both or neither are configured.
+#[derive(Debug, Clone)]
+pub struct ProviderCredentials {
+    pub id: SecretString,
+    pub secret: SecretString,
+}
+
+/// Bank data providers. Base URLs are configurable so tests and sandboxes can point them at
+/// local servers.
+#[derive(Debug, Clone)]
+pub struct ProvidersConfig {
+    /// `BELVO_BASE_URL` (sandbox.belvo.com outside production, api.belvo.com in production).
+    pub belvo_base_url: Url,
+    /// `BELVO_SECRET_ID` / `BELVO_SECRET_PASSWORD`.
+    pub belvo: Option<ProviderCredentials>,
+    /// `PLUGGY_BASE_URL` (api.pluggy.ai).
+    pub pluggy_base_url: Url,
+    /// `PLUGGY_CLIENT_ID` / `PLUGGY_CLIENT_SECRET`.
+    pub pluggy: Option<ProviderCredentials>,
+    /// `OPENFINANCE_BASE_URL`: the institution's Open Finance Brasil API; unset disables it.
+    pub openfinance_base_url: Option<Url>,
+    /// `ENCRYPTION_KEY`: AES-256-GCM key sealing provider credentials at rest.
+    pub encryption_key: SecretString,
+}
+
+/// Outgoing email.
+#[derive(Debug, Clone)]
+pub struct EmailConfig {
+    /// `SMTP_URL` (`smtp://` STARTTLS or `smtps://` TLS, with credentials); unset writes `.eml`
+    /// files instead (development only).
+    pub smtp_url: Option<SecretString>,
+    /// `EMAIL_FROM`: the sender mailbox, e.g. `FinDash <no-reply@example.com>`.
+    pub from: String,
+}

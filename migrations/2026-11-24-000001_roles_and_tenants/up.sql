@@ -1,0 +1,200 @@
+-- Roles, the tenant-isolation machinery, reference currencies, tenants and users.
+--
+-- Three roles, all without SUPERUSER and BYPASSRLS:
+--   findash_app       the application's pool logs in as (or SET ROLEs to) this role; every tenant table
+--                     is filtered by current_tenant_id() for it.
+--   findash_readonly  SELECT only, under the same tenant policies; grant it to human login roles.
+--   findash_system    cross-tenant system work (cron, reconciler, retention, seeding). findash_app is a
+--                     member but NOINHERIT, so it holds none of this role's rights until it runs
+--                     `SET LOCAL ROLE findash_system`, which only `findash_schema::Db::system` does.
+-- Roles are cluster-wide: several databases (and every test database) share them, so they are
+-- created only when missing and dropped only when nothing depends on them any more.
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'findash_app') THEN
+        CREATE ROLE findash_app LOGIN NOINHERIT NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS;
+    END IF;
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'findash_readonly') THEN
+        CREATE ROLE findash_readonly NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS;
+    END IF;
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'findash_system') THEN
+        CREATE ROLE findash_system NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS;
+    END IF;
+    IF EXISTS (
+        SELECT FROM pg_roles
+        WHERE rolname IN ('findash_app', 'findash_readonly', 'findash_system')
+          AND (rolsuper OR rolbypassrls OR rolcreaterole OR rolcreatedb)
+    ) THEN
+        RAISE EXCEPTION 'a findash_* role has SUPERUSER, BYPASSRLS, CREATEROLE or CREATEDB; row-level security would not hold';
+    END IF;
+    IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'findash_app' AND rolinherit) THEN
+        RAISE EXCEPTION 'findash_app must be NOINHERIT so that it holds findash_system''s rights only after SET ROLE';
+    END IF;
+END
+$$;
+
+GRANT findash_system TO findash_app;
+
+-- PostgreSQL 15 already denies CREATE on public to PUBLIC; older servers did not.
+REVOKE CREATE ON SCHEMA public FROM PUBLIC;
+GRANT USAGE ON SCHEMA public TO findash_app, findash_readonly, findash_system;
+GRANT SELECT ON __diesel_schema_migrations TO findash_app, findash_readonly, findash_system;
+
+-- The tenant of the current transaction, set by `SET LOCAL app.tenant_id`. An unset or reset
+-- setting reads as '' or NULL; both mean "no tenant", under which tenant tables read as empty.
+CREATE FUNCTION current_tenant_id() RETURNS uuid
+    LANGUAGE sql STABLE PARALLEL SAFE
+    AS $$ SELECT NULLIF(current_setting('app.tenant_id', true), '')::uuid $$;
+
+-- Makes a table tenant-owned: RLS enabled and forced, one policy per role, grants.
+-- app_privileges / system_privileges are GRANT privilege lists (column lists allowed), so that
+-- append-only and immutable columns are enforced by the database, not by convention.
+CREATE FUNCTION findash_isolate_tenant_table(
+    tbl regclass,
+    app_privileges text,
+    system_privileges text DEFAULT 'SELECT, INSERT, UPDATE, DELETE',
+    tenant_column name DEFAULT 'tenant_id'
+) RETURNS void
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    seq regclass;
+BEGIN
+    EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', tbl);
+    EXECUTE format('ALTER TABLE %s FORCE ROW LEVEL SECURITY', tbl);
+    EXECUTE format(
+        'CREATE POLICY tenant_isolation ON %s TO findash_app USING (%I = current_tenant_id()) WITH CHECK (%I = current_tenant_id())',
+        tbl, tenant_column, tenant_column);
+    EXECUTE format(
+        'CREATE POLICY tenant_read_only ON %s FOR SELECT TO findash_readonly USING (%I = current_tenant_id())',
+        tbl, tenant_column);
+    EXECUTE format('CREATE POLICY system_access ON %s TO findash_system USING (true) WITH CHECK (true)', tbl);
+    EXECUTE format('GRANT %s ON %s TO findash_app', app_privileges, tbl);
+    EXECUTE format('GRANT SELECT ON %s TO findash_readonly', tbl);
+    EXECUTE format('GRANT %s ON %s TO findash_system', system_privileges, tbl);
+    FOR seq IN
+        SELECT d.objid::regclass FROM pg_depend d JOIN pg_class s ON s.oid = d.objid
+        WHERE s.relkind = 'S' AND d.refobjid = tbl AND d.deptype IN ('a', 'i')
+    LOOP
+        EXECUTE format('GRANT USAGE ON SEQUENCE %s TO findash_app, findash_system', seq);
+    END LOOP;
+END
+$$;
+REVOKE ALL ON FUNCTION findash_isolate_tenant_table(regclass, text, text, name) FROM PUBLIC;
+
+-- Shared, non-tenant data (reference tables): readable by every role, written by migrations
+-- or by the system role only.
+CREATE FUNCTION findash_reference_table(tbl regclass, system_privileges text DEFAULT 'SELECT') RETURNS void
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    EXECUTE format('GRANT SELECT ON %s TO findash_app, findash_readonly', tbl);
+    EXECUTE format('GRANT %s ON %s TO findash_system', system_privileges, tbl);
+END
+$$;
+REVOKE ALL ON FUNCTION findash_reference_table(regclass, text) FROM PUBLIC;
+
+-- Keeps updated_at honest whatever code path writes the row.
+CREATE FUNCTION findash_touch_updated_at() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    IF NEW IS DISTINCT FROM OLD THEN
+        NEW.updated_at := now();
+    END IF;
+    RETURN NEW;
+END
+$$;
+
+CREATE FUNCTION findash_track_updated_at(tbl regclass) RETURNS void
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    EXECUTE format(
+        'CREATE TRIGGER touch_updated_at BEFORE UPDATE ON %s FOR EACH ROW EXECUTE FUNCTION findash_touch_updated_at()',
+        tbl);
+END
+$$;
+REVOKE ALL ON FUNCTION findash_track_updated_at(regclass) FROM PUBLIC;
+
+-- ISO 4217 currencies with their minor-unit exponent: converting a provider's decimal amount to
+-- minor units needs it, and every money column references this table.
+CREATE TABLE currencies (
+    code CHAR(3) PRIMARY KEY CHECK (code ~ '^[A-Z]{3}$'),
+    minor_units SMALLINT NOT NULL CHECK (minor_units BETWEEN 0 AND 4),
+    name TEXT NOT NULL CHECK (name <> '')
+);
+INSERT INTO currencies (code, minor_units, name) VALUES
+    ('ARS', 2, 'Argentine peso'),
+    ('AUD', 2, 'Australian dollar'),
+    ('BHD', 3, 'Bahraini dinar'),
+    ('BRL', 2, 'Brazilian real'),
+    ('CAD', 2, 'Canadian dollar'),
+    ('CHF', 2, 'Swiss franc'),
+    ('CLP', 0, 'Chilean peso'),
+    ('CNY', 2, 'Chinese yuan'),
+    ('COP', 2, 'Colombian peso'),
+    ('CZK', 2, 'Czech koruna'),
+    ('DKK', 2, 'Danish krone'),
+    ('EUR', 2, 'Euro'),
+    ('GBP', 2, 'Pound sterling'),
+    ('HKD', 2, 'Hong Kong dollar'),
+    ('HUF', 2, 'Hungarian forint'),
+    ('IDR', 2, 'Indonesian rupiah'),
+    ('ILS', 2, 'Israeli new shekel'),
+    ('INR', 2, 'Indian rupee'),
+    ('ISK', 0, 'Icelandic krona'),
+    ('JOD', 3, 'Jordanian dinar'),
+    ('JPY', 0, 'Japanese yen'),
+    ('KRW', 0, 'South Korean won'),
+    ('KWD', 3, 'Kuwaiti dinar'),
+    ('MXN', 2, 'Mexican peso'),
+    ('NOK', 2, 'Norwegian krone'),
+    ('NZD', 2, 'New Zealand dollar'),
+    ('PEN', 2, 'Peruvian sol'),
+    ('PLN', 2, 'Polish zloty'),
+    ('PYG', 0, 'Paraguayan guarani'),
+    ('RON', 2, 'Romanian leu'),
+    ('SEK', 2, 'Swedish krona'),
+    ('SGD', 2, 'Singapore dollar'),
+    ('THB', 2, 'Thai baht'),
+    ('TND', 3, 'Tunisian dinar'),
+    ('TRY', 2, 'Turkish lira'),
+    ('USD', 2, 'United States dollar'),
+    ('UYU', 2, 'Uruguayan peso'),
+    ('ZAR', 2, 'South African rand');
+SELECT findash_reference_table('currencies');
+
+CREATE TABLE tenants (
+    id UUID PRIMARY KEY DEFAULT gen_random_uuid(),
+    slug TEXT NOT NULL UNIQUE CHECK (slug ~ '^[a-z0-9][a-z0-9-]{0,62}$'),
+    name TEXT NOT NULL CHECK (length(name) BETWEEN 1 AND 200),
+    base_currency CHAR(3) NOT NULL REFERENCES currencies (code),
+    time_zone TEXT NOT NULL CHECK (time_zone ~ '^[A-Za-z_]+(/[A-Za-z0-9_+-]+)*$'),
+    locale TEXT NOT NULL CHECK (locale ~ '^[a-z]{2,3}(-[A-Z]{2})?$'),
+    status TEXT NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'suspended')),
+    created_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+    updated_at TIMESTAMPTZ NOT NULL DEFAULT now()
+);
+-- Tenants are created by the system path only; a tenant may read and update its own row.
+SELECT findash_isolate_tenant_table('tenants', 'SELECT, UPDATE (name, base_currency, time_zone, locale)', tenant_column => 'id');
+SELECT findash_track_updated_at('tenants');
+
+CREATE TABLE users (
+    id UUID PRIMARY KEY DEFAULT gen_random_uuid(),
+    tenant_id UUID NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
+    email TEXT NOT NULL CHECK (email = lower(email) AND email ~ '^[^@\s]+@[^@\s]+$'),
+    display_name TEXT,
+    -- NULL: the user cannot log in with a password.
+    password_hash TEXT CHECK (password_hash LIKE '$argon2id$%'),
+    role TEXT NOT NULL CHECK (role IN ('user', 'admin')),
+    disabled_at TIMESTAMPTZ,
+    last_login_at TIMESTAMPTZ,
+    created_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+    updated_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+    UNIQUE (tenant_id, id)
+);
+-- Login is by email alone, so an email belongs to one user across all tenants.
+CREATE UNIQUE INDEX users_email_key ON users (email);
+SELECT findash_isolate_tenant_table('users', 'SELECT, INSERT, UPDATE, DELETE');
+SELECT findash_track_updated_at('users');

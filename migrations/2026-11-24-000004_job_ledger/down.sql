@@ -1,0 +1,7 @@
+DROP TABLE cron_ticks;
+DROP TABLE cron_schedules;
+DROP TABLE workflow_step_dependencies;
+DROP TABLE workflow_steps;
+DROP TABLE job_attempts;
+DROP TABLE jobs;
+DROP TABLE workflow_runs;

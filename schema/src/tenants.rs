@@ -1,0 +1,66 @@
+//! Tenants: the unit of isolation, with their base currency, time zone and locale.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+
+use crate::schema::tenants;
+use crate::{SystemConn, TenantConn, TenantId};
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = tenants)]
+pub struct Tenant {
+    pub id: TenantId,
+    pub slug: String,
+    pub name: String,
+    pub base_currency: String,
+    pub time_zone: String,
+    pub locale: String,
+    pub status: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = tenants)]
+pub struct NewTenant<'a> {
+    pub id: TenantId,
+    pub slug: &'a str,
+    pub name: &'a str,
+    pub base_currency: &'a str,
+    pub time_zone: &'a str,
+    pub locale: &'a str,
+}
+
+/// The current tenant's own row.
+pub fn current(tx: &mut TenantConn<'_>) -> QueryResult<Tenant> {
+    let id = tx.tenant_id();
+    tenants::table.find(id).select(Tenant::as_select()).get_result(tx.conn())
+}
+
+/// Every tenant, oldest first.
+pub fn all(sys: &mut SystemConn<'_>) -> QueryResult<Vec<Tenant>> {
+    tenants::table.order(tenants::created_at).select(Tenant::as_select()).load(sys.conn())
+}
+
+/// A tenant by slug or by id, as the CLI's `--tenant` accepts either.
+pub fn find_by_slug_or_id(sys: &mut SystemConn<'_>, key: &str) -> QueryResult<Option<Tenant>> {
+    let query = tenants::table.select(Tenant::as_select());
+    match key.parse::<TenantId>() {
+        Ok(id) => query.find(id).first(sys.conn()).optional(),
+        Err(_) => query.filter(tenants::slug.eq(key)).first(sys.conn()).optional(),
+    }
+}
+
+/// Inserts the tenant unless one with the same slug exists; returns the stored row either way.
+pub fn ensure(sys: &mut SystemConn<'_>, new: &NewTenant<'_>) -> QueryResult<(Tenant, bool)> {
+    let inserted = diesel::insert_into(tenants::table)
+        .values(new)
+        .on_conflict(tenants::slug)
+        .do_nothing()
+        .execute(sys.conn())?;
+    let tenant = tenants::table
+        .filter(tenants::slug.eq(new.slug))
+        .select(Tenant::as_select())
+        .get_result(sys.conn())?;
+    Ok((tenant, inserted == 1))
+}

@@ -1,0 +1,323 @@
+//! Reading variables: where they come from ([`EnvSource`]) and a reader that records every
+//! problem instead of stopping at the first ([`Reader`]).
+
+use std::collections::BTreeMap;
+use std::fmt::Display;
+use std::ops::RangeInclusive;
+use std::path::Path;
+use std::str::FromStr;
+
+use secrecy::SecretString;
+use url::Url;
+
+use super::rules;
+use super::{Environment, Origin, Problem, Problems, VARIABLES};
+
+/// The variables the configuration is read from.
+#[derive(Debug, Clone, Default)]
+pub struct EnvSource {
+    vars: BTreeMap<String, String>,
+    dotenv_loaded: Option<String>,
+}
+
+impl EnvSource {
+    /// A source made of exactly these variables (tests).
+    #[cfg(test)]
+    pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> EnvSource {
+        EnvSource {
+            vars: pairs.into_iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect(),
+            dotenv_loaded: None,
+        }
+    }
+
+    /// The process environment, plus `dir/.env` for variables the process does not set, unless
+    /// `FINDASH_ENV` is staging or production (deployed config never comes from a file in the
+    /// working directory). The process environment is never modified.
+    pub fn from_process(dir: &Path) -> Result<EnvSource, Problem> {
+        let mut vars: BTreeMap<String, String> = std::env::vars().collect();
+        let deployed = vars
+            .get("FINDASH_ENV")
+            .is_some_and(|e| e.parse::<Environment>().is_ok_and(Environment::is_deployed));
+        let path = dir.join(".env");
+        let mut dotenv_loaded = None;
+        if !deployed && path.is_file() {
+            let entries = dotenvy::from_path_iter(&path).map_err(|e| Problem {
+                var: "FINDASH_ENV",
+                message: format!("cannot read {}: {e}", path.display()),
+            })?;
+            for entry in entries {
+                let (key, value) = entry.map_err(|e| Problem {
+                    var: "FINDASH_ENV",
+                    message: format!("{} is malformed: {e}", path.display()),
+                })?;
+                vars.entry(key).or_insert(value);
+            }
+            dotenv_loaded = Some(path.display().to_string());
+        }
+        Ok(EnvSource { vars, dotenv_loaded })
+    }
+
+    fn get(&self, name: &str) -> Option<&str> {
+        // An empty value is the same as an unset one (`FOO=` in a .env file).
+        self.vars.get(name).map(String::as_str).filter(|v| !v.trim().is_empty())
+    }
+}
+
+/// Reads variables, collecting problems, origins and notes.
+pub(super) struct Reader<'a> {
+    source: &'a EnvSource,
+    env: Environment,
+    problems: Vec<Problem>,
+    origins: BTreeMap<&'static str, Origin>,
+    notes: Vec<String>,
+}
+
+impl<'a> Reader<'a> {
+    pub(super) fn new(source: &'a EnvSource) -> Reader<'a> {
+        let mut notes = Vec::new();
+        if let Some(path) = &source.dotenv_loaded {
+            notes.push(format!("loaded variables from {path}"));
+        }
+        Reader { source, env: Environment::Development, problems: Vec::new(), origins: BTreeMap::new(), notes }
+    }
+
+    pub(super) fn set_environment(&mut self, env: Environment) {
+        self.env = env;
+    }
+
+    pub(super) fn problem(&mut self, var: &'static str, message: impl Into<String>) {
+        self.problems.push(Problem { var, message: message.into() });
+    }
+
+    fn get(&mut self, var: &'static str) -> Option<&'a str> {
+        debug_assert!(VARIABLES.contains(&var), "{var} is missing from VARIABLES");
+        let value = self.source.get(var);
+        self.origins.insert(var, if value.is_some() { Origin::Set } else { Origin::Unset });
+        value
+    }
+
+    fn defaulted(&mut self, var: &'static str) {
+        self.origins.insert(var, Origin::Default);
+    }
+
+    fn require_when_deployed(&mut self, var: &'static str, why: &str) {
+        if self.env.is_deployed() {
+            self.problem(var, format!("is required in {}: {why}", self.env.as_str()));
+        }
+    }
+
+    pub(super) fn mark_passthrough(&mut self, var: &'static str) {
+        let _ = self.get(var);
+    }
+
+    pub(super) fn parse<T>(&mut self, var: &'static str, default: T) -> T
+    where
+        T: FromStr,
+        T::Err: Display,
+    {
+        match self.get(var) {
+            None => {
+                self.defaulted(var);
+                default
+            }
+            Some(raw) => raw.trim().parse().unwrap_or_else(|e| {
+                self.problem(var, format!("cannot parse `{raw}`: {e}"));
+                default
+            }),
+        }
+    }
+
+    pub(super) fn parse_in<T>(&mut self, var: &'static str, default: T, range: RangeInclusive<T>) -> T
+    where
+        T: FromStr + PartialOrd + Display + Copy,
+        T::Err: Display,
+    {
+        let value = self.parse(var, default);
+        if !range.contains(&value) {
+            self.problem(var, format!("{value} is outside {}..={}", range.start(), range.end()));
+        }
+        value
+    }
+
+    /// A URL with one of `schemes`. Messages never include the value: URLs carry passwords.
+    pub(super) fn url(&mut self, var: &'static str, default: Option<&str>, schemes: &[&str]) -> Option<Url> {
+        let raw = match (self.get(var), default) {
+            (Some(raw), _) => raw,
+            (None, Some(default)) => {
+                self.defaulted(var);
+                return Url::parse(default).ok();
+            }
+            (None, None) => return None,
+        };
+        match Url::parse(raw.trim()) {
+            Ok(url) if schemes.contains(&url.scheme()) && url.has_host() => Some(url),
+            Ok(url) if !url.has_host() => {
+                self.problem(var, "the URL has no host");
+                None
+            }
+            Ok(url) => {
+                self.problem(var, format!("scheme `{}` is not one of {}", url.scheme(), schemes.join(", ")));
+                None
+            }
+            Err(e) => {
+                self.problem(var, format!("not a valid URL ({e})"));
+                None
+            }
+        }
+    }
+
+    /// An HMAC secret: required (or generated for development) when `required`.
+    pub(super) fn signing_secret(&mut self, var: &'static str, required: bool) -> Option<SecretString> {
+        match self.get(var) {
+            Some(value) => {
+                if let Some(why) = rules::weakness(value) {
+                    self.problem(var, format!("is too weak: {why}"));
+                }
+                Some(SecretString::from(value.to_owned()))
+            }
+            None if !required => None,
+            None if self.env.is_deployed() => {
+                self.require_when_deployed(var, "it signs API tokens");
+                None
+            }
+            None => {
+                self.origins.insert(var, Origin::Generated);
+                self.notes.push(format!(
+                    "{var} is not set: generated an ephemeral one for this {} process; tokens it \
+                     signs die with the process",
+                    self.env.as_str()
+                ));
+                Some(rules::generate_secret())
+            }
+        }
+    }
+
+    /// `ENCRYPTION_KEY`: base64 of exactly 32 random bytes.
+    pub(super) fn encryption_key(&mut self, var: &'static str) -> Option<SecretString> {
+        match self.get(var) {
+            Some(value) => {
+                if let Err(why) = rules::check_encryption_key(value) {
+                    self.problem(var, why);
+                }
+                Some(SecretString::from(value.trim().to_owned()))
+            }
+            None if self.env.is_deployed() => {
+                self.require_when_deployed(var, "it seals provider credentials at rest");
+                None
+            }
+            None => {
+                self.origins.insert(var, Origin::Generated);
+                self.notes.push(format!(
+                    "{var} is not set: generated an ephemeral key for this {} process; provider \
+                     credentials it seals cannot be opened by the next one",
+                    self.env.as_str()
+                ));
+                Some(rules::generate_encryption_key())
+            }
+        }
+    }
+
+    /// An optional secret that, when set, must start with `prefix` and not be weak.
+    pub(super) fn prefixed_secret(&mut self, var: &'static str, prefix: &str) -> Option<SecretString> {
+        let value = self.plain_secret(var)?;
+        if !secrecy::ExposeSecret::expose_secret(&value).starts_with(prefix) {
+            self.problem(var, format!("must start with `{prefix}`"));
+        }
+        Some(value)
+    }
+
+    /// An optional secret; deployed environments refuse short ones.
+    pub(super) fn plain_secret(&mut self, var: &'static str) -> Option<SecretString> {
+        let value = self.get(var)?.trim();
+        if self.env.is_deployed() && value.len() < rules::MIN_WEBHOOK_SECRET_LEN {
+            self.problem(var, format!("is too weak: shorter than {} characters", rules::MIN_WEBHOOK_SECRET_LEN));
+        }
+        Some(SecretString::from(value.to_owned()))
+    }
+
+    /// Two variables that are set together or not at all.
+    pub(super) fn credential_pair(&mut self, id_var: &'static str, secret_var: &'static str) -> Option<findash_jobs::ProviderCredentials> {
+        match (self.get(id_var), self.get(secret_var)) {
+            (Some(id), Some(secret)) => Some(findash_jobs::ProviderCredentials {
+                id: SecretString::from(id.trim().to_owned()),
+                secret: SecretString::from(secret.trim().to_owned()),
+            }),
+            (None, None) => None,
+            (Some(_), None) => {
+                self.problem(secret_var, format!("is required when {id_var} is set"));
+                None
+            }
+            (None, Some(_)) => {
+                self.problem(id_var, format!("is required when {secret_var} is set"));
+                None
+            }
+        }
+    }
+
+    pub(super) fn sentry_dsn(&mut self, var: &'static str) -> Option<SecretString> {
+        let url = self.url(var, None, &["http", "https"])?;
+        if url.username().is_empty() || url.path().trim_matches('/').is_empty() {
+            self.problem(var, "a DSN looks like https://<public key>@<host>/<project id>");
+        }
+        Some(SecretString::from(String::from(url)))
+    }
+
+    pub(super) fn smtp_url(&mut self, var: &'static str) -> Option<SecretString> {
+        let url = self.url(var, None, &["smtp", "smtps"]);
+        if url.is_none() && self.get(var).is_none() {
+            self.require_when_deployed(var, "without it email is written to files");
+        }
+        url.map(|u| SecretString::from(String::from(u)))
+    }
+
+    /// A mailbox such as `FinDash <no-reply@example.com>` or a bare address.
+    pub(super) fn mailbox(&mut self, var: &'static str, default: Option<&str>) -> String {
+        let value = match (self.get(var), default) {
+            (Some(value), _) => value.trim().to_owned(),
+            (None, Some(default)) => {
+                self.defaulted(var);
+                return default.to_owned();
+            }
+            (None, None) => {
+                self.require_when_deployed(var, "emails need a sender");
+                return String::new();
+            }
+        };
+        let address = value.rsplit_once('<').map_or(value.as_str(), |(_, a)| a.trim_end_matches('>'));
+        if !rules::looks_like_email(address) {
+            self.problem(var, "is not a mailbox like `Name <address@example.com>`");
+        }
+        value
+    }
+
+    pub(super) fn email(&mut self, var: &'static str, default: &str) -> String {
+        match self.get(var) {
+            Some(value) if rules::looks_like_email(value.trim()) => value.trim().to_lowercase(),
+            Some(_) => {
+                self.problem(var, "is not an email address");
+                default.to_owned()
+            }
+            None => {
+                self.defaulted(var);
+                default.to_owned()
+            }
+        }
+    }
+
+    pub(super) fn admin_password(&mut self, var: &'static str) -> Option<SecretString> {
+        let value = self.get(var)?;
+        let min = findash_schema::passwords::MIN_LENGTH;
+        if value.chars().count() < min {
+            if self.env.is_deployed() {
+                self.problem(var, format!("is too weak: shorter than {min} characters"));
+            } else {
+                self.notes.push(format!("{var} is shorter than {min} characters; fine for a laptop, refused in production"));
+            }
+        }
+        Some(SecretString::from(value.to_owned()))
+    }
+
+    pub(super) fn finish(self) -> Result<(BTreeMap<&'static str, Origin>, Vec<String>), Problems> {
+        if self.problems.is_empty() { Ok((self.origins, self.notes)) } else { Err(Problems(self.problems)) }
+    }
+}

@@ -1,0 +1,269 @@
+//! The configuration: read from the environment (and `.env` outside staging and production)
+//! once, checked as a whole, and split into the typed section each crate owns.
+//!
+//! Every problem is collected and reported together, each with its variable's name, so a bad
+//! deploy fails once with the full list. Secrets are held as `SecretString`: their `Debug`
+//! output is redacted and they are never echoed in messages.
+
+mod env;
+mod rules;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use findash_engine::EngineConfig;
+use findash_jobs::{EmailConfig, JobsConfig, ProvidersConfig};
+use findash_schema::DatabaseConfig;
+use findash_schema::seed::{DEFAULT_ADMIN_EMAIL, DemoAdmin};
+use findash_web::auth::JwtKeys;
+use findash_web::{WebConfig, WebhookSecrets};
+use secrecy::{ExposeSecret, SecretString};
+use url::Url;
+
+pub use env::EnvSource;
+use env::Reader;
+
+/// Every variable the configuration reads. `.env.example` documents exactly these.
+pub const VARIABLES: &[&str] = &[
+    "FINDASH_ENV",
+    "DATABASE_URL",
+    "DATABASE_APP_URL",
+    "DATABASE_POOL_SIZE",
+    "REDIS_URL",
+    "BIND_ADDR",
+    "PUBLIC_BASE_URL",
+    "JWT_SECRET",
+    "JWT_SECRET_PREVIOUS",
+    "ENCRYPTION_KEY",
+    "SENTRY_DSN",
+    "STRIPE_WEBHOOK_SECRET",
+    "QSTASH_CURRENT_SIGNING_KEY",
+    "QSTASH_NEXT_SIGNING_KEY",
+    "MERCADOPAGO_WEBHOOK_SECRET",
+    "BELVO_SECRET_ID",
+    "BELVO_SECRET_PASSWORD",
+    "BELVO_BASE_URL",
+    "PLUGGY_CLIENT_ID",
+    "PLUGGY_CLIENT_SECRET",
+    "PLUGGY_BASE_URL",
+    "OPENFINANCE_BASE_URL",
+    "SMTP_URL",
+    "EMAIL_FROM",
+    "ADMIN_EMAIL",
+    "ADMIN_PASSWORD",
+    "RUST_LOG",
+];
+
+/// Where the process runs. Staging and production are "deployed": they refuse missing or weak
+/// secrets instead of generating them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Environment {
+    Development,
+    Test,
+    Staging,
+    Production,
+}
+
+impl Environment {
+    pub fn is_deployed(self) -> bool {
+        matches!(self, Environment::Staging | Environment::Production)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Environment::Development => "development",
+            Environment::Test => "test",
+            Environment::Staging => "staging",
+            Environment::Production => "production",
+        }
+    }
+}
+
+impl FromStr for Environment {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "development" => Ok(Environment::Development),
+            "test" => Ok(Environment::Test),
+            "staging" => Ok(Environment::Staging),
+            "production" => Ok(Environment::Production),
+            other => Err(format!(
+                "`{other}` is not one of development, test, staging, production"
+            )),
+        }
+    }
+}
+
+/// One thing wrong with the environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub var: &'static str,
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.var, self.message)
+    }
+}
+
+/// Every problem found, in variable order.
+#[derive(Debug)]
+pub struct Problems(pub Vec<Problem>);
+
+impl fmt::Display for Problems {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "the configuration has {} problem(s):", self.0.len())?;
+        for problem in &self.0 {
+            writeln!(f, "  {problem}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Problems {}
+
+/// How a variable got its value, for `findash check-config`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    Set,
+    Default,
+    Generated,
+    Unset,
+}
+
+/// The whole configuration, one section per crate.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub env: Environment,
+    pub database: DatabaseConfig,
+    pub engine: EngineConfig,
+    pub jobs: JobsConfig,
+    pub web: WebConfig,
+    pub admin: DemoAdmin,
+    /// How each variable got its value.
+    pub origins: BTreeMap<&'static str, Origin>,
+    /// Things worth a log line at start-up (generated secrets, a loaded `.env`).
+    pub notes: Vec<String>,
+}
+
+impl Config {
+    /// Parses and checks the environment.
+    pub fn from_env(source: &EnvSource) -> Result<Config, Problems> {
+        let mut r = Reader::new(source);
+        let env: Environment = r.parse("FINDASH_ENV", Environment::Development);
+        r.set_environment(env);
+        let deployed = env.is_deployed();
+
+        let database = DatabaseConfig {
+            url: r
+                .url("DATABASE_URL", Some("postgres://postgres@localhost:5432/findash"), &["postgres", "postgresql"])
+                .map(|u| SecretString::from(String::from(u)))
+                .unwrap_or_else(|| SecretString::from(String::new())),
+            app_url: r
+                .url("DATABASE_APP_URL", None, &["postgres", "postgresql"])
+                .map(|u| SecretString::from(String::from(u))),
+            pool_size: r.parse_in("DATABASE_POOL_SIZE", 10_u32, 1..=200),
+            checkout_timeout: Duration::from_secs(10),
+        };
+
+        let engine = EngineConfig {
+            redis_url: r
+                .url("REDIS_URL", Some("redis://127.0.0.1:6379"), &["redis", "rediss"])
+                .map(|u| SecretString::from(String::from(u)))
+                .unwrap_or_else(|| SecretString::from(String::new())),
+            sentry_dsn: r.sentry_dsn("SENTRY_DSN"),
+        };
+
+        let bind_addr: SocketAddr = r.parse("BIND_ADDR", SocketAddr::from(([127, 0, 0, 1], 8080)));
+        let public_default = (!deployed).then(|| format!("http://{bind_addr}"));
+        let public_base_url = r
+            .url("PUBLIC_BASE_URL", public_default.as_deref(), if deployed { &["https"] } else { &["http", "https"] })
+            .unwrap_or_else(|| placeholder_url());
+
+        let jwt_current = r.signing_secret("JWT_SECRET", true);
+        let jwt_previous = r.signing_secret("JWT_SECRET_PREVIOUS", false);
+        if let (Some(current), Some(previous)) = (&jwt_current, &jwt_previous) {
+            if current.expose_secret() == previous.expose_secret() {
+                r.problem("JWT_SECRET_PREVIOUS", "equals JWT_SECRET; set it to the secret being rotated out");
+            }
+        }
+        let encryption_key = r.encryption_key("ENCRYPTION_KEY");
+
+        let webhooks = WebhookSecrets {
+            stripe: r.prefixed_secret("STRIPE_WEBHOOK_SECRET", "whsec_"),
+            qstash_current: r.plain_secret("QSTASH_CURRENT_SIGNING_KEY"),
+            qstash_next: r.plain_secret("QSTASH_NEXT_SIGNING_KEY"),
+            mercadopago: r.plain_secret("MERCADOPAGO_WEBHOOK_SECRET"),
+        };
+        if webhooks.qstash_next.is_some() && webhooks.qstash_current.is_none() {
+            r.problem("QSTASH_CURRENT_SIGNING_KEY", "is required when QSTASH_NEXT_SIGNING_KEY is set");
+        }
+
+        let providers = ProvidersConfig {
+            belvo_base_url: r
+                .url(
+                    "BELVO_BASE_URL",
+                    Some(if env == Environment::Production { "https://api.belvo.com" } else { "https://sandbox.belvo.com" }),
+                    &["http", "https"],
+                )
+                .unwrap_or_else(placeholder_url),
+            belvo: r.credential_pair("BELVO_SECRET_ID", "BELVO_SECRET_PASSWORD"),
+            pluggy_base_url: r
+                .url("PLUGGY_BASE_URL", Some("https://api.pluggy.ai"), &["http", "https"])
+                .unwrap_or_else(placeholder_url),
+            pluggy: r.credential_pair("PLUGGY_CLIENT_ID", "PLUGGY_CLIENT_SECRET"),
+            openfinance_base_url: r.url("OPENFINANCE_BASE_URL", None, &["http", "https"]),
+            encryption_key: encryption_key.unwrap_or_else(|| SecretString::from(String::new())),
+        };
+
+        let email = EmailConfig {
+            smtp_url: r.smtp_url("SMTP_URL"),
+            from: r.mailbox("EMAIL_FROM", (!deployed).then_some("FinDash <no-reply@findash.local>")),
+        };
+
+        let admin = DemoAdmin {
+            email: r.email("ADMIN_EMAIL", DEFAULT_ADMIN_EMAIL),
+            password: r.admin_password("ADMIN_PASSWORD"),
+        };
+        r.mark_passthrough("RUST_LOG");
+
+        let web = WebConfig {
+            bind_addr,
+            public_base_url,
+            jwt: JwtKeys {
+                current: jwt_current.unwrap_or_else(|| SecretString::from(String::new())),
+                previous: jwt_previous,
+            },
+            webhooks,
+            https_only: !matches!(env, Environment::Development | Environment::Test),
+        };
+
+        let (origins, notes) = r.finish()?;
+        Ok(Config { env, database, engine, jobs: JobsConfig { providers, email }, web, admin, origins, notes })
+    }
+
+    /// Whether `var`'s value was made up for this process.
+    pub fn generated(&self, var: &str) -> bool {
+        self.origins.get(var) == Some(&Origin::Generated)
+    }
+
+    /// Loads the process environment (and `.env` in `dir` outside staging/production).
+    pub fn load(dir: &Path) -> Result<Config, Problems> {
+        let source = EnvSource::from_process(dir).map_err(|p| Problems(vec![p]))?;
+        Config::from_env(&source)
+    }
+}
+
+/// Stands in for a URL that failed to parse; the problem is already recorded, so the config
+/// is never returned with it.
+fn placeholder_url() -> Url {
+    Url::parse("http://invalid.invalid/").unwrap_or_else(|_| unreachable!("a valid literal URL"))
+}
+
+#[cfg(test)]
+mod tests;

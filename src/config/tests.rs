@@ -1,0 +1,144 @@
+use std::collections::BTreeSet;
+
+use super::*;
+
+const STRONG: &str = "k7Q2vX9mR4tL8wN1pZ6sB3yH5cJ0dF2g";
+const KEY: &str = "q83vEjXbYHf0mkX4dJX1H7QK5Yl3JZ8m3cVZb6n9rTI=";
+
+fn production() -> Vec<(&'static str, &'static str)> {
+    vec![
+        ("FINDASH_ENV", "production"),
+        ("DATABASE_URL", "postgres://findash:pw@db.internal:5432/findash"),
+        ("PUBLIC_BASE_URL", "https://api.findash.example"),
+        ("JWT_SECRET", STRONG),
+        ("ENCRYPTION_KEY", KEY),
+        ("SMTP_URL", "smtps://mailer:pw@smtp.example.com:465"),
+        ("EMAIL_FROM", "FinDash <no-reply@findash.example>"),
+    ]
+}
+
+fn vars(pairs: &[(&'static str, &'static str)]) -> Vec<&'static str> {
+    let mut vars: Vec<&str> = pairs.iter().map(|(k, _)| *k).collect();
+    vars.sort_unstable();
+    vars
+}
+
+fn problems(pairs: &[(&'static str, &'static str)]) -> Vec<Problem> {
+    match Config::from_env(&EnvSource::from_pairs(pairs.iter().copied())) {
+        Ok(_) => panic!("expected problems"),
+        Err(Problems(problems)) => problems,
+    }
+}
+
+#[test]
+fn development_needs_nothing_and_generates_its_secrets() {
+    let config = Config::from_env(&EnvSource::default()).unwrap();
+    assert_eq!(config.env, Environment::Development);
+    assert!(config.generated("JWT_SECRET") && config.generated("ENCRYPTION_KEY"));
+    assert!(config.notes.iter().any(|n| n.contains("JWT_SECRET is not set")));
+    assert!(rules::weakness(config.web.jwt.current.expose_secret()).is_none());
+    assert!(rules::check_encryption_key(config.jobs.providers.encryption_key.expose_secret()).is_ok());
+    assert_eq!(config.web.bind_addr.to_string(), "127.0.0.1:8080");
+    assert_eq!(config.web.public_base_url.as_str(), "http://127.0.0.1:8080/");
+    assert_eq!(config.database.database_name().unwrap(), "findash");
+    assert!(!config.web.https_only);
+}
+
+#[test]
+fn a_complete_production_environment_is_accepted() {
+    let config = Config::from_env(&EnvSource::from_pairs(production())).unwrap();
+    assert_eq!(config.env, Environment::Production);
+    assert!(config.origins.values().all(|o| *o != Origin::Generated));
+    assert!(config.web.https_only);
+    assert_eq!(config.jobs.providers.belvo_base_url.as_str(), "https://api.belvo.com/");
+}
+
+#[test]
+fn production_reports_every_missing_secret_at_once() {
+    let found = problems(&[("FINDASH_ENV", "production")]);
+    let named = vars(&found.iter().map(|p| (p.var, "")).collect::<Vec<_>>());
+    assert_eq!(named, ["EMAIL_FROM", "ENCRYPTION_KEY", "JWT_SECRET", "PUBLIC_BASE_URL", "SMTP_URL"]);
+    assert!(found.iter().all(|p| p.message.contains("required in production")), "{found:?}");
+}
+
+#[test]
+fn weak_and_malformed_values_are_named_without_echoing_secrets() {
+    let mut env = production();
+    env.retain(|(k, _)| !matches!(*k, "JWT_SECRET" | "ENCRYPTION_KEY" | "PUBLIC_BASE_URL"));
+    env.extend([
+        ("JWT_SECRET", "changeme-changeme-changeme-changeme"),
+        ("ENCRYPTION_KEY", "c2hvcnQ="),
+        ("PUBLIC_BASE_URL", "http://api.findash.example"),
+        ("BIND_ADDR", "localhost:http"),
+        ("DATABASE_POOL_SIZE", "0"),
+        ("REDIS_URL", "http://127.0.0.1:6379"),
+        ("STRIPE_WEBHOOK_SECRET", "sk_live_not_a_webhook_secret"),
+        ("BELVO_SECRET_ID", "id-only"),
+        ("ADMIN_PASSWORD", "short"),
+    ]);
+    let found = problems(&env);
+    let named: BTreeSet<&str> = found.iter().map(|p| p.var).collect();
+    let expected: BTreeSet<&str> = [
+        "JWT_SECRET",
+        "ENCRYPTION_KEY",
+        "PUBLIC_BASE_URL",
+        "BIND_ADDR",
+        "DATABASE_POOL_SIZE",
+        "REDIS_URL",
+        "STRIPE_WEBHOOK_SECRET",
+        "BELVO_SECRET_PASSWORD",
+        "ADMIN_PASSWORD",
+    ]
+    .into();
+    assert_eq!(named, expected, "{found:#?}");
+    let text = Problems(found).to_string();
+    for secret in ["changeme-changeme", "sk_live_not", "short", "c2hvcnQ"] {
+        assert!(!text.contains(secret), "a message echoes a secret: {text}");
+    }
+}
+
+#[test]
+fn previous_jwt_secret_must_differ_from_the_current_one() {
+    let mut env = production();
+    env.push(("JWT_SECRET_PREVIOUS", STRONG));
+    let found = problems(&env);
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].var, "JWT_SECRET_PREVIOUS");
+}
+
+#[test]
+fn database_url_must_be_postgres_and_the_pool_swaps_in_the_app_role() {
+    let found = problems(&[("DATABASE_URL", "mysql://root@localhost/findash")]);
+    assert_eq!(found[0].var, "DATABASE_URL");
+
+    let config = Config::from_env(&EnvSource::from_pairs([("DATABASE_URL", "postgres://postgres:hunter2@db:5432/books")])).unwrap();
+    assert_eq!(config.database.pool_url().unwrap().expose_secret(), "postgres://findash_app@db:5432/books");
+}
+
+#[test]
+fn env_example_documents_exactly_the_variables_read() {
+    let example = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/.env.example")).unwrap();
+    let documented: BTreeSet<&str> = example
+        .lines()
+        .map(|l| l.trim_start_matches('#').trim())
+        .filter_map(|l| l.split_once('=').map(|(k, _)| k.trim()))
+        .filter(|k| !k.is_empty() && k.chars().all(|c| c.is_ascii_uppercase() || c == '_'))
+        .collect();
+    let read: BTreeSet<&str> = VARIABLES.iter().copied().collect();
+    assert_eq!(documented, read);
+}
+
+#[test]
+fn design_variables_are_all_read() {
+    // The configuration contract of DESIGN.md; renaming one is a breaking change.
+    for var in [
+        "FINDASH_ENV", "DATABASE_URL", "REDIS_URL", "BIND_ADDR", "PUBLIC_BASE_URL", "JWT_SECRET",
+        "JWT_SECRET_PREVIOUS", "ENCRYPTION_KEY", "SENTRY_DSN", "STRIPE_WEBHOOK_SECRET",
+        "QSTASH_CURRENT_SIGNING_KEY", "QSTASH_NEXT_SIGNING_KEY", "MERCADOPAGO_WEBHOOK_SECRET",
+        "BELVO_SECRET_ID", "BELVO_SECRET_PASSWORD", "BELVO_BASE_URL", "PLUGGY_CLIENT_ID",
+        "PLUGGY_CLIENT_SECRET", "PLUGGY_BASE_URL", "OPENFINANCE_BASE_URL", "SMTP_URL", "EMAIL_FROM",
+        "ADMIN_EMAIL", "ADMIN_PASSWORD",
+    ] {
+        assert!(VARIABLES.contains(&var), "{var}");
+    }
+}

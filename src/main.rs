@@ -1,0 +1,77 @@
+//! `findash`: the one binary of the FinDash platform. Parses the configuration once, hands each
+//! crate its section, and runs the role or operator command asked for.
+
+mod cli;
+mod commands;
+mod config;
+
+use std::process::ExitCode;
+
+use clap::Parser as _;
+use tracing_subscriber::EnvFilter;
+
+use crate::cli::{Cli, Command};
+use crate::config::{Config, Environment};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let dir = match std::env::current_dir() {
+        Ok(dir) => dir,
+        Err(e) => {
+            eprintln!("error: cannot read the working directory: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let config = Config::load(&dir);
+    if let Command::CheckConfig = cli.command {
+        return match commands::check_config::run(config) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(problems) => {
+                eprint!("{problems}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    let config = match config {
+        Ok(config) => config,
+        Err(problems) => {
+            eprint!("{problems}");
+            eprintln!("run `findash check-config` after fixing them");
+            return ExitCode::from(2);
+        }
+    };
+    init_tracing(config.env);
+    for note in &config.notes {
+        tracing::warn!("{note}");
+    }
+    match run(cli.command, &config) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(command: Command, config: &Config) -> anyhow::Result<()> {
+    match command {
+        Command::Up => commands::up::run(config),
+        Command::Migrate { status } => commands::migrate::run(config, status),
+        Command::Seed { demo } => commands::seed::run(config, demo),
+        Command::Token { tenant, role, ttl, user } => {
+            commands::token::run(config, &tenant, role, ttl, user.as_deref())
+        }
+        Command::CheckConfig => unreachable!("handled before the configuration is required"),
+    }
+}
+
+/// Logs go to stderr: human-readable on a laptop, JSON where a collector reads them.
+fn init_tracing(env: Environment) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if env.is_deployed() {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
