@@ -166,6 +166,15 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// Like [`Reader::url`], and a problem when a deployed environment leaves it unset.
+    pub(super) fn required_url(&mut self, var: &'static str, default: Option<&str>, schemes: &[&str]) -> Option<Url> {
+        let url = self.url(var, default, schemes);
+        if url.is_none() && self.get(var).is_none() {
+            self.require_when_deployed(var, "clients and webhook senders need it");
+        }
+        url
+    }
+
     /// An HMAC secret: required (or generated for development) when `required`.
     pub(super) fn signing_secret(&mut self, var: &'static str, required: bool) -> Option<SecretString> {
         match self.get(var) {

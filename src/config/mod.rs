@@ -182,8 +182,8 @@ impl Config {
         let bind_addr: SocketAddr = r.parse("BIND_ADDR", SocketAddr::from(([127, 0, 0, 1], 8080)));
         let public_default = (!deployed).then(|| format!("http://{bind_addr}"));
         let public_base_url = r
-            .url("PUBLIC_BASE_URL", public_default.as_deref(), if deployed { &["https"] } else { &["http", "https"] })
-            .unwrap_or_else(|| placeholder_url());
+            .required_url("PUBLIC_BASE_URL", public_default.as_deref(), if deployed { &["https"] } else { &["http", "https"] })
+            .unwrap_or_else(placeholder_url);
 
         let jwt_current = r.signing_secret("JWT_SECRET", true);
         let jwt_previous = r.signing_secret("JWT_SECRET_PREVIOUS", false);

@@ -74,7 +74,7 @@ fn weak_and_malformed_values_are_named_without_echoing_secrets() {
         ("REDIS_URL", "http://127.0.0.1:6379"),
         ("STRIPE_WEBHOOK_SECRET", "sk_live_not_a_webhook_secret"),
         ("BELVO_SECRET_ID", "id-only"),
-        ("ADMIN_PASSWORD", "short"),
+        ("ADMIN_PASSWORD", "pw-9x"),
     ]);
     let found = problems(&env);
     let named: BTreeSet<&str> = found.iter().map(|p| p.var).collect();
@@ -92,7 +92,7 @@ fn weak_and_malformed_values_are_named_without_echoing_secrets() {
     .into();
     assert_eq!(named, expected, "{found:#?}");
     let text = Problems(found).to_string();
-    for secret in ["changeme-changeme", "sk_live_not", "short", "c2hvcnQ"] {
+    for secret in ["changeme-changeme", "sk_live_not", "pw-9x", "c2hvcnQ"] {
         assert!(!text.contains(secret), "a message echoes a secret: {text}");
     }
 }
