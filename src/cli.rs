@@ -6,7 +6,12 @@ use clap::{Parser, Subcommand};
 use findash_schema::users::Role;
 
 #[derive(Debug, Parser)]
-#[command(name = "findash", version, about = "FinDash backend platform", propagate_version = true)]
+#[command(
+    name = "findash",
+    version,
+    about = "FinDash backend platform",
+    propagate_version = true
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,

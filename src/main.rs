@@ -58,9 +58,12 @@ fn run(command: Command, config: &Config) -> anyhow::Result<()> {
         Command::Up => commands::up::run(config),
         Command::Migrate { status } => commands::migrate::run(config, status),
         Command::Seed { demo } => commands::seed::run(config, demo),
-        Command::Token { tenant, role, ttl, user } => {
-            commands::token::run(config, &tenant, role, ttl, user.as_deref())
-        }
+        Command::Token {
+            tenant,
+            role,
+            ttl,
+            user,
+        } => commands::token::run(config, &tenant, role, ttl, user.as_deref()),
         Command::CheckConfig => unreachable!("handled before the configuration is required"),
     }
 }
@@ -68,7 +71,9 @@ fn run(command: Command, config: &Config) -> anyhow::Result<()> {
 /// Logs go to stderr: human-readable on a laptop, JSON where a collector reads them.
 fn init_tracing(env: Environment) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if env.is_deployed() {
         builder.json().init();
     } else {

@@ -29,7 +29,11 @@ pub const DEFAULTS: &[DefaultCategory] = &[
     ("rent", "Rent & housing", CategoryKind::Expense),
     ("utilities", "Utilities", CategoryKind::Expense),
     ("groceries", "Groceries", CategoryKind::Expense),
-    ("restaurants", "Restaurants & delivery", CategoryKind::Expense),
+    (
+        "restaurants",
+        "Restaurants & delivery",
+        CategoryKind::Expense,
+    ),
     ("transport", "Transport", CategoryKind::Expense),
     ("fuel", "Fuel", CategoryKind::Expense),
     ("health", "Health", CategoryKind::Expense),
@@ -42,8 +46,16 @@ pub const DEFAULTS: &[DefaultCategory] = &[
     ("bank_fees", "Bank fees", CategoryKind::Expense),
     ("taxes", "Taxes", CategoryKind::Expense),
     ("other_expense", "Other expenses", CategoryKind::Expense),
-    ("transfers", "Transfers between accounts", CategoryKind::Transfer),
-    ("card_payment", "Credit card payment", CategoryKind::Transfer),
+    (
+        "transfers",
+        "Transfers between accounts",
+        CategoryKind::Transfer,
+    ),
+    (
+        "card_payment",
+        "Credit card payment",
+        CategoryKind::Transfer,
+    ),
     ("investments", "Investments", CategoryKind::Transfer),
 ];
 
@@ -62,7 +74,13 @@ struct NewCategory<'a> {
 pub fn ensure_defaults(sys: &mut SystemConn<'_>, tenant: TenantId) -> QueryResult<usize> {
     let rows: Vec<NewCategory<'_>> = DEFAULTS
         .iter()
-        .map(|&(slug, name, kind)| NewCategory { tenant_id: tenant, slug, name, kind, is_default: true })
+        .map(|&(slug, name, kind)| NewCategory {
+            tenant_id: tenant,
+            slug,
+            name,
+            kind,
+            is_default: true,
+        })
         .collect();
     diesel::insert_into(categories::table)
         .values(&rows)

@@ -8,8 +8,8 @@
 use std::num::NonZeroU32;
 use std::time::Duration;
 
-use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
 use diesel::ConnectionError;
+use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
 use diesel::prelude::*;
 use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool, PooledConnection};
 use diesel::sql_types::{Bool, Text};
@@ -82,7 +82,10 @@ pub(crate) fn database_name(url: &Url) -> Result<String, DbError> {
     if name.is_empty() {
         return Err(DbError::InvalidUrl("the URL names no database".into()));
     }
-    if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') || name.len() > 63
+    if !name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        || name.len() > 63
     {
         return Err(DbError::InvalidUrl(format!(
             "database name `{name}` must be at most 63 of [A-Za-z0-9_-]"
@@ -214,7 +217,11 @@ where
     let _entered = span.enter();
     conn.transaction(|conn| {
         diesel::sql_query("SET LOCAL ROLE findash_system").execute(conn)?;
-        set_local(conn, "application_name", &format!("findash:system:{}", task.as_str()))?;
+        set_local(
+            conn,
+            "application_name",
+            &format!("findash:system:{}", task.as_str()),
+        )?;
         f(&mut SystemConn { conn, task })
     })
 }
@@ -238,12 +245,14 @@ impl CustomizeConnection<PgConnection, diesel::r2d2::Error> for ActAsAppRole {
         .get_result(conn)
         .map_err(diesel::r2d2::Error::QueryError)?;
         if session.privileged {
-            return Err(diesel::r2d2::Error::ConnectionError(ConnectionError::BadConnection(
-                "the pool's login role is a superuser or has BYPASSRLS, which would defeat \
+            return Err(diesel::r2d2::Error::ConnectionError(
+                ConnectionError::BadConnection(
+                    "the pool's login role is a superuser or has BYPASSRLS, which would defeat \
                  row-level security; unset DATABASE_APP_URL or point it at a role that is a \
                  member of findash_app"
-                    .into(),
-            )));
+                        .into(),
+                ),
+            ));
         }
         conn.batch_execute("SET ROLE findash_app; SET application_name = 'findash'")
             .map_err(diesel::r2d2::Error::QueryError)
@@ -262,23 +271,32 @@ pub struct Db {
 
 impl std::fmt::Debug for Db {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Db").field("state", &self.pool.state()).finish()
+        f.debug_struct("Db")
+            .field("state", &self.pool.state())
+            .finish()
     }
 }
 
 impl Db {
     /// Builds the pool and opens one connection to prove the login works.
+    ///
+    /// Connections are opened on demand only (`min_idle` 0). r2d2 opens them on background
+    /// threads; a pool that tops itself up after every checkout would leave a connect in flight
+    /// when a short-lived command exits, and libpq crashes when the process exits under it.
     pub fn connect(config: &DatabaseConfig) -> Result<Db, DbError> {
         let url = config.pool_url()?;
         let manager = ConnectionManager::<PgConnection>::new(url.expose_secret());
         let pool = Pool::builder()
             .max_size(config.pool_size)
-            .min_idle(Some(1))
+            .min_idle(Some(0))
             .connection_timeout(config.checkout_timeout)
             .test_on_check_out(true)
             .connection_customizer(Box::new(ActAsAppRole))
-            .build(manager)
-            .map_err(|e| DbError::Connect(ConnectionError::BadConnection(e.to_string())))?;
+            .build_unchecked(manager);
+        drop(
+            pool.get()
+                .map_err(|e| DbError::Connect(ConnectionError::BadConnection(e.to_string())))?,
+        );
         Ok(Db { pool })
     }
 

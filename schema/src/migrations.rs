@@ -55,14 +55,15 @@ struct Version {
 pub fn create_database_if_missing(config: &DatabaseConfig) -> Result<DatabaseCreation, DbError> {
     let url = parse_postgres_url(config.url.expose_secret())?;
     let name = database_name(&url)?;
-    let mut maintenance = url.clone();
+    let mut maintenance = url;
     maintenance.set_path("/postgres");
     let mut conn = PgConnection::establish(maintenance.as_str())?;
     let exists = |conn: &mut PgConnection| -> Result<bool, DbError> {
-        let row: Exists =
-            diesel::sql_query("SELECT EXISTS (SELECT FROM pg_database WHERE datname = $1) AS exists")
-                .bind::<Text, _>(&name)
-                .get_result(conn)?;
+        let row: Exists = diesel::sql_query(
+            "SELECT EXISTS (SELECT FROM pg_database WHERE datname = $1) AS exists",
+        )
+        .bind::<Text, _>(&name)
+        .get_result(conn)?;
         Ok(row.exists)
     };
     if exists(&mut conn)? {
@@ -85,10 +86,17 @@ pub fn connect_privileged(config: &DatabaseConfig) -> Result<PgConnection, DbErr
 /// advisory lock: a second `findash migrate` (another replica deploying) waits, then finds
 /// nothing left to do. Returns the names of the migrations this call applied.
 pub fn run_pending(conn: &mut PgConnection) -> Result<Vec<String>, DbError> {
-    diesel::sql_query("SELECT pg_advisory_lock($1)").bind::<BigInt, _>(MIGRATION_LOCK).execute(conn)?;
+    diesel::sql_query("SELECT pg_advisory_lock($1)")
+        .bind::<BigInt, _>(MIGRATION_LOCK)
+        .execute(conn)?;
     let applied = conn
         .run_pending_migrations(MIGRATIONS)
-        .map(|versions| versions.iter().map(ToString::to_string).collect::<BTreeSet<_>>())
+        .map(|versions| {
+            versions
+                .iter()
+                .map(ToString::to_string)
+                .collect::<BTreeSet<_>>()
+        })
         .map_err(|e| DbError::Migration(e.to_string()));
     let unlocked = diesel::sql_query("SELECT pg_advisory_unlock($1)")
         .bind::<BigInt, _>(MIGRATION_LOCK)
@@ -106,10 +114,9 @@ pub fn run_pending(conn: &mut PgConnection) -> Result<Vec<String>, DbError> {
 /// Reads the migrations table directly (rather than through Diesel's harness, which would try to
 /// create it), so it works for the read-only application role too.
 pub fn status(conn: &mut PgConnection) -> Result<Vec<MigrationStatus>, DbError> {
-    let has_table: Exists = diesel::sql_query(
-        "SELECT to_regclass('__diesel_schema_migrations') IS NOT NULL AS exists",
-    )
-    .get_result(conn)?;
+    let has_table: Exists =
+        diesel::sql_query("SELECT to_regclass('__diesel_schema_migrations') IS NOT NULL AS exists")
+            .get_result(conn)?;
     let applied: BTreeSet<String> = if has_table.exists {
         diesel::sql_query("SELECT version::text AS version FROM __diesel_schema_migrations")
             .load::<Version>(conn)?
@@ -133,9 +140,16 @@ pub fn status(conn: &mut PgConnection) -> Result<Vec<MigrationStatus>, DbError> 
 /// `worker` and `scheduler` call this before serving. A database *ahead* of the build (a newer
 /// release migrated it during a rolling deploy) is accepted: migrations are additive.
 pub fn ensure_current(conn: &mut PgConnection) -> Result<(), DbError> {
-    let pending: Vec<String> =
-        status(conn)?.into_iter().filter(|m| !m.applied).map(|m| m.name).collect();
-    if pending.is_empty() { Ok(()) } else { Err(DbError::SchemaBehind { pending }) }
+    let pending: Vec<String> = status(conn)?
+        .into_iter()
+        .filter(|m| !m.applied)
+        .map(|m| m.name)
+        .collect();
+    if pending.is_empty() {
+        Ok(())
+    } else {
+        Err(DbError::SchemaBehind { pending })
+    }
 }
 
 /// (version, name) of every embedded migration, oldest first.

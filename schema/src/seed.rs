@@ -35,7 +35,10 @@ pub fn default_categories(db: &Db) -> Result<CategoriesReport, DbError> {
         for tenant in &tenants {
             inserted += categories::ensure_defaults(sys, tenant.id)?;
         }
-        Ok(CategoriesReport { tenants: tenants.len(), inserted })
+        Ok(CategoriesReport {
+            tenants: tenants.len(),
+            inserted,
+        })
     })
 }
 
@@ -51,7 +54,10 @@ pub struct DemoAdmin {
 #[derive(Debug)]
 pub enum AdminLogin {
     /// A new user; the password is reported so it can be printed once.
-    Created { password: SecretString, generated: bool },
+    Created {
+        password: SecretString,
+        generated: bool,
+    },
     /// The user existed and `ADMIN_PASSWORD` differed from the stored one: it was reset.
     PasswordReset,
     /// The user existed and keeps its password.

@@ -34,12 +34,18 @@ pub struct NewTenant<'a> {
 /// The current tenant's own row.
 pub fn current(tx: &mut TenantConn<'_>) -> QueryResult<Tenant> {
     let id = tx.tenant_id();
-    tenants::table.find(id).select(Tenant::as_select()).get_result(tx.conn())
+    tenants::table
+        .find(id)
+        .select(Tenant::as_select())
+        .get_result(tx.conn())
 }
 
 /// Every tenant, oldest first.
 pub fn all(sys: &mut SystemConn<'_>) -> QueryResult<Vec<Tenant>> {
-    tenants::table.order(tenants::created_at).select(Tenant::as_select()).load(sys.conn())
+    tenants::table
+        .order(tenants::created_at)
+        .select(Tenant::as_select())
+        .load(sys.conn())
 }
 
 /// A tenant by slug or by id, as the CLI's `--tenant` accepts either.
@@ -47,7 +53,10 @@ pub fn find_by_slug_or_id(sys: &mut SystemConn<'_>, key: &str) -> QueryResult<Op
     let query = tenants::table.select(Tenant::as_select());
     match key.parse::<TenantId>() {
         Ok(id) => query.find(id).first(sys.conn()).optional(),
-        Err(_) => query.filter(tenants::slug.eq(key)).first(sys.conn()).optional(),
+        Err(_) => query
+            .filter(tenants::slug.eq(key))
+            .first(sys.conn())
+            .optional(),
     }
 }
 

@@ -6,6 +6,11 @@
 //! a role that may create databases and roles. Without a reachable server every test using this
 //! module panics with a message saying so: a test that needs PostgreSQL never passes without it.
 
+#![allow(
+    clippy::expect_used,
+    reason = "test support: a failed set-up must fail the test at once, loudly"
+)]
+
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -31,7 +36,8 @@ static NEXT: AtomicU32 = AtomicU32::new(0);
 
 /// The server's maintenance URL (`…/postgres`).
 pub fn server_url() -> Url {
-    let raw = std::env::var("FINDASH_TEST_DATABASE_URL").unwrap_or_else(|_| DEFAULT_SERVER_URL.into());
+    let raw =
+        std::env::var("FINDASH_TEST_DATABASE_URL").unwrap_or_else(|_| DEFAULT_SERVER_URL.into());
     Url::parse(&raw).unwrap_or_else(|e| panic!("FINDASH_TEST_DATABASE_URL is not a URL: {e}"))
 }
 
@@ -84,7 +90,12 @@ fn migrations_fingerprint() -> String {
     files.sort();
     let mut hasher = Sha256::new();
     for file in files {
-        hasher.update(file.strip_prefix(migrations_dir()).expect("under migrations/").to_string_lossy().as_bytes());
+        hasher.update(
+            file.strip_prefix(migrations_dir())
+                .expect("under migrations/")
+                .to_string_lossy()
+                .as_bytes(),
+        );
         hasher.update(std::fs::read(&file).unwrap_or_else(|e| panic!("read {file:?}: {e}")));
     }
     let digest = hasher.finalize();
@@ -114,7 +125,9 @@ fn database_names(conn: &mut PgConnection, prefix: &str) -> Vec<String> {
 }
 
 fn drop_database(conn: &mut PgConnection, name: &str) {
-    diesel::sql_query(format!("ALTER DATABASE \"{name}\" IS_TEMPLATE false")).execute(conn).ok();
+    diesel::sql_query(format!("ALTER DATABASE \"{name}\" IS_TEMPLATE false"))
+        .execute(conn)
+        .ok();
     diesel::sql_query(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
         .execute(conn)
         .unwrap_or_else(|e| panic!("drop database {name}: {e}"));
@@ -123,7 +136,11 @@ fn drop_database(conn: &mut PgConnection, name: &str) {
 /// Drops test databases left behind by test processes that no longer exist (killed runs).
 fn drop_orphans(conn: &mut PgConnection) {
     for name in database_names(conn, TEST_PREFIX) {
-        let pid = name.trim_start_matches(TEST_PREFIX).split('_').next().unwrap_or_default();
+        let pid = name
+            .trim_start_matches(TEST_PREFIX)
+            .split('_')
+            .next()
+            .unwrap_or_default();
         if !pid.is_empty() && !Path::new("/proc").join(pid).exists() {
             drop_database(conn, &name);
         }
@@ -135,7 +152,10 @@ pub fn template() -> &'static str {
     TEMPLATE.get_or_init(|| {
         let name = format!("{TEMPLATE_PREFIX}{}", migrations_fingerprint());
         let mut conn = server_conn();
-        diesel::sql_query("SELECT pg_advisory_lock($1)").bind::<BigInt, _>(TEMPLATE_LOCK).execute(&mut conn).expect("lock");
+        diesel::sql_query("SELECT pg_advisory_lock($1)")
+            .bind::<BigInt, _>(TEMPLATE_LOCK)
+            .execute(&mut conn)
+            .expect("lock");
         let ready: Flag = diesel::sql_query(
             "SELECT EXISTS (SELECT FROM pg_database WHERE datname = $1 AND datistemplate) AS flag",
         )
@@ -146,17 +166,27 @@ pub fn template() -> &'static str {
             for stale in database_names(&mut conn, TEMPLATE_PREFIX) {
                 drop_database(&mut conn, &stale);
             }
-            diesel::sql_query(format!("CREATE DATABASE \"{name}\"")).execute(&mut conn).expect("create template");
-            {
-                let mut template = PgConnection::establish(url_for(&name).as_str()).expect("connect to template");
-                template.run_pending_migrations(MIGRATIONS).expect("migrate template");
-            }
-            diesel::sql_query(format!("ALTER DATABASE \"{name}\" IS_TEMPLATE true ALLOW_CONNECTIONS false"))
+            diesel::sql_query(format!("CREATE DATABASE \"{name}\""))
                 .execute(&mut conn)
-                .expect("mark template");
+                .expect("create template");
+            {
+                let mut template =
+                    PgConnection::establish(url_for(&name).as_str()).expect("connect to template");
+                template
+                    .run_pending_migrations(MIGRATIONS)
+                    .expect("migrate template");
+            }
+            diesel::sql_query(format!(
+                "ALTER DATABASE \"{name}\" IS_TEMPLATE true ALLOW_CONNECTIONS false"
+            ))
+            .execute(&mut conn)
+            .expect("mark template");
         }
         drop_orphans(&mut conn);
-        diesel::sql_query("SELECT pg_advisory_unlock($1)").bind::<BigInt, _>(TEMPLATE_LOCK).execute(&mut conn).expect("unlock");
+        diesel::sql_query("SELECT pg_advisory_unlock($1)")
+            .bind::<BigInt, _>(TEMPLATE_LOCK)
+            .execute(&mut conn)
+            .expect("unlock");
         name
     })
 }
@@ -164,7 +194,11 @@ pub fn template() -> &'static str {
 /// A database name no other test uses: `findash_test_<pid>_<n>`, so orphans can be traced to
 /// their (dead) process.
 pub fn unique_name() -> String {
-    format!("{TEST_PREFIX}{}_{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed))
+    format!(
+        "{TEST_PREFIX}{}_{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 /// A database of this test's own, dropped (with any connections still open) on drop.
@@ -185,10 +219,16 @@ impl TestDb {
         let mut tries = 0;
         while let Err(e) = diesel::sql_query(&sql).execute(&mut conn) {
             tries += 1;
-            assert!(tries < 100 && e.to_string().contains("being accessed"), "create {name}: {e}");
+            assert!(
+                tries < 100 && e.to_string().contains("being accessed"),
+                "create {name}: {e}"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
-        TestDb { name, db: OnceLock::new() }
+        TestDb {
+            name,
+            db: OnceLock::new(),
+        }
     }
 
     /// An empty database, with no migrations applied.
@@ -197,13 +237,19 @@ impl TestDb {
         diesel::sql_query(format!("CREATE DATABASE \"{name}\""))
             .execute(&mut server_conn())
             .unwrap_or_else(|e| panic!("create {name}: {e}"));
-        TestDb { name, db: OnceLock::new() }
+        TestDb {
+            name,
+            db: OnceLock::new(),
+        }
     }
 
     /// A name reserved for a database the code under test creates itself (e.g. `findash up`);
     /// whatever exists under it is dropped on drop.
     pub fn unclaimed() -> TestDb {
-        TestDb { name: unique_name(), db: OnceLock::new() }
+        TestDb {
+            name: unique_name(),
+            db: OnceLock::new(),
+        }
     }
 
     pub fn name(&self) -> &str {
@@ -224,12 +270,15 @@ impl TestDb {
 
     /// A superuser connection (bypasses RLS): for fixtures and for checking what really is stored.
     pub fn admin_conn(&self) -> PgConnection {
-        PgConnection::establish(&self.url()).unwrap_or_else(|e| panic!("connect to {}: {e}", self.name))
+        PgConnection::establish(&self.url())
+            .unwrap_or_else(|e| panic!("connect to {}: {e}", self.name))
     }
 
     /// The application's pool on this database, acting as `findash_app`.
     pub fn db(&self) -> &Db {
-        self.db.get_or_init(|| Db::connect(&self.config()).unwrap_or_else(|e| panic!("pool on {}: {e}", self.name)))
+        self.db.get_or_init(|| {
+            Db::connect(&self.config()).unwrap_or_else(|e| panic!("pool on {}: {e}", self.name))
+        })
     }
 }
 
@@ -243,7 +292,9 @@ impl Drop for TestDb {
     fn drop(&mut self) {
         // Close the pool first so the drop does not have to terminate our own connections.
         drop(self.db.take());
-        let Ok(mut conn) = PgConnection::establish(server_url().as_str()) else { return };
+        let Ok(mut conn) = PgConnection::establish(server_url().as_str()) else {
+            return;
+        };
         drop_database(&mut conn, &self.name);
     }
 }

@@ -65,10 +65,15 @@ pub fn find_in_tenant(
     tenant: TenantId,
     key: &str,
 ) -> QueryResult<Option<User>> {
-    let query = users::table.filter(users::tenant_id.eq(tenant)).select(User::as_select());
+    let query = users::table
+        .filter(users::tenant_id.eq(tenant))
+        .select(User::as_select());
     match key.parse::<UserId>() {
         Ok(id) => query.filter(users::id.eq(id)).first(sys.conn()).optional(),
-        Err(_) => query.filter(users::email.eq(normalize_email(key))).first(sys.conn()).optional(),
+        Err(_) => query
+            .filter(users::email.eq(normalize_email(key)))
+            .first(sys.conn())
+            .optional(),
     }
 }
 
@@ -91,7 +96,10 @@ pub fn first_with_role(
 }
 
 pub fn insert(sys: &mut SystemConn<'_>, new: &NewUser<'_>) -> QueryResult<User> {
-    diesel::insert_into(users::table).values(new).returning(User::as_returning()).get_result(sys.conn())
+    diesel::insert_into(users::table)
+        .values(new)
+        .returning(User::as_returning())
+        .get_result(sys.conn())
 }
 
 pub fn set_password_hash(sys: &mut SystemConn<'_>, id: UserId, hash: &str) -> QueryResult<()> {

@@ -2,6 +2,12 @@
 //! tables read from the catalog, so a new table is covered (or fails loudly) without editing
 //! this file.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a failed test set-up must fail the test"
+)]
+
 use std::collections::BTreeSet;
 
 use diesel::connection::SimpleConnection;
@@ -39,7 +45,10 @@ impl Fixture {
         let mut admin = test_db.admin_conn();
         for (tenant, slug) in [(a, "alpha"), (b, "bravo")] {
             admin
-                .batch_execute(&sql.replace("{tenant}", &tenant.to_string()).replace("{slug}", slug))
+                .batch_execute(
+                    &sql.replace("{tenant}", &tenant.to_string())
+                        .replace("{slug}", slug),
+                )
                 .expect("load the fixture");
         }
         let tables = public_tables(&mut admin)
@@ -50,7 +59,12 @@ impl Fixture {
                 TenantTable { name, column }
             })
             .collect();
-        Fixture { test_db, a, b, tables }
+        Fixture {
+            test_db,
+            a,
+            b,
+            tables,
+        }
     }
 
     fn db(&self) -> &Db {
@@ -59,7 +73,13 @@ impl Fixture {
 
     /// Rows of `table` that belong to `tenant`, as really stored (superuser, no RLS).
     fn stored(&self, table: &TenantTable, tenant: TenantId) -> i64 {
-        count(&mut self.test_db.admin_conn(), &format!("SELECT count(*) AS n FROM {} WHERE {} = '{tenant}'", table.name, table.column))
+        count(
+            &mut self.test_db.admin_conn(),
+            &format!(
+                "SELECT count(*) AS n FROM {} WHERE {} = '{tenant}'",
+                table.name, table.column
+            ),
+        )
     }
 }
 
@@ -82,23 +102,39 @@ struct Flag {
 }
 
 fn count(conn: &mut PgConnection, sql: &str) -> i64 {
-    diesel::sql_query(sql).get_result::<Count>(conn).unwrap_or_else(|e| panic!("{sql}: {e}")).n
+    diesel::sql_query(sql)
+        .get_result::<Count>(conn)
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+        .n
 }
 
 fn try_count(conn: &mut PgConnection, sql: &str) -> QueryResult<i64> {
-    diesel::sql_query(sql).get_result::<Count>(conn).map(|c| c.n)
+    diesel::sql_query(sql)
+        .get_result::<Count>(conn)
+        .map(|c| c.n)
 }
 
 fn flag(conn: &mut PgConnection, sql: &str) -> bool {
-    diesel::sql_query(sql).get_result::<Flag>(conn).unwrap_or_else(|e| panic!("{sql}: {e}")).flag
+    diesel::sql_query(sql)
+        .get_result::<Flag>(conn)
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+        .flag
 }
 
 fn text(conn: &mut PgConnection, sql: &str) -> String {
-    diesel::sql_query(sql).get_result::<Name>(conn).unwrap_or_else(|e| panic!("{sql}: {e}")).name
+    diesel::sql_query(sql)
+        .get_result::<Name>(conn)
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+        .name
 }
 
 fn names(conn: &mut PgConnection, sql: &str) -> Vec<String> {
-    diesel::sql_query(sql).load::<Name>(conn).unwrap_or_else(|e| panic!("{sql}: {e}")).into_iter().map(|n| n.name).collect()
+    diesel::sql_query(sql)
+        .load::<Name>(conn)
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+        .into_iter()
+        .map(|n| n.name)
+        .collect()
 }
 
 fn public_tables(conn: &mut PgConnection) -> Vec<String> {
@@ -111,16 +147,33 @@ fn public_tables(conn: &mut PgConnection) -> Vec<String> {
 }
 
 fn has_privilege(conn: &mut PgConnection, table: &str, privilege: &str) -> bool {
-    flag(conn, &format!("SELECT has_table_privilege('findash_app', '{table}', '{privilege}') AS flag"))
+    flag(
+        conn,
+        &format!("SELECT has_table_privilege('findash_app', '{table}', '{privilege}') AS flag"),
+    )
 }
 
-fn has_column_privilege(conn: &mut PgConnection, table: &str, column: &str, privilege: &str) -> bool {
-    flag(conn, &format!("SELECT has_column_privilege('findash_app', '{table}', '{column}', '{privilege}') AS flag"))
+fn has_column_privilege(
+    conn: &mut PgConnection,
+    table: &str,
+    column: &str,
+    privilege: &str,
+) -> bool {
+    flag(
+        conn,
+        &format!(
+            "SELECT has_column_privilege('findash_app', '{table}', '{column}', '{privilege}') AS flag"
+        ),
+    )
 }
 
 /// Runs `sql` in tenant `tenant`'s scope, expecting an error; returns its message.
 fn rejected(db: &Db, tenant: TenantId, sql: &str) -> String {
-    let outcome = db.tenant(tenant, |tx| diesel::sql_query(sql).execute(tx.conn()).map_err(DbError::from));
+    let outcome = db.tenant(tenant, |tx| {
+        diesel::sql_query(sql)
+            .execute(tx.conn())
+            .map_err(DbError::from)
+    });
     match outcome {
         Ok(rows) => panic!("`{sql}` was accepted ({rows} rows)"),
         Err(e) => e.to_string(),
@@ -133,12 +186,22 @@ fn every_table_is_tenant_owned_with_forced_rls_or_declared_global() {
     let mut admin = f.test_db.admin_conn();
     let all: BTreeSet<String> = public_tables(&mut admin).into_iter().collect();
     for (global, why) in GLOBAL_TABLES {
-        assert!(all.contains(*global), "GLOBAL_TABLES lists {global} ({why}), which does not exist");
+        assert!(
+            all.contains(*global),
+            "GLOBAL_TABLES lists {global} ({why}), which does not exist"
+        );
         for privilege in ["INSERT", "UPDATE", "DELETE"] {
-            assert!(!has_privilege(&mut admin, global, privilege), "findash_app may {privilege} global table {global}");
+            assert!(
+                !has_privilege(&mut admin, global, privilege),
+                "findash_app may {privilege} global table {global}"
+            );
         }
     }
-    assert!(f.tables.len() >= 20, "expected the full data model, found {} tenant tables", f.tables.len());
+    assert!(
+        f.tables.len() >= 20,
+        "expected the full data model, found {} tenant tables",
+        f.tables.len()
+    );
     for t in &f.tables {
         let column_exists = flag(
             &mut admin,
@@ -148,9 +211,19 @@ fn every_table_is_tenant_owned_with_forced_rls_or_declared_global() {
                 t.name, t.column
             ),
         );
-        assert!(column_exists, "{} has no uuid {} column: make it tenant-owned or list it in GLOBAL_TABLES", t.name, t.column);
         assert!(
-            flag(&mut admin, &format!("SELECT relrowsecurity AND relforcerowsecurity AS flag FROM pg_class WHERE oid = '{}'::regclass", t.name)),
+            column_exists,
+            "{} has no uuid {} column: make it tenant-owned or list it in GLOBAL_TABLES",
+            t.name, t.column
+        );
+        assert!(
+            flag(
+                &mut admin,
+                &format!(
+                    "SELECT relrowsecurity AND relforcerowsecurity AS flag FROM pg_class WHERE oid = '{}'::regclass",
+                    t.name
+                )
+            ),
             "{}: row-level security must be enabled and forced",
             t.name
         );
@@ -168,8 +241,12 @@ fn every_table_is_tenant_owned_with_forced_rls_or_declared_global() {
             policies,
             [
                 "system_access PERMISSIVE ALL findash_system true true".to_owned(),
-                format!("tenant_isolation PERMISSIVE ALL findash_app ({c} = current_tenant_id()) ({c} = current_tenant_id())"),
-                format!("tenant_read_only PERMISSIVE SELECT findash_readonly ({c} = current_tenant_id()) "),
+                format!(
+                    "tenant_isolation PERMISSIVE ALL findash_app ({c} = current_tenant_id()) ({c} = current_tenant_id())"
+                ),
+                format!(
+                    "tenant_read_only PERMISSIVE SELECT findash_readonly ({c} = current_tenant_id()) "
+                ),
             ],
             "{}: unexpected policies (an extra permissive policy would widen access)",
             t.name
@@ -182,7 +259,11 @@ fn the_fixture_covers_every_tenant_table_for_both_tenants() {
     let f = Fixture::new();
     for t in &f.tables {
         for tenant in [f.a, f.b] {
-            assert!(f.stored(t, tenant) > 0, "fixtures/tenant_rows.sql has no {} row for a tenant: add one", t.name);
+            assert!(
+                f.stored(t, tenant) > 0,
+                "fixtures/tenant_rows.sql has no {} row for a tenant: add one",
+                t.name
+            );
         }
     }
 }
@@ -195,12 +276,24 @@ fn a_tenant_sees_exactly_its_own_rows() {
             let (visible, others) = f
                 .db()
                 .tenant(me, |tx| {
-                    let visible = try_count(tx.conn(), &format!("SELECT count(*) AS n FROM {}", t.name))?;
-                    let others = try_count(tx.conn(), &format!("SELECT count(*) AS n FROM {} WHERE {} = '{other}'", t.name, t.column))?;
+                    let visible =
+                        try_count(tx.conn(), &format!("SELECT count(*) AS n FROM {}", t.name))?;
+                    let others = try_count(
+                        tx.conn(),
+                        &format!(
+                            "SELECT count(*) AS n FROM {} WHERE {} = '{other}'",
+                            t.name, t.column
+                        ),
+                    )?;
                     Ok::<_, DbError>((visible, others))
                 })
                 .unwrap();
-            assert_eq!(visible, f.stored(t, me), "{}: a tenant must see all of its rows and only those", t.name);
+            assert_eq!(
+                visible,
+                f.stored(t, me),
+                "{}: a tenant must see all of its rows and only those",
+                t.name
+            );
             assert_eq!(others, 0, "{}: another tenant's rows are visible", t.name);
         }
     }
@@ -211,12 +304,25 @@ fn without_a_tenant_every_tenant_table_reads_empty() {
     let f = Fixture::new();
     let mut conn = f.db().conn().unwrap();
     for t in &f.tables {
-        assert_eq!(count(&mut conn, &format!("SELECT count(*) AS n FROM {}", t.name)), 0, "{}: rows without a tenant", t.name);
+        assert_eq!(
+            count(&mut conn, &format!("SELECT count(*) AS n FROM {}", t.name)),
+            0,
+            "{}: rows without a tenant",
+            t.name
+        );
     }
     // After a scope ends, `app.tenant_id` reads as '' on the same connection: still nothing.
-    with_tenant(&mut conn, f.a, |tx| try_count(tx.conn(), "SELECT count(*) AS n FROM accounts").map_err(DbError::from)).unwrap();
+    with_tenant(&mut conn, f.a, |tx| {
+        try_count(tx.conn(), "SELECT count(*) AS n FROM accounts").map_err(DbError::from)
+    })
+    .unwrap();
     for t in &f.tables {
-        assert_eq!(count(&mut conn, &format!("SELECT count(*) AS n FROM {}", t.name)), 0, "{}: rows after a scope ended", t.name);
+        assert_eq!(
+            count(&mut conn, &format!("SELECT count(*) AS n FROM {}", t.name)),
+            0,
+            "{}: rows after a scope ended",
+            t.name
+        );
     }
 }
 
@@ -241,7 +347,10 @@ fn writes_carrying_another_tenants_id_are_rejected() {
                  (SELECT to_jsonb(x) || jsonb_build_object('{col}', '{b}') FROM {table} x LIMIT 1))"
             );
             let message = rejected(f.db(), f.a, &copy);
-            assert!(message.contains("row-level security"), "{table}: insert for another tenant failed for the wrong reason: {message}");
+            assert!(
+                message.contains("row-level security"),
+                "{table}: insert for another tenant failed for the wrong reason: {message}"
+            );
         }
         let retag = format!("UPDATE {table} SET {col} = '{b}'");
         let message = rejected(f.db(), f.a, &retag);
@@ -253,7 +362,11 @@ fn writes_carrying_another_tenants_id_are_rejected() {
         if has_privilege(&mut admin, table, "DELETE") {
             let deleted = f
                 .db()
-                .tenant(f.a, |tx| diesel::sql_query(format!("DELETE FROM {table} WHERE {col} = '{b}'")).execute(tx.conn()).map_err(DbError::from))
+                .tenant(f.a, |tx| {
+                    diesel::sql_query(format!("DELETE FROM {table} WHERE {col} = '{b}'"))
+                        .execute(tx.conn())
+                        .map_err(DbError::from)
+                })
                 .unwrap();
             assert_eq!(deleted, 0, "{table}: deleted another tenant's rows");
         }
@@ -266,7 +379,13 @@ fn writes_carrying_another_tenants_id_are_rejected() {
 fn the_app_role_cannot_escape_row_level_security() {
     let f = Fixture::new();
     let mut conn = f.db().conn().unwrap();
-    assert_eq!(text(&mut conn, "SELECT current_user || ' ' || session_user AS name"), "findash_app findash_app");
+    assert_eq!(
+        text(
+            &mut conn,
+            "SELECT current_user || ' ' || session_user AS name"
+        ),
+        "findash_app findash_app"
+    );
     for escape in [
         "SET ROLE postgres",
         "SET ROLE findash_readonly",
@@ -281,7 +400,10 @@ fn the_app_role_cannot_escape_row_level_security() {
         assert!(outcome.is_err(), "`{escape}` was accepted");
     }
     diesel::sql_query("RESET ROLE").execute(&mut *conn).unwrap();
-    assert_eq!(text(&mut conn, "SELECT current_user::text AS name"), "findash_app");
+    assert_eq!(
+        text(&mut conn, "SELECT current_user::text AS name"),
+        "findash_app"
+    );
 
     for t in &f.tables {
         for escape in [
@@ -291,44 +413,94 @@ fn the_app_role_cannot_escape_row_level_security() {
             format!("CREATE POLICY escape ON {} USING (true)", t.name),
             format!("ALTER TABLE {} OWNER TO findash_app", t.name),
         ] {
-            assert!(diesel::sql_query(&escape).execute(&mut *conn).is_err(), "`{escape}` was accepted");
+            assert!(
+                diesel::sql_query(&escape).execute(&mut *conn).is_err(),
+                "`{escape}` was accepted"
+            );
         }
         // With row_security off, a query RLS would filter errors instead of bypassing it.
         let outcome = f.db().tenant(f.a, |tx| {
             diesel::sql_query("SET LOCAL row_security = off").execute(tx.conn())?;
-            try_count(tx.conn(), &format!("SELECT count(*) AS n FROM {}", t.name)).map_err(DbError::from)
+            try_count(tx.conn(), &format!("SELECT count(*) AS n FROM {}", t.name))
+                .map_err(DbError::from)
         });
-        let message = outcome.expect_err("row_security = off must not read").to_string();
-        assert!(message.contains("row-level security"), "{}: {message}", t.name);
+        let message = outcome
+            .expect_err("row_security = off must not read")
+            .to_string();
+        assert!(
+            message.contains("row-level security"),
+            "{}: {message}",
+            t.name
+        );
     }
 
-    for role in ["pg_read_all_data", "pg_write_all_data", "postgres", "findash_readonly"] {
-        assert!(!flag(&mut conn, &format!("SELECT pg_has_role('findash_app', '{role}', 'MEMBER') AS flag")), "findash_app is a member of {role}");
+    for role in [
+        "pg_read_all_data",
+        "pg_write_all_data",
+        "postgres",
+        "findash_readonly",
+    ] {
+        assert!(
+            !flag(
+                &mut conn,
+                &format!("SELECT pg_has_role('findash_app', '{role}', 'MEMBER') AS flag")
+            ),
+            "findash_app is a member of {role}"
+        );
     }
     let mut admin = f.test_db.admin_conn();
-    let definer = names(&mut admin, "SELECT p.proname::text AS name FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = 'public' AND p.prosecdef");
-    assert!(definer.is_empty(), "SECURITY DEFINER functions run with their owner's rights: {definer:?}");
+    let definer = names(
+        &mut admin,
+        "SELECT p.proname::text AS name FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = 'public' AND p.prosecdef",
+    );
+    assert!(
+        definer.is_empty(),
+        "SECURITY DEFINER functions run with their owner's rights: {definer:?}"
+    );
     let views = names(
         &mut admin,
         "SELECT c.relname::text AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
          WHERE n.nspname = 'public' AND c.relkind IN ('v', 'm') \
          AND NOT coalesce(c.reloptions @> ARRAY['security_invoker=true'], false)",
     );
-    assert!(views.is_empty(), "views without security_invoker read with their owner's rights: {views:?}");
+    assert!(
+        views.is_empty(),
+        "views without security_invoker read with their owner's rights: {views:?}"
+    );
 }
 
 #[test]
 fn the_read_only_role_reads_one_tenant_and_writes_nothing() {
     let f = Fixture::new();
     let mut admin = f.test_db.admin_conn();
-    admin.batch_execute(&format!("BEGIN; SET LOCAL ROLE findash_readonly; SET LOCAL app.tenant_id = '{}'", f.a)).unwrap();
+    admin
+        .batch_execute(&format!(
+            "BEGIN; SET LOCAL ROLE findash_readonly; SET LOCAL app.tenant_id = '{}'",
+            f.a
+        ))
+        .unwrap();
     for t in &f.tables {
         let visible = count(&mut admin, &format!("SELECT count(*) AS n FROM {}", t.name));
-        let others = count(&mut admin, &format!("SELECT count(*) AS n FROM {} WHERE {} <> '{}'", t.name, t.column, f.a));
-        assert!(visible > 0 && others == 0, "{}: read-only role sees {visible} rows, {others} of other tenants", t.name);
+        let others = count(
+            &mut admin,
+            &format!(
+                "SELECT count(*) AS n FROM {} WHERE {} <> '{}'",
+                t.name, t.column, f.a
+            ),
+        );
+        assert!(
+            visible > 0 && others == 0,
+            "{}: read-only role sees {visible} rows, {others} of other tenants",
+            t.name
+        );
     }
     admin.batch_execute("SAVEPOINT w").unwrap();
-    assert!(diesel::sql_query("DELETE FROM audit_log").execute(&mut admin).is_err(), "the read-only role deleted");
+    assert!(
+        diesel::sql_query("DELETE FROM audit_log")
+            .execute(&mut admin)
+            .is_err(),
+        "the read-only role deleted"
+    );
     admin.batch_execute("ROLLBACK").unwrap();
 }
 
@@ -338,22 +510,36 @@ fn the_system_path_sees_every_tenant_and_ends_with_its_transaction() {
     let mut conn = f.db().conn().unwrap();
     let (tenants, role, app_name) = with_system(&mut conn, SystemTask::Cron, |sys| {
         let tenants = try_count(sys.conn(), "SELECT count(*) AS n FROM tenants")?;
-        let who = diesel::sql_query("SELECT current_user::text AS name").get_result::<Name>(sys.conn())?.name;
-        let app = diesel::sql_query("SELECT current_setting('application_name') AS name").get_result::<Name>(sys.conn())?.name;
+        let who = diesel::sql_query("SELECT current_user::text AS name")
+            .get_result::<Name>(sys.conn())?
+            .name;
+        let app = diesel::sql_query("SELECT current_setting('application_name') AS name")
+            .get_result::<Name>(sys.conn())?
+            .name;
         Ok::<_, DbError>((tenants, who, app))
     })
     .unwrap();
-    assert_eq!((tenants, role.as_str(), app_name.as_str()), (2, "findash_system", "findash:system:cron"));
-    assert_eq!(text(&mut conn, "SELECT current_user::text AS name"), "findash_app");
+    assert_eq!(
+        (tenants, role.as_str(), app_name.as_str()),
+        (2, "findash_system", "findash:system:cron")
+    );
+    assert_eq!(
+        text(&mut conn, "SELECT current_user::text AS name"),
+        "findash_app"
+    );
     assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM tenants"), 0);
 }
 
 #[test]
 fn scopes_cannot_be_nested() {
     let f = Fixture::new();
-    let nested = f.db().tenant(f.a, |tx| with_tenant(tx.conn(), f.b, |_| Ok::<_, DbError>(())));
+    let nested = f.db().tenant(f.a, |tx| {
+        with_tenant(tx.conn(), f.b, |_| Ok::<_, DbError>(()))
+    });
     assert!(matches!(nested, Err(DbError::NestedScope)), "{nested:?}");
-    let nested = f.db().tenant(f.a, |tx| with_system(tx.conn(), SystemTask::Cron, |_| Ok::<_, DbError>(())));
+    let nested = f.db().tenant(f.a, |tx| {
+        with_system(tx.conn(), SystemTask::Cron, |_| Ok::<_, DbError>(()))
+    });
     assert!(matches!(nested, Err(DbError::NestedScope)), "{nested:?}");
 }
 

@@ -1,6 +1,5 @@
 //! `findash check-config`.
 
-
 use secrecy::ExposeSecret;
 use url::Url;
 
@@ -8,8 +7,19 @@ use crate::config::{Config, Origin, Problems, VARIABLES};
 
 /// Variables whose values may be printed.
 const PLAIN: &[&str] = &[
-    "FINDASH_ENV", "DATABASE_URL", "DATABASE_APP_URL", "REDIS_URL", "DATABASE_POOL_SIZE", "BIND_ADDR", "PUBLIC_BASE_URL", "BELVO_BASE_URL",
-    "PLUGGY_BASE_URL", "OPENFINANCE_BASE_URL", "EMAIL_FROM", "ADMIN_EMAIL", "RUST_LOG",
+    "FINDASH_ENV",
+    "DATABASE_URL",
+    "DATABASE_APP_URL",
+    "REDIS_URL",
+    "DATABASE_POOL_SIZE",
+    "BIND_ADDR",
+    "PUBLIC_BASE_URL",
+    "BELVO_BASE_URL",
+    "PLUGGY_BASE_URL",
+    "OPENFINANCE_BASE_URL",
+    "EMAIL_FROM",
+    "ADMIN_EMAIL",
+    "RUST_LOG",
 ];
 
 /// Prints every variable's state, or every problem; `Err` means the configuration is unusable.
@@ -22,7 +32,15 @@ pub fn run(config: Result<Config, Problems>) -> Result<(), Problems> {
             Origin::Unset => "unset".to_owned(),
             Origin::Generated => "generated for this process".to_owned(),
             Origin::Default | Origin::Set if PLAIN.contains(var) => {
-                format!("{} ({})", plain_value(&config, var), if origin == Origin::Set { "set" } else { "default" })
+                format!(
+                    "{} ({})",
+                    plain_value(&config, var),
+                    if origin == Origin::Set {
+                        "set"
+                    } else {
+                        "default"
+                    }
+                )
             }
             Origin::Default => "default".to_owned(),
             Origin::Set => "set (value hidden)".to_owned(),
@@ -39,16 +57,25 @@ fn plain_value(config: &Config, var: &str) -> String {
     match var {
         "FINDASH_ENV" => config.env.as_str().to_owned(),
         "DATABASE_URL" => without_password(config.database.url.expose_secret()),
-        "DATABASE_APP_URL" => config.database.app_url.as_ref().map(|u| without_password(u.expose_secret())).unwrap_or_default(),
+        "DATABASE_APP_URL" => config
+            .database
+            .app_url
+            .as_ref()
+            .map(|u| without_password(u.expose_secret()))
+            .unwrap_or_default(),
         "REDIS_URL" => without_password(config.engine.redis_url.expose_secret()),
         "DATABASE_POOL_SIZE" => config.database.pool_size.to_string(),
         "BIND_ADDR" => config.web.bind_addr.to_string(),
         "PUBLIC_BASE_URL" => config.web.public_base_url.to_string(),
         "BELVO_BASE_URL" => config.jobs.providers.belvo_base_url.to_string(),
         "PLUGGY_BASE_URL" => config.jobs.providers.pluggy_base_url.to_string(),
-        "OPENFINANCE_BASE_URL" => {
-            config.jobs.providers.openfinance_base_url.as_ref().map(ToString::to_string).unwrap_or_default()
-        }
+        "OPENFINANCE_BASE_URL" => config
+            .jobs
+            .providers
+            .openfinance_base_url
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default(),
         "EMAIL_FROM" => config.jobs.email.from.clone(),
         "ADMIN_EMAIL" => config.admin.email.clone(),
         "RUST_LOG" => std::env::var("RUST_LOG").unwrap_or_default(),

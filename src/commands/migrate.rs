@@ -10,7 +10,11 @@ pub fn run(config: &Config, status_only: bool) -> anyhow::Result<()> {
         let mut conn = migrations::connect_privileged(&config.database)?;
         let statuses = migrations::status(&mut conn)?;
         for m in &statuses {
-            println!("{} {}", if m.applied { "applied" } else { "pending" }, m.name);
+            println!(
+                "{} {}",
+                if m.applied { "applied" } else { "pending" },
+                m.name
+            );
         }
         let pending = statuses.iter().filter(|m| !m.applied).count();
         println!("{} migration(s), {pending} pending", statuses.len());

@@ -1,7 +1,7 @@
 //! `findash seed [--demo]`.
 
-use findash_schema::seed::{self, AdminLogin, DemoReport};
 use findash_schema::Db;
+use findash_schema::seed::{self, AdminLogin, DemoReport};
 use secrecy::ExposeSecret;
 
 use crate::config::Config;
@@ -31,7 +31,11 @@ pub fn print_demo(report: &DemoReport) {
         "demo tenant: {} ({}), {} — {}, {}, {}",
         t.slug,
         t.id,
-        if report.tenant_created { "created" } else { "exists" },
+        if report.tenant_created {
+            "created"
+        } else {
+            "exists"
+        },
         t.base_currency,
         t.time_zone,
         t.locale
@@ -41,14 +45,26 @@ pub fn print_demo(report: &DemoReport) {
         report.connections_created, report.connections_total
     );
     match &report.admin_login {
-        AdminLogin::Created { password, generated: true } => {
-            println!("admin: {} created, generated password: {}", report.admin_email, password.expose_secret());
+        AdminLogin::Created {
+            password,
+            generated: true,
+        } => {
+            println!(
+                "admin: {} created, generated password: {}",
+                report.admin_email,
+                password.expose_secret()
+            );
             println!("  (shown once; set ADMIN_PASSWORD to choose it, or to reset it later)");
         }
-        AdminLogin::Created { generated: false, .. } => {
+        AdminLogin::Created {
+            generated: false, ..
+        } => {
             println!("admin: {} created with ADMIN_PASSWORD", report.admin_email);
         }
-        AdminLogin::PasswordReset => println!("admin: {} exists, password reset to ADMIN_PASSWORD", report.admin_email),
+        AdminLogin::PasswordReset => println!(
+            "admin: {} exists, password reset to ADMIN_PASSWORD",
+            report.admin_email
+        ),
         AdminLogin::Unchanged => println!(
             "admin: {} exists, password unchanged (set ADMIN_PASSWORD to reset it)",
             report.admin_email

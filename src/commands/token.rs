@@ -13,7 +13,13 @@ use crate::config::Config;
 const MAX_TTL: Duration = Duration::from_secs(365 * 24 * 3600);
 
 /// Prints only the token on stdout, so `TOKEN=$(findash token …)` works.
-pub fn run(config: &Config, tenant: &str, role: Role, ttl: Duration, user: Option<&str>) -> anyhow::Result<()> {
+pub fn run(
+    config: &Config,
+    tenant: &str,
+    role: Role,
+    ttl: Duration,
+    user: Option<&str>,
+) -> anyhow::Result<()> {
     if config.generated("JWT_SECRET") {
         bail!(
             "JWT_SECRET is not set: a token signed with this process's ephemeral secret would be \
@@ -28,10 +34,14 @@ pub fn run(config: &Config, tenant: &str, role: Role, ttl: Duration, user: Optio
         let tenant = tenants::find_by_slug_or_id(sys, tenant)?
             .ok_or_else(|| DbError::Invalid(format!("no tenant with slug or id `{tenant}`")))?;
         let user = match user {
-            Some(key) => users::find_in_tenant(sys, tenant.id, key)?
-                .ok_or_else(|| DbError::Invalid(format!("tenant {} has no user `{key}`", tenant.slug)))?,
+            Some(key) => users::find_in_tenant(sys, tenant.id, key)?.ok_or_else(|| {
+                DbError::Invalid(format!("tenant {} has no user `{key}`", tenant.slug))
+            })?,
             None => users::first_with_role(sys, tenant.id, role)?.ok_or_else(|| {
-                DbError::Invalid(format!("tenant {} has no enabled {role} user; pass --user", tenant.slug))
+                DbError::Invalid(format!(
+                    "tenant {} has no enabled {role} user; pass --user",
+                    tenant.slug
+                ))
             })?,
         };
         Ok::<_, DbError>((tenant, user))
@@ -40,7 +50,11 @@ pub fn run(config: &Config, tenant: &str, role: Role, ttl: Duration, user: Optio
         bail!("user {} is disabled", user.email);
     }
     if !user.role.covers(role) {
-        bail!("user {} is a {}, which cannot hold a {role} token", user.email, user.role);
+        bail!(
+            "user {} is a {}, which cannot hold a {role} token",
+            user.email,
+            user.role
+        );
     }
     let ttl = chrono::Duration::from_std(ttl).map_err(|_| anyhow!("--ttl is too large"))?;
     let claims = Claims::new(user.id.to_string(), tenant.id, role, Utc::now(), ttl);

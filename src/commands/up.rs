@@ -10,7 +10,10 @@ pub fn run(config: &Config) -> anyhow::Result<()> {
     let demo = super::seed::seed_demo(&db, config)?;
     super::seed::print_demo(&demo);
     let categories = seed::default_categories(&db)?;
-    println!("categories: {} default(s) inserted across {} tenant(s)", categories.inserted, categories.tenants);
+    println!(
+        "categories: {} default(s) inserted across {} tenant(s)",
+        categories.inserted, categories.tenants
+    );
     println!(
         "ready: database prepared and demo data seeded. Mint an API token with \
          `findash token --tenant {} --role admin` (needs JWT_SECRET).",

@@ -25,7 +25,10 @@ impl EnvSource {
     #[cfg(test)]
     pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> EnvSource {
         EnvSource {
-            vars: pairs.into_iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect(),
+            vars: pairs
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect(),
             dotenv_loaded: None,
         }
     }
@@ -54,12 +57,18 @@ impl EnvSource {
             }
             dotenv_loaded = Some(path.display().to_string());
         }
-        Ok(EnvSource { vars, dotenv_loaded })
+        Ok(EnvSource {
+            vars,
+            dotenv_loaded,
+        })
     }
 
     fn get(&self, name: &str) -> Option<&str> {
         // An empty value is the same as an unset one (`FOO=` in a .env file).
-        self.vars.get(name).map(String::as_str).filter(|v| !v.trim().is_empty())
+        self.vars
+            .get(name)
+            .map(String::as_str)
+            .filter(|v| !v.trim().is_empty())
     }
 }
 
@@ -78,7 +87,13 @@ impl<'a> Reader<'a> {
         if let Some(path) = &source.dotenv_loaded {
             notes.push(format!("loaded variables from {path}"));
         }
-        Reader { source, env: Environment::Development, problems: Vec::new(), origins: BTreeMap::new(), notes }
+        Reader {
+            source,
+            env: Environment::Development,
+            problems: Vec::new(),
+            origins: BTreeMap::new(),
+            notes,
+        }
     }
 
     pub(super) fn set_environment(&mut self, env: Environment) {
@@ -86,13 +101,23 @@ impl<'a> Reader<'a> {
     }
 
     pub(super) fn problem(&mut self, var: &'static str, message: impl Into<String>) {
-        self.problems.push(Problem { var, message: message.into() });
+        self.problems.push(Problem {
+            var,
+            message: message.into(),
+        });
     }
 
     fn get(&mut self, var: &'static str) -> Option<&'a str> {
         debug_assert!(VARIABLES.contains(&var), "{var} is missing from VARIABLES");
         let value = self.source.get(var);
-        self.origins.insert(var, if value.is_some() { Origin::Set } else { Origin::Unset });
+        self.origins.insert(
+            var,
+            if value.is_some() {
+                Origin::Set
+            } else {
+                Origin::Unset
+            },
+        );
         value
     }
 
@@ -127,20 +152,33 @@ impl<'a> Reader<'a> {
         }
     }
 
-    pub(super) fn parse_in<T>(&mut self, var: &'static str, default: T, range: RangeInclusive<T>) -> T
+    pub(super) fn parse_in<T>(
+        &mut self,
+        var: &'static str,
+        default: T,
+        range: RangeInclusive<T>,
+    ) -> T
     where
         T: FromStr + PartialOrd + Display + Copy,
         T::Err: Display,
     {
         let value = self.parse(var, default);
         if !range.contains(&value) {
-            self.problem(var, format!("{value} is outside {}..={}", range.start(), range.end()));
+            self.problem(
+                var,
+                format!("{value} is outside {}..={}", range.start(), range.end()),
+            );
         }
         value
     }
 
     /// A URL with one of `schemes`. Messages never include the value: URLs carry passwords.
-    pub(super) fn url(&mut self, var: &'static str, default: Option<&str>, schemes: &[&str]) -> Option<Url> {
+    pub(super) fn url(
+        &mut self,
+        var: &'static str,
+        default: Option<&str>,
+        schemes: &[&str],
+    ) -> Option<Url> {
         let raw = match (self.get(var), default) {
             (Some(raw), _) => raw,
             (None, Some(default)) => {
@@ -156,7 +194,14 @@ impl<'a> Reader<'a> {
                 None
             }
             Ok(url) => {
-                self.problem(var, format!("scheme `{}` is not one of {}", url.scheme(), schemes.join(", ")));
+                self.problem(
+                    var,
+                    format!(
+                        "scheme `{}` is not one of {}",
+                        url.scheme(),
+                        schemes.join(", ")
+                    ),
+                );
                 None
             }
             Err(e) => {
@@ -167,7 +212,12 @@ impl<'a> Reader<'a> {
     }
 
     /// Like [`Reader::url`], and a problem when a deployed environment leaves it unset.
-    pub(super) fn required_url(&mut self, var: &'static str, default: Option<&str>, schemes: &[&str]) -> Option<Url> {
+    pub(super) fn required_url(
+        &mut self,
+        var: &'static str,
+        default: Option<&str>,
+        schemes: &[&str],
+    ) -> Option<Url> {
         let url = self.url(var, default, schemes);
         if url.is_none() && self.get(var).is_none() {
             self.require_when_deployed(var, "clients and webhook senders need it");
@@ -176,7 +226,11 @@ impl<'a> Reader<'a> {
     }
 
     /// An HMAC secret: required (or generated for development) when `required`.
-    pub(super) fn signing_secret(&mut self, var: &'static str, required: bool) -> Option<SecretString> {
+    pub(super) fn signing_secret(
+        &mut self,
+        var: &'static str,
+        required: bool,
+    ) -> Option<SecretString> {
         match self.get(var) {
             Some(value) => {
                 if let Some(why) = rules::weakness(value) {
@@ -227,7 +281,11 @@ impl<'a> Reader<'a> {
     }
 
     /// An optional secret that, when set, must start with `prefix` and not be weak.
-    pub(super) fn prefixed_secret(&mut self, var: &'static str, prefix: &str) -> Option<SecretString> {
+    pub(super) fn prefixed_secret(
+        &mut self,
+        var: &'static str,
+        prefix: &str,
+    ) -> Option<SecretString> {
         let value = self.plain_secret(var)?;
         if !secrecy::ExposeSecret::expose_secret(&value).starts_with(prefix) {
             self.problem(var, format!("must start with `{prefix}`"));
@@ -239,13 +297,23 @@ impl<'a> Reader<'a> {
     pub(super) fn plain_secret(&mut self, var: &'static str) -> Option<SecretString> {
         let value = self.get(var)?.trim();
         if self.env.is_deployed() && value.len() < rules::MIN_WEBHOOK_SECRET_LEN {
-            self.problem(var, format!("is too weak: shorter than {} characters", rules::MIN_WEBHOOK_SECRET_LEN));
+            self.problem(
+                var,
+                format!(
+                    "is too weak: shorter than {} characters",
+                    rules::MIN_WEBHOOK_SECRET_LEN
+                ),
+            );
         }
         Some(SecretString::from(value.to_owned()))
     }
 
     /// Two variables that are set together or not at all.
-    pub(super) fn credential_pair(&mut self, id_var: &'static str, secret_var: &'static str) -> Option<findash_jobs::ProviderCredentials> {
+    pub(super) fn credential_pair(
+        &mut self,
+        id_var: &'static str,
+        secret_var: &'static str,
+    ) -> Option<findash_jobs::ProviderCredentials> {
         match (self.get(id_var), self.get(secret_var)) {
             (Some(id), Some(secret)) => Some(findash_jobs::ProviderCredentials {
                 id: SecretString::from(id.trim().to_owned()),
@@ -266,7 +334,10 @@ impl<'a> Reader<'a> {
     pub(super) fn sentry_dsn(&mut self, var: &'static str) -> Option<SecretString> {
         let url = self.url(var, None, &["http", "https"])?;
         if url.username().is_empty() || url.path().trim_matches('/').is_empty() {
-            self.problem(var, "a DSN looks like https://<public key>@<host>/<project id>");
+            self.problem(
+                var,
+                "a DSN looks like https://<public key>@<host>/<project id>",
+            );
         }
         Some(SecretString::from(String::from(url)))
     }
@@ -292,7 +363,9 @@ impl<'a> Reader<'a> {
                 return String::new();
             }
         };
-        let address = value.rsplit_once('<').map_or(value.as_str(), |(_, a)| a.trim_end_matches('>'));
+        let address = value
+            .rsplit_once('<')
+            .map_or(value.as_str(), |(_, a)| a.trim_end_matches('>'));
         if !rules::looks_like_email(address) {
             self.problem(var, "is not a mailbox like `Name <address@example.com>`");
         }
@@ -327,6 +400,10 @@ impl<'a> Reader<'a> {
     }
 
     pub(super) fn finish(self) -> Result<(BTreeMap<&'static str, Origin>, Vec<String>), Problems> {
-        if self.problems.is_empty() { Ok((self.origins, self.notes)) } else { Err(Problems(self.problems)) }
+        if self.problems.is_empty() {
+            Ok((self.origins, self.notes))
+        } else {
+            Err(Problems(self.problems))
+        }
     }
 }

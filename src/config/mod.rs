@@ -161,7 +161,11 @@ impl Config {
 
         let database = DatabaseConfig {
             url: r
-                .url("DATABASE_URL", Some("postgres://postgres@localhost:5432/findash"), &["postgres", "postgresql"])
+                .url(
+                    "DATABASE_URL",
+                    Some("postgres://postgres@localhost:5432/findash"),
+                    &["postgres", "postgresql"],
+                )
                 .map(|u| SecretString::from(String::from(u)))
                 .unwrap_or_else(|| SecretString::from(String::new())),
             app_url: r
@@ -173,7 +177,11 @@ impl Config {
 
         let engine = EngineConfig {
             redis_url: r
-                .url("REDIS_URL", Some("redis://127.0.0.1:6379"), &["redis", "rediss"])
+                .url(
+                    "REDIS_URL",
+                    Some("redis://127.0.0.1:6379"),
+                    &["redis", "rediss"],
+                )
                 .map(|u| SecretString::from(String::from(u)))
                 .unwrap_or_else(|| SecretString::from(String::new())),
             sentry_dsn: r.sentry_dsn("SENTRY_DSN"),
@@ -182,15 +190,26 @@ impl Config {
         let bind_addr: SocketAddr = r.parse("BIND_ADDR", SocketAddr::from(([127, 0, 0, 1], 8080)));
         let public_default = (!deployed).then(|| format!("http://{bind_addr}"));
         let public_base_url = r
-            .required_url("PUBLIC_BASE_URL", public_default.as_deref(), if deployed { &["https"] } else { &["http", "https"] })
+            .required_url(
+                "PUBLIC_BASE_URL",
+                public_default.as_deref(),
+                if deployed {
+                    &["https"]
+                } else {
+                    &["http", "https"]
+                },
+            )
             .unwrap_or_else(placeholder_url);
 
         let jwt_current = r.signing_secret("JWT_SECRET", true);
         let jwt_previous = r.signing_secret("JWT_SECRET_PREVIOUS", false);
-        if let (Some(current), Some(previous)) = (&jwt_current, &jwt_previous) {
-            if current.expose_secret() == previous.expose_secret() {
-                r.problem("JWT_SECRET_PREVIOUS", "equals JWT_SECRET; set it to the secret being rotated out");
-            }
+        if let (Some(current), Some(previous)) = (&jwt_current, &jwt_previous)
+            && current.expose_secret() == previous.expose_secret()
+        {
+            r.problem(
+                "JWT_SECRET_PREVIOUS",
+                "equals JWT_SECRET; set it to the secret being rotated out",
+            );
         }
         let encryption_key = r.encryption_key("ENCRYPTION_KEY");
 
@@ -201,20 +220,31 @@ impl Config {
             mercadopago: r.plain_secret("MERCADOPAGO_WEBHOOK_SECRET"),
         };
         if webhooks.qstash_next.is_some() && webhooks.qstash_current.is_none() {
-            r.problem("QSTASH_CURRENT_SIGNING_KEY", "is required when QSTASH_NEXT_SIGNING_KEY is set");
+            r.problem(
+                "QSTASH_CURRENT_SIGNING_KEY",
+                "is required when QSTASH_NEXT_SIGNING_KEY is set",
+            );
         }
 
         let providers = ProvidersConfig {
             belvo_base_url: r
                 .url(
                     "BELVO_BASE_URL",
-                    Some(if env == Environment::Production { "https://api.belvo.com" } else { "https://sandbox.belvo.com" }),
+                    Some(if env == Environment::Production {
+                        "https://api.belvo.com"
+                    } else {
+                        "https://sandbox.belvo.com"
+                    }),
                     &["http", "https"],
                 )
                 .unwrap_or_else(placeholder_url),
             belvo: r.credential_pair("BELVO_SECRET_ID", "BELVO_SECRET_PASSWORD"),
             pluggy_base_url: r
-                .url("PLUGGY_BASE_URL", Some("https://api.pluggy.ai"), &["http", "https"])
+                .url(
+                    "PLUGGY_BASE_URL",
+                    Some("https://api.pluggy.ai"),
+                    &["http", "https"],
+                )
                 .unwrap_or_else(placeholder_url),
             pluggy: r.credential_pair("PLUGGY_CLIENT_ID", "PLUGGY_CLIENT_SECRET"),
             openfinance_base_url: r.url("OPENFINANCE_BASE_URL", None, &["http", "https"]),
@@ -223,7 +253,10 @@ impl Config {
 
         let email = EmailConfig {
             smtp_url: r.smtp_url("SMTP_URL"),
-            from: r.mailbox("EMAIL_FROM", (!deployed).then_some("FinDash <no-reply@findash.local>")),
+            from: r.mailbox(
+                "EMAIL_FROM",
+                (!deployed).then_some("FinDash <no-reply@findash.local>"),
+            ),
         };
 
         let admin = DemoAdmin {
@@ -244,7 +277,16 @@ impl Config {
         };
 
         let (origins, notes) = r.finish()?;
-        Ok(Config { env, database, engine, jobs: JobsConfig { providers, email }, web, admin, origins, notes })
+        Ok(Config {
+            env,
+            database,
+            engine,
+            jobs: JobsConfig { providers, email },
+            web,
+            admin,
+            origins,
+            notes,
+        })
     }
 
     /// Whether `var`'s value was made up for this process.

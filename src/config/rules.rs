@@ -10,7 +10,15 @@ pub const MIN_SIGNING_SECRET_LEN: usize = 32;
 /// Provider webhook secrets are issued by the provider; this only catches placeholders.
 pub const MIN_WEBHOOK_SECRET_LEN: usize = 16;
 
-const PLACEHOLDERS: &[&str] = &["changeme", "change-me", "change_me", "placeholder", "example", "password", "secret"];
+const PLACEHOLDERS: &[&str] = &[
+    "changeme",
+    "change-me",
+    "change_me",
+    "placeholder",
+    "example",
+    "password",
+    "secret",
+];
 
 /// Why `secret` is too weak to sign tokens, if it is.
 pub fn weakness(secret: &str) -> Option<String> {
@@ -32,11 +40,14 @@ pub fn weakness(secret: &str) -> Option<String> {
 
 /// `ENCRYPTION_KEY` must be standard base64 of 32 bytes that are not all the same.
 pub fn check_encryption_key(value: &str) -> Result<(), String> {
-    let bytes = STANDARD
-        .decode(value.trim())
-        .map_err(|_| "is not valid base64 (generate one with `openssl rand -base64 32`)".to_owned())?;
+    let bytes = STANDARD.decode(value.trim()).map_err(|_| {
+        "is not valid base64 (generate one with `openssl rand -base64 32`)".to_owned()
+    })?;
     if bytes.len() != 32 {
-        return Err(format!("decodes to {} bytes; AES-256 needs exactly 32", bytes.len()));
+        return Err(format!(
+            "decodes to {} bytes; AES-256 needs exactly 32",
+            bytes.len()
+        ));
     }
     if bytes.iter().all(|&b| b == bytes[0]) {
         return Err("is too weak: every byte is the same".into());
@@ -51,7 +62,9 @@ pub fn looks_like_email(value: &str) -> bool {
                 && domain.contains('.')
                 && !domain.starts_with('.')
                 && !domain.ends_with('.')
-                && !value.chars().any(|c| c.is_whitespace() || c == '<' || c == '>')
+                && !value
+                    .chars()
+                    .any(|c| c.is_whitespace() || c == '<' || c == '>')
                 && !domain.contains('@')
         }
         None => false,

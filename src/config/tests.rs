@@ -8,7 +8,10 @@ const KEY: &str = "q83vEjXbYHf0mkX4dJX1H7QK5Yl3JZ8m3cVZb6n9rTI=";
 fn production() -> Vec<(&'static str, &'static str)> {
     vec![
         ("FINDASH_ENV", "production"),
-        ("DATABASE_URL", "postgres://findash:pw@db.internal:5432/findash"),
+        (
+            "DATABASE_URL",
+            "postgres://findash:pw@db.internal:5432/findash",
+        ),
         ("PUBLIC_BASE_URL", "https://api.findash.example"),
         ("JWT_SECRET", STRONG),
         ("ENCRYPTION_KEY", KEY),
@@ -35,11 +38,21 @@ fn development_needs_nothing_and_generates_its_secrets() {
     let config = Config::from_env(&EnvSource::default()).unwrap();
     assert_eq!(config.env, Environment::Development);
     assert!(config.generated("JWT_SECRET") && config.generated("ENCRYPTION_KEY"));
-    assert!(config.notes.iter().any(|n| n.contains("JWT_SECRET is not set")));
+    assert!(
+        config
+            .notes
+            .iter()
+            .any(|n| n.contains("JWT_SECRET is not set"))
+    );
     assert!(rules::weakness(config.web.jwt.current.expose_secret()).is_none());
-    assert!(rules::check_encryption_key(config.jobs.providers.encryption_key.expose_secret()).is_ok());
+    assert!(
+        rules::check_encryption_key(config.jobs.providers.encryption_key.expose_secret()).is_ok()
+    );
     assert_eq!(config.web.bind_addr.to_string(), "127.0.0.1:8080");
-    assert_eq!(config.web.public_base_url.as_str(), "http://127.0.0.1:8080/");
+    assert_eq!(
+        config.web.public_base_url.as_str(),
+        "http://127.0.0.1:8080/"
+    );
     assert_eq!(config.database.database_name().unwrap(), "findash");
     assert!(!config.web.https_only);
 }
@@ -50,15 +63,32 @@ fn a_complete_production_environment_is_accepted() {
     assert_eq!(config.env, Environment::Production);
     assert!(config.origins.values().all(|o| *o != Origin::Generated));
     assert!(config.web.https_only);
-    assert_eq!(config.jobs.providers.belvo_base_url.as_str(), "https://api.belvo.com/");
+    assert_eq!(
+        config.jobs.providers.belvo_base_url.as_str(),
+        "https://api.belvo.com/"
+    );
 }
 
 #[test]
 fn production_reports_every_missing_secret_at_once() {
     let found = problems(&[("FINDASH_ENV", "production")]);
     let named = vars(&found.iter().map(|p| (p.var, "")).collect::<Vec<_>>());
-    assert_eq!(named, ["EMAIL_FROM", "ENCRYPTION_KEY", "JWT_SECRET", "PUBLIC_BASE_URL", "SMTP_URL"]);
-    assert!(found.iter().all(|p| p.message.contains("required in production")), "{found:?}");
+    assert_eq!(
+        named,
+        [
+            "EMAIL_FROM",
+            "ENCRYPTION_KEY",
+            "JWT_SECRET",
+            "PUBLIC_BASE_URL",
+            "SMTP_URL"
+        ]
+    );
+    assert!(
+        found
+            .iter()
+            .all(|p| p.message.contains("required in production")),
+        "{found:?}"
+    );
 }
 
 #[test]
@@ -111,13 +141,21 @@ fn database_url_must_be_postgres_and_the_pool_swaps_in_the_app_role() {
     let found = problems(&[("DATABASE_URL", "mysql://root@localhost/findash")]);
     assert_eq!(found[0].var, "DATABASE_URL");
 
-    let config = Config::from_env(&EnvSource::from_pairs([("DATABASE_URL", "postgres://postgres:hunter2@db:5432/books")])).unwrap();
-    assert_eq!(config.database.pool_url().unwrap().expose_secret(), "postgres://findash_app@db:5432/books");
+    let config = Config::from_env(&EnvSource::from_pairs([(
+        "DATABASE_URL",
+        "postgres://postgres:hunter2@db:5432/books",
+    )]))
+    .unwrap();
+    assert_eq!(
+        config.database.pool_url().unwrap().expose_secret(),
+        "postgres://findash_app@db:5432/books"
+    );
 }
 
 #[test]
 fn env_example_documents_exactly_the_variables_read() {
-    let example = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/.env.example")).unwrap();
+    let example =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/.env.example")).unwrap();
     let documented: BTreeSet<&str> = example
         .lines()
         .map(|l| l.trim_start_matches('#').trim())
@@ -132,12 +170,30 @@ fn env_example_documents_exactly_the_variables_read() {
 fn design_variables_are_all_read() {
     // The configuration contract of DESIGN.md; renaming one is a breaking change.
     for var in [
-        "FINDASH_ENV", "DATABASE_URL", "REDIS_URL", "BIND_ADDR", "PUBLIC_BASE_URL", "JWT_SECRET",
-        "JWT_SECRET_PREVIOUS", "ENCRYPTION_KEY", "SENTRY_DSN", "STRIPE_WEBHOOK_SECRET",
-        "QSTASH_CURRENT_SIGNING_KEY", "QSTASH_NEXT_SIGNING_KEY", "MERCADOPAGO_WEBHOOK_SECRET",
-        "BELVO_SECRET_ID", "BELVO_SECRET_PASSWORD", "BELVO_BASE_URL", "PLUGGY_CLIENT_ID",
-        "PLUGGY_CLIENT_SECRET", "PLUGGY_BASE_URL", "OPENFINANCE_BASE_URL", "SMTP_URL", "EMAIL_FROM",
-        "ADMIN_EMAIL", "ADMIN_PASSWORD",
+        "FINDASH_ENV",
+        "DATABASE_URL",
+        "REDIS_URL",
+        "BIND_ADDR",
+        "PUBLIC_BASE_URL",
+        "JWT_SECRET",
+        "JWT_SECRET_PREVIOUS",
+        "ENCRYPTION_KEY",
+        "SENTRY_DSN",
+        "STRIPE_WEBHOOK_SECRET",
+        "QSTASH_CURRENT_SIGNING_KEY",
+        "QSTASH_NEXT_SIGNING_KEY",
+        "MERCADOPAGO_WEBHOOK_SECRET",
+        "BELVO_SECRET_ID",
+        "BELVO_SECRET_PASSWORD",
+        "BELVO_BASE_URL",
+        "PLUGGY_CLIENT_ID",
+        "PLUGGY_CLIENT_SECRET",
+        "PLUGGY_BASE_URL",
+        "OPENFINANCE_BASE_URL",
+        "SMTP_URL",
+        "EMAIL_FROM",
+        "ADMIN_EMAIL",
+        "ADMIN_PASSWORD",
     ] {
         assert!(VARIABLES.contains(&var), "{var}");
     }

@@ -31,8 +31,20 @@ pub struct Claims {
 
 impl Claims {
     /// Claims issued `now`, valid for `ttl`.
-    pub fn new(sub: impl Into<String>, tenant_id: TenantId, role: Role, now: DateTime<Utc>, ttl: Duration) -> Claims {
-        Claims { sub: sub.into(), tenant_id, role, iat: now.timestamp(), exp: (now + ttl).timestamp() }
+    pub fn new(
+        sub: impl Into<String>,
+        tenant_id: TenantId,
+        role: Role,
+        now: DateTime<Utc>,
+        ttl: Duration,
+    ) -> Claims {
+        Claims {
+            sub: sub.into(),
+            tenant_id,
+            role,
+            iat: now.timestamp(),
+            exp: (now + ttl).timestamp(),
+        }
     }
 }
 
@@ -80,7 +92,10 @@ mod tests {
     use super::*;
 
     fn keys(current: &str, previous: Option<&str>) -> JwtKeys {
-        JwtKeys { current: current.to_owned().into(), previous: previous.map(|p| p.to_owned().into()) }
+        JwtKeys {
+            current: current.to_owned().into(),
+            previous: previous.map(|p| p.to_owned().into()),
+        }
     }
 
     fn claims(ttl: Duration) -> Claims {
@@ -91,17 +106,26 @@ mod tests {
     fn a_minted_token_verifies_to_the_same_claims() {
         let keys = keys("a-long-enough-secret-for-hs256-tests!!", None);
         let claims = claims(Duration::hours(1));
-        assert_eq!(verify(&keys, &mint(&keys, &claims).unwrap()).unwrap(), claims);
+        assert_eq!(
+            verify(&keys, &mint(&keys, &claims).unwrap()).unwrap(),
+            claims
+        );
     }
 
     #[test]
     fn the_previous_secret_still_verifies_during_a_rotation() {
         let old = keys("the-old-secret-0123456789abcdef0123", None);
         let token = mint(&old, &claims(Duration::hours(1))).unwrap();
-        let rotated = keys("the-new-secret-0123456789abcdef0123", Some("the-old-secret-0123456789abcdef0123"));
+        let rotated = keys(
+            "the-new-secret-0123456789abcdef0123",
+            Some("the-old-secret-0123456789abcdef0123"),
+        );
         assert!(verify(&rotated, &token).is_ok());
         let finished = keys("the-new-secret-0123456789abcdef0123", None);
-        assert!(matches!(verify(&finished, &token), Err(TokenError::Invalid)));
+        assert!(matches!(
+            verify(&finished, &token),
+            Err(TokenError::Invalid)
+        ));
     }
 
     #[test]
@@ -117,7 +141,10 @@ mod tests {
             base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(br#"{"sub":"x","tenant_id":"00000000-0000-0000-0000-000000000000","role":"admin","iat":0,"exp":9999999999}"#)
         };
         parts[1] = &forged_payload;
-        assert!(matches!(verify(&keys, &parts.join(".")), Err(TokenError::Invalid)));
+        assert!(matches!(
+            verify(&keys, &parts.join(".")),
+            Err(TokenError::Invalid)
+        ));
 
         let unsigned = format!("{}.{}.", "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0", parts[1]);
         assert!(matches!(verify(&keys, &unsigned), Err(TokenError::Invalid)));

@@ -1,0 +1,419 @@
+//! The `findash` binary end to end, against a real PostgreSQL database per test.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a failed test set-up must fail the test"
+)]
+
+use std::process::{Command, Output};
+
+use chrono::Utc;
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Text};
+use findash_schema::passwords;
+use findash_schema::testing::TestDb;
+use findash_web::auth::{self, JwtKeys};
+
+const JWT_SECRET: &str = "Qm9vay1rZWVwaW5nIGlzIGEgam95IGZvcmV2ZXIh";
+
+/// Runs `findash args…` with exactly `env` (plus FINDASH_ENV=test) in a directory without `.env`.
+fn findash(args: &[&str], env: &[(&str, &str)]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_findash"))
+        .args(args)
+        .env_clear()
+        .env("FINDASH_ENV", "test")
+        .envs(env.iter().copied())
+        .current_dir(env!("CARGO_TARGET_TMPDIR"))
+        .output()
+        .expect("run findash")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn succeeded(output: &Output) -> String {
+    assert!(
+        output.status.success(),
+        "findash failed ({}):\nstdout: {}\nstderr: {}",
+        output.status,
+        stdout(output),
+        stderr(output)
+    );
+    stdout(output)
+}
+
+#[derive(QueryableByName)]
+struct Count {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+#[derive(QueryableByName)]
+struct Row {
+    #[diesel(sql_type = Text)]
+    value: String,
+}
+
+fn count(db: &TestDb, sql: &str) -> i64 {
+    diesel::sql_query(sql)
+        .get_result::<Count>(&mut db.admin_conn())
+        .unwrap()
+        .n
+}
+
+fn value(db: &TestDb, sql: &str) -> String {
+    diesel::sql_query(sql)
+        .get_result::<Row>(&mut db.admin_conn())
+        .unwrap()
+        .value
+}
+
+fn demo_counts(db: &TestDb) -> Vec<i64> {
+    ["tenants", "users", "categories", "provider_connections"]
+        .iter()
+        .map(|t| count(db, &format!("SELECT count(*) AS n FROM {t}")))
+        .collect()
+}
+
+#[test]
+fn up_creates_migrates_and_seeds_then_changes_nothing_on_a_second_run() {
+    let db = TestDb::unclaimed();
+    let url = db.url();
+    let first = succeeded(&findash(&["up"], &[("DATABASE_URL", &url)]));
+    assert!(
+        first.contains(&format!("database {}: created", db.name())),
+        "{first}"
+    );
+    assert!(first.contains("migrations: applied 5 of 5"), "{first}");
+    assert!(first.contains("demo tenant: demo"), "{first}");
+    assert!(first.contains("sandbox connections: 2 created"), "{first}");
+
+    let password = first
+        .lines()
+        .find_map(|l| {
+            l.split_once("generated password: ")
+                .map(|(_, p)| p.trim().to_owned())
+        })
+        .unwrap_or_else(|| panic!("no generated password printed:\n{first}"));
+    let hash = value(
+        &db,
+        "SELECT password_hash AS value FROM users WHERE email = 'admin@demo.findash.local' AND role = 'admin'",
+    );
+    assert!(
+        passwords::verify(&password, &hash),
+        "the printed password does not log in"
+    );
+    let counts = demo_counts(&db);
+    assert_eq!(
+        counts,
+        [1, 1, findash_schema::categories::DEFAULTS.len() as i64, 2]
+    );
+
+    let second = succeeded(&findash(&["up"], &[("DATABASE_URL", &url)]));
+    assert!(
+        second.contains("exists") && second.contains("migrations: up to date (5 applied)"),
+        "{second}"
+    );
+    assert!(
+        second.contains("password unchanged") && !second.contains("generated password"),
+        "{second}"
+    );
+    assert_eq!(demo_counts(&db), counts, "a second `up` changed the data");
+}
+
+#[test]
+fn admin_password_from_the_environment_is_used_and_reset() {
+    let db = TestDb::new();
+    let url = db.url();
+    let out = succeeded(&findash(
+        &["seed", "--demo"],
+        &[
+            ("DATABASE_URL", &url),
+            ("ADMIN_EMAIL", "Ops@Example.com"),
+            ("ADMIN_PASSWORD", "first-password-1"),
+        ],
+    ));
+    assert!(
+        out.contains("admin: ops@example.com created with ADMIN_PASSWORD")
+            && !out.contains("first-password-1"),
+        "{out}"
+    );
+    let out = succeeded(&findash(
+        &["seed", "--demo"],
+        &[
+            ("DATABASE_URL", &url),
+            ("ADMIN_EMAIL", "ops@example.com"),
+            ("ADMIN_PASSWORD", "second-password-2"),
+        ],
+    ));
+    assert!(out.contains("password reset"), "{out}");
+    let hash = value(
+        &db,
+        "SELECT password_hash AS value FROM users WHERE email = 'ops@example.com'",
+    );
+    assert!(
+        passwords::verify("second-password-2", &hash)
+            && !passwords::verify("first-password-1", &hash)
+    );
+}
+
+#[test]
+fn seed_gives_every_tenant_the_default_categories_idempotently() {
+    let db = TestDb::new();
+    let url = db.url();
+    diesel::sql_query("INSERT INTO tenants (slug, name, base_currency, time_zone, locale) VALUES ('acme', 'Acme', 'USD', 'America/New_York', 'en-US')")
+        .execute(&mut db.admin_conn())
+        .unwrap();
+    let defaults = findash_schema::categories::DEFAULTS.len();
+    let out = succeeded(&findash(&["seed"], &[("DATABASE_URL", &url)]));
+    assert!(
+        out.contains(&format!(
+            "categories: {defaults} inserted across 1 tenant(s)"
+        )),
+        "{out}"
+    );
+    diesel::sql_query("UPDATE categories SET name = 'Supermarket' WHERE slug = 'groceries'")
+        .execute(&mut db.admin_conn())
+        .unwrap();
+    let out = succeeded(&findash(&["seed"], &[("DATABASE_URL", &url)]));
+    assert!(
+        out.contains("categories: 0 inserted across 1 tenant(s)"),
+        "{out}"
+    );
+    assert_eq!(
+        count(&db, "SELECT count(*) AS n FROM categories"),
+        defaults as i64
+    );
+    assert_eq!(
+        value(
+            &db,
+            "SELECT name AS value FROM categories WHERE slug = 'groceries'"
+        ),
+        "Supermarket",
+        "a rename was overwritten"
+    );
+}
+
+#[test]
+fn migrate_status_lists_pending_then_applied_migrations() {
+    let db = TestDb::empty();
+    let url = db.url();
+    let before = succeeded(&findash(
+        &["migrate", "--status"],
+        &[("DATABASE_URL", &url)],
+    ));
+    assert_eq!(
+        before.lines().filter(|l| l.starts_with("pending ")).count(),
+        5,
+        "{before}"
+    );
+    assert!(before.contains("5 migration(s), 5 pending"), "{before}");
+    let run = succeeded(&findash(&["migrate"], &[("DATABASE_URL", &url)]));
+    assert!(
+        run.contains("applied 5 of 5")
+            && run.contains("applied 2026-11-24-000001_roles_and_tenants"),
+        "{run}"
+    );
+    let after = succeeded(&findash(
+        &["migrate", "--status"],
+        &[("DATABASE_URL", &url)],
+    ));
+    assert!(after.contains("5 migration(s), 0 pending"), "{after}");
+}
+
+#[test]
+fn commands_refuse_a_database_that_is_behind() {
+    let db = TestDb::empty();
+    let out = findash(&["seed"], &[("DATABASE_URL", &db.url())]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("5 pending migration(s)") && err.contains("Run `findash migrate` first"),
+        "{err}"
+    );
+}
+
+#[test]
+fn token_mints_a_jwt_the_web_layer_accepts() {
+    let db = TestDb::new();
+    let env = [
+        ("DATABASE_URL", db.url()),
+        ("JWT_SECRET", JWT_SECRET.to_owned()),
+    ];
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    succeeded(&findash(&["seed", "--demo"], &env));
+    let tenant_id = value(
+        &db,
+        "SELECT id::text AS value FROM tenants WHERE slug = 'demo'",
+    );
+    let admin_id = value(
+        &db,
+        "SELECT id::text AS value FROM users WHERE role = 'admin'",
+    );
+
+    for tenant in ["demo", tenant_id.as_str()] {
+        let token = succeeded(&findash(
+            &[
+                "token", "--tenant", tenant, "--role", "admin", "--ttl", "2h",
+            ],
+            &env,
+        ));
+        let keys = JwtKeys {
+            current: JWT_SECRET.to_owned().into(),
+            previous: None,
+        };
+        let claims = auth::verify(&keys, token.trim()).expect("the token verifies");
+        assert_eq!(
+            (
+                claims.tenant_id.to_string(),
+                claims.sub.as_str(),
+                claims.role.as_str()
+            ),
+            (tenant_id.clone(), admin_id.as_str(), "admin")
+        );
+        assert_eq!(claims.exp - claims.iat, 7200);
+        assert!((claims.iat - Utc::now().timestamp()).abs() < 60);
+    }
+}
+
+#[test]
+fn token_refuses_what_it_cannot_vouch_for() {
+    let db = TestDb::new();
+    let url = db.url();
+    let env = [("DATABASE_URL", url.as_str()), ("JWT_SECRET", JWT_SECRET)];
+    succeeded(&findash(&["seed", "--demo"], &env));
+    diesel::sql_query("INSERT INTO users (tenant_id, email, role) SELECT id, 'viewer@example.com', 'user' FROM tenants WHERE slug = 'demo'")
+        .execute(&mut db.admin_conn())
+        .unwrap();
+
+    type Case<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)], &'a str);
+    let cases: [Case<'_>; 5] = [
+        (
+            &["token", "--tenant", "nope", "--role", "user"],
+            &env,
+            "no tenant with slug or id `nope`",
+        ),
+        (
+            &[
+                "token",
+                "--tenant",
+                "demo",
+                "--role",
+                "admin",
+                "--user",
+                "viewer@example.com",
+            ],
+            &env,
+            "cannot hold a admin token",
+        ),
+        (
+            &[
+                "token", "--tenant", "demo", "--role", "user", "--ttl", "400d",
+            ],
+            &env,
+            "at most 365d",
+        ),
+        (
+            &["token", "--tenant", "demo", "--role", "owner"],
+            &env,
+            "unknown Role `owner`",
+        ),
+        (
+            &["token", "--tenant", "demo", "--role", "user"],
+            &[("DATABASE_URL", url.as_str())],
+            "JWT_SECRET is not set",
+        ),
+    ];
+    for (args, env, expected) in cases {
+        let out = findash(args, env);
+        assert!(
+            !out.status.success() && stdout(&out).is_empty(),
+            "{args:?} succeeded: {}",
+            stdout(&out)
+        );
+        assert!(
+            stderr(&out).contains(expected),
+            "{args:?}: {}",
+            stderr(&out)
+        );
+    }
+    let viewer = succeeded(&findash(
+        &[
+            "token",
+            "--tenant",
+            "demo",
+            "--role",
+            "user",
+            "--user",
+            "viewer@example.com",
+        ],
+        &env,
+    ));
+    assert_eq!(viewer.trim().split('.').count(), 3);
+}
+
+#[test]
+fn check_config_lists_every_problem_without_echoing_secrets() {
+    let out = findash(
+        &["check-config"],
+        &[
+            ("FINDASH_ENV", "production"),
+            ("JWT_SECRET", "tooshort-but-secret-value"),
+            ("ENCRYPTION_KEY", "bm90LWEta2V5"),
+            ("REDIS_URL", "mysql://x"),
+        ],
+    );
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    for var in [
+        "JWT_SECRET",
+        "ENCRYPTION_KEY",
+        "REDIS_URL",
+        "PUBLIC_BASE_URL",
+        "SMTP_URL",
+        "EMAIL_FROM",
+    ] {
+        assert!(
+            err.contains(&format!("  {var}: ")),
+            "{var} missing from:\n{err}"
+        );
+    }
+    assert!(
+        !err.contains("tooshort-but-secret-value") && !err.contains("bm90LWEta2V5"),
+        "{err}"
+    );
+
+    let ok = succeeded(&findash(
+        &["check-config"],
+        &[("DATABASE_URL", "postgres://app:s3cr3t-pw@db:5432/findash")],
+    ));
+    assert!(ok.contains("configuration OK for test"), "{ok}");
+    assert!(
+        ok.contains("JWT_SECRET") && ok.contains("generated for this process"),
+        "{ok}"
+    );
+    assert!(
+        ok.contains("postgres://app:***@db:5432/findash") && !ok.contains("s3cr3t-pw"),
+        "{ok}"
+    );
+}
+
+#[test]
+fn other_commands_refuse_a_bad_configuration_before_doing_anything() {
+    let out = findash(
+        &["migrate"],
+        &[("DATABASE_URL", "not a url"), ("BIND_ADDR", "nowhere")],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(
+        err.contains("DATABASE_URL: not a valid URL") && err.contains("BIND_ADDR: cannot parse"),
+        "{err}"
+    );
+}
