@@ -10,9 +10,8 @@ use std::process::{Command, Output};
 
 use chrono::Utc;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Text};
 use findash_schema::passwords;
-use findash_schema::testing::TestDb;
+use findash_schema::testing::{TestDb, sql};
 use findash_web::auth::{self, JwtKeys};
 
 const JWT_SECRET: &str = "Qm9vay1rZWVwaW5nIGlzIGEgam95IGZvcmV2ZXIh";
@@ -48,30 +47,12 @@ fn succeeded(output: &Output) -> String {
     stdout(output)
 }
 
-#[derive(QueryableByName)]
-struct Count {
-    #[diesel(sql_type = BigInt)]
-    n: i64,
-}
-
-#[derive(QueryableByName)]
-struct Row {
-    #[diesel(sql_type = Text)]
-    value: String,
-}
-
 fn count(db: &TestDb, sql: &str) -> i64 {
-    diesel::sql_query(sql)
-        .get_result::<Count>(&mut db.admin_conn())
-        .unwrap()
-        .n
+    sql::count(&mut db.admin_conn(), sql)
 }
 
 fn value(db: &TestDb, sql: &str) -> String {
-    diesel::sql_query(sql)
-        .get_result::<Row>(&mut db.admin_conn())
-        .unwrap()
-        .value
+    sql::text(&mut db.admin_conn(), sql)
 }
 
 fn demo_counts(db: &TestDb) -> Vec<i64> {

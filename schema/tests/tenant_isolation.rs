@@ -12,8 +12,8 @@ use std::collections::BTreeSet;
 
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Bool, Text};
 use findash_schema::testing::TestDb;
+use findash_schema::testing::sql::{count, flag, text, texts, try_count, try_text};
 use findash_schema::{Db, DbError, SystemTask, TenantId, with_system, with_tenant};
 
 /// Tables that are not tenant-owned, and why. Anything else in `public` must be tenant-owned.
@@ -83,64 +83,10 @@ impl Fixture {
     }
 }
 
-#[derive(QueryableByName)]
-struct Count {
-    #[diesel(sql_type = BigInt)]
-    n: i64,
-}
-
-#[derive(QueryableByName)]
-struct Name {
-    #[diesel(sql_type = Text)]
-    name: String,
-}
-
-#[derive(QueryableByName)]
-struct Flag {
-    #[diesel(sql_type = Bool)]
-    flag: bool,
-}
-
-fn count(conn: &mut PgConnection, sql: &str) -> i64 {
-    diesel::sql_query(sql)
-        .get_result::<Count>(conn)
-        .unwrap_or_else(|e| panic!("{sql}: {e}"))
-        .n
-}
-
-fn try_count(conn: &mut PgConnection, sql: &str) -> QueryResult<i64> {
-    diesel::sql_query(sql)
-        .get_result::<Count>(conn)
-        .map(|c| c.n)
-}
-
-fn flag(conn: &mut PgConnection, sql: &str) -> bool {
-    diesel::sql_query(sql)
-        .get_result::<Flag>(conn)
-        .unwrap_or_else(|e| panic!("{sql}: {e}"))
-        .flag
-}
-
-fn text(conn: &mut PgConnection, sql: &str) -> String {
-    diesel::sql_query(sql)
-        .get_result::<Name>(conn)
-        .unwrap_or_else(|e| panic!("{sql}: {e}"))
-        .name
-}
-
-fn names(conn: &mut PgConnection, sql: &str) -> Vec<String> {
-    diesel::sql_query(sql)
-        .load::<Name>(conn)
-        .unwrap_or_else(|e| panic!("{sql}: {e}"))
-        .into_iter()
-        .map(|n| n.name)
-        .collect()
-}
-
 fn public_tables(conn: &mut PgConnection) -> Vec<String> {
-    names(
+    texts(
         conn,
-        "SELECT c.relname::text AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+        "SELECT c.relname::text AS value FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
          WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND c.relname <> '__diesel_schema_migrations' \
          ORDER BY 1",
     )
@@ -227,11 +173,11 @@ fn every_table_is_tenant_owned_with_forced_rls_or_declared_global() {
             "{}: row-level security must be enabled and forced",
             t.name
         );
-        let policies = names(
+        let policies = texts(
             &mut admin,
             &format!(
                 "SELECT policyname || ' ' || permissive || ' ' || cmd || ' ' || array_to_string(roles, ',') || ' ' \
-                 || coalesce(qual, '') || ' ' || coalesce(with_check, '') AS name \
+                 || coalesce(qual, '') || ' ' || coalesce(with_check, '') AS value \
                  FROM pg_policies WHERE schemaname = 'public' AND tablename = '{}' ORDER BY policyname",
                 t.name
             ),
@@ -334,10 +280,10 @@ fn writes_carrying_another_tenants_id_are_rejected() {
     for t in &f.tables {
         let (table, col, b) = (&t.name, &t.column, f.b);
         if has_privilege(&mut admin, table, "INSERT") {
-            let columns = names(
+            let columns = texts(
                 &mut admin,
                 &format!(
-                    "SELECT quote_ident(attname) AS name FROM pg_attribute WHERE attrelid = '{table}'::regclass \
+                    "SELECT quote_ident(attname) AS value FROM pg_attribute WHERE attrelid = '{table}'::regclass \
                      AND attnum > 0 AND NOT attisdropped AND attidentity <> 'a' ORDER BY attnum"
                 ),
             )
@@ -382,7 +328,7 @@ fn the_app_role_cannot_escape_row_level_security() {
     assert_eq!(
         text(
             &mut conn,
-            "SELECT current_user || ' ' || session_user AS name"
+            "SELECT current_user || ' ' || session_user AS value"
         ),
         "findash_app findash_app"
     );
@@ -401,7 +347,7 @@ fn the_app_role_cannot_escape_row_level_security() {
     }
     diesel::sql_query("RESET ROLE").execute(&mut *conn).unwrap();
     assert_eq!(
-        text(&mut conn, "SELECT current_user::text AS name"),
+        text(&mut conn, "SELECT current_user::text AS value"),
         "findash_app"
     );
 
@@ -449,17 +395,17 @@ fn the_app_role_cannot_escape_row_level_security() {
         );
     }
     let mut admin = f.test_db.admin_conn();
-    let definer = names(
+    let definer = texts(
         &mut admin,
-        "SELECT p.proname::text AS name FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = 'public' AND p.prosecdef",
+        "SELECT p.proname::text AS value FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = 'public' AND p.prosecdef",
     );
     assert!(
         definer.is_empty(),
         "SECURITY DEFINER functions run with their owner's rights: {definer:?}"
     );
-    let views = names(
+    let views = texts(
         &mut admin,
-        "SELECT c.relname::text AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+        "SELECT c.relname::text AS value FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
          WHERE n.nspname = 'public' AND c.relkind IN ('v', 'm') \
          AND NOT coalesce(c.reloptions @> ARRAY['security_invoker=true'], false)",
     );
@@ -510,12 +456,11 @@ fn the_system_path_sees_every_tenant_and_ends_with_its_transaction() {
     let mut conn = f.db().conn().unwrap();
     let (tenants, role, app_name) = with_system(&mut conn, SystemTask::Cron, |sys| {
         let tenants = try_count(sys.conn(), "SELECT count(*) AS n FROM tenants")?;
-        let who = diesel::sql_query("SELECT current_user::text AS name")
-            .get_result::<Name>(sys.conn())?
-            .name;
-        let app = diesel::sql_query("SELECT current_setting('application_name') AS name")
-            .get_result::<Name>(sys.conn())?
-            .name;
+        let who = try_text(sys.conn(), "SELECT current_user::text AS value")?;
+        let app = try_text(
+            sys.conn(),
+            "SELECT current_setting('application_name') AS value",
+        )?;
         Ok::<_, DbError>((tenants, who, app))
     })
     .unwrap();
@@ -524,7 +469,7 @@ fn the_system_path_sees_every_tenant_and_ends_with_its_transaction() {
         (2, "findash_system", "findash:system:cron")
     );
     assert_eq!(
-        text(&mut conn, "SELECT current_user::text AS name"),
+        text(&mut conn, "SELECT current_user::text AS value"),
         "findash_app"
     );
     assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM tenants"), 0);

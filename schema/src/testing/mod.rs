@@ -17,13 +17,15 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Bool, Text};
+use diesel::sql_types::BigInt;
 use diesel_migrations::MigrationHarness;
 use sha2::{Digest, Sha256};
 use url::Url;
 
 use crate::migrations::MIGRATIONS;
 use crate::{DatabaseConfig, Db};
+
+pub mod sql;
 
 const DEFAULT_SERVER_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 const TEMPLATE_PREFIX: &str = "findash_tpl_";
@@ -102,26 +104,14 @@ fn migrations_fingerprint() -> String {
     digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
 }
 
-#[derive(QueryableByName)]
-struct Name {
-    #[diesel(sql_type = Text)]
-    name: String,
-}
-
-#[derive(QueryableByName)]
-struct Flag {
-    #[diesel(sql_type = Bool)]
-    flag: bool,
-}
-
 fn database_names(conn: &mut PgConnection, prefix: &str) -> Vec<String> {
-    diesel::sql_query("SELECT datname AS name FROM pg_database WHERE starts_with(datname, $1)")
-        .bind::<Text, _>(prefix)
-        .load::<Name>(conn)
-        .expect("list databases")
-        .into_iter()
-        .map(|n| n.name)
-        .collect()
+    // Prefixes are constants of this module: no quoting needed.
+    sql::texts(
+        conn,
+        &format!(
+            "SELECT datname::text AS value FROM pg_database WHERE starts_with(datname, '{prefix}')"
+        ),
+    )
 }
 
 fn drop_database(conn: &mut PgConnection, name: &str) {
@@ -156,13 +146,11 @@ pub fn template() -> &'static str {
             .bind::<BigInt, _>(TEMPLATE_LOCK)
             .execute(&mut conn)
             .expect("lock");
-        let ready: Flag = diesel::sql_query(
-            "SELECT EXISTS (SELECT FROM pg_database WHERE datname = $1 AND datistemplate) AS flag",
-        )
-        .bind::<Text, _>(&name)
-        .get_result(&mut conn)
-        .expect("look up template");
-        if !ready.flag {
+        let ready = sql::flag(
+            &mut conn,
+            &format!("SELECT EXISTS (SELECT FROM pg_database WHERE datname = '{name}' AND datistemplate) AS flag"),
+        );
+        if !ready {
             for stale in database_names(&mut conn, TEMPLATE_PREFIX) {
                 drop_database(&mut conn, &stale);
             }
