@@ -1,16 +1,21 @@
 #!/usr/bin/env bash
 # Installs the tools the tests and checks use into $FINDASH_TOOLS (default ~/.cache/findash-tools),
-# when missing or at another version: diesel_cli (schema.rs drift check) and the rustfmt/clippy
-# components.
+# when missing or at another version: diesel_cli (schema.rs drift check), cargo-deny
+# (ops/security-scan.sh) and the rustfmt/clippy components.
 set -euo pipefail
 source "$(dirname "$0")/lib/env.sh"
 
 DIESEL_CLI_VERSION=2.3.14
+CARGO_DENY_VERSION=0.20.2
 
 if [ "$("$FINDASH_TOOLS/bin/diesel" --version 2>/dev/null | awk '{print $2}')" != "$DIESEL_CLI_VERSION" ]; then
     echo "installing diesel_cli $DIESEL_CLI_VERSION into $FINDASH_TOOLS" >&2
     cargo install diesel_cli --version "$DIESEL_CLI_VERSION" --no-default-features --features postgres \
         --locked --root "$FINDASH_TOOLS" --quiet
+fi
+if [ "$("$FINDASH_TOOLS/bin/cargo-deny" --version 2>/dev/null | awk '{print $2}')" != "$CARGO_DENY_VERSION" ]; then
+    echo "installing cargo-deny $CARGO_DENY_VERSION into $FINDASH_TOOLS" >&2
+    cargo install cargo-deny --version "$CARGO_DENY_VERSION" --locked --root "$FINDASH_TOOLS" --quiet
 fi
 cargo fmt --version >/dev/null 2>&1 || rustup component add rustfmt
 cargo clippy --version >/dev/null 2>&1 || rustup component add clippy
