@@ -73,6 +73,11 @@ fn up_creates_migrates_and_seeds_then_changes_nothing_on_a_second_run() {
     );
     assert!(first.contains("migrations: applied 5 of 5"), "{first}");
     assert!(first.contains("demo tenant: demo"), "{first}");
+    let defaults = findash_schema::categories::DEFAULTS.len();
+    assert!(
+        first.contains(&format!("demo categories: {defaults} default(s) inserted")),
+        "{first}"
+    );
     assert!(first.contains("sandbox connections: 2 created"), "{first}");
 
     let password = first

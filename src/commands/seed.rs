@@ -41,6 +41,10 @@ pub fn print_demo(report: &DemoReport) {
         t.locale
     );
     println!(
+        "demo categories: {} default(s) inserted",
+        report.categories_inserted
+    );
+    println!(
         "sandbox connections: {} created, {} in all",
         report.connections_created, report.connections_total
     );
