@@ -5,6 +5,7 @@ DROP FUNCTION findash_track_updated_at(regclass);
 DROP FUNCTION findash_touch_updated_at();
 DROP FUNCTION findash_reference_table(regclass, text);
 DROP FUNCTION findash_isolate_tenant_table(regclass, text, text, name);
+DROP FUNCTION is_time_zone(text);
 DROP FUNCTION current_tenant_id();
 REVOKE SELECT ON __diesel_schema_migrations FROM findash_app, findash_readonly, findash_system;
 REVOKE USAGE ON SCHEMA public FROM findash_app, findash_readonly, findash_system;
@@ -16,7 +17,7 @@ DO $$
 DECLARE
     r text;
 BEGIN
-    FOREACH r IN ARRAY ARRAY['findash_app', 'findash_readonly', 'findash_system'] LOOP
+    FOREACH r IN ARRAY ARRAY['findash_app', 'findash_system', 'findash_readonly'] LOOP
         BEGIN
             EXECUTE format('DROP ROLE IF EXISTS %I', r);
         EXCEPTION WHEN dependent_objects_still_exist THEN

@@ -1,39 +1,47 @@
 -- Roles, the tenant-isolation machinery, reference currencies, tenants and users.
 --
--- Three roles, all without SUPERUSER and BYPASSRLS:
---   findash_app       the application's pool logs in as (or SET ROLEs to) this role; every tenant table
---                     is filtered by current_tenant_id() for it.
---   findash_readonly  SELECT only, under the same tenant policies; grant it to human login roles.
---   findash_system    cross-tenant system work (cron, reconciler, retention, seeding). findash_app is a
---                     member but NOINHERIT, so it holds none of this role's rights until it runs
---                     `SET LOCAL ROLE findash_system`, which only `findash_schema::Db::system` does.
+-- Three login roles, none with SUPERUSER, BYPASSRLS, CREATEROLE or CREATEDB, and none a member of
+-- another, so no connection can switch from one to another with SET ROLE:
+--   findash_app       the application pool logs in as this role; every tenant table is filtered by
+--                     current_tenant_id() for it.
+--   findash_system    the system pool (cross-tenant work: cron, reconciler, retention, seeding)
+--                     logs in as this role, used only through `findash_schema::Db::system`.
+--   findash_readonly  SELECT only, under the same tenant policies; grant it to people's roles.
 -- Roles are cluster-wide: several databases (and every test database) share them, so they are
--- created only when missing and dropped only when nothing depends on them any more.
+-- created only when missing (tolerating a concurrent creator) and dropped only when nothing
+-- depends on them any more.
 DO $$
+DECLARE
+    r text;
 BEGIN
-    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'findash_app') THEN
-        CREATE ROLE findash_app LOGIN NOINHERIT NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS;
-    END IF;
-    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'findash_readonly') THEN
-        CREATE ROLE findash_readonly NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS;
-    END IF;
-    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'findash_system') THEN
-        CREATE ROLE findash_system NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS;
-    END IF;
+    FOREACH r IN ARRAY ARRAY['findash_app', 'findash_system', 'findash_readonly'] LOOP
+        IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = r) THEN
+            BEGIN
+                EXECUTE format('CREATE ROLE %I %s NOINHERIT NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS',
+                    r, CASE WHEN r = 'findash_readonly' THEN 'NOLOGIN' ELSE 'LOGIN' END);
+            EXCEPTION WHEN duplicate_object OR unique_violation THEN
+                NULL; -- another database of this cluster created it meanwhile
+            END;
+        END IF;
+    END LOOP;
+    -- The pools log in as these two; make sure a pre-existing role can (and inherits nothing).
+    ALTER ROLE findash_app LOGIN NOINHERIT;
+    ALTER ROLE findash_system LOGIN NOINHERIT;
     IF EXISTS (
         SELECT FROM pg_roles
-        WHERE rolname IN ('findash_app', 'findash_readonly', 'findash_system')
+        WHERE rolname IN ('findash_app', 'findash_system', 'findash_readonly')
           AND (rolsuper OR rolbypassrls OR rolcreaterole OR rolcreatedb)
     ) THEN
         RAISE EXCEPTION 'a findash_* role has SUPERUSER, BYPASSRLS, CREATEROLE or CREATEDB; row-level security would not hold';
     END IF;
-    IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'findash_app' AND rolinherit) THEN
-        RAISE EXCEPTION 'findash_app must be NOINHERIT so that it holds findash_system''s rights only after SET ROLE';
+    IF EXISTS (
+        SELECT FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.member
+        WHERE r.rolname IN ('findash_app', 'findash_system', 'findash_readonly')
+    ) THEN
+        RAISE EXCEPTION 'a findash_* role is a member of another role; SET ROLE could widen its rights';
     END IF;
 END
 $$;
-
-GRANT findash_system TO findash_app;
 
 -- PostgreSQL 15 already denies CREATE on public to PUBLIC; older servers did not.
 REVOKE CREATE ON SCHEMA public FROM PUBLIC;
@@ -45,6 +53,18 @@ GRANT SELECT ON __diesel_schema_migrations TO findash_app, findash_readonly, fin
 CREATE FUNCTION current_tenant_id() RETURNS uuid
     LANGUAGE sql STABLE PARALLEL SAFE
     AS $$ SELECT NULLIF(current_setting('app.tenant_id', true), '')::uuid $$;
+
+-- Whether PostgreSQL knows the IANA time zone (the tenant's calendar depends on it).
+CREATE FUNCTION is_time_zone(tz text) RETURNS boolean
+    LANGUAGE plpgsql STABLE
+    AS $$
+BEGIN
+    PERFORM now() AT TIME ZONE tz;
+    RETURN true;
+EXCEPTION WHEN invalid_parameter_value THEN
+    RETURN false;
+END
+$$;
 
 -- Makes a table tenant-owned: RLS enabled and forced, one policy per role, grants.
 -- app_privileges / system_privileges are GRANT privilege lists (column lists allowed), so that
@@ -170,8 +190,9 @@ CREATE TABLE tenants (
     slug TEXT NOT NULL UNIQUE CHECK (slug ~ '^[a-z0-9][a-z0-9-]{0,62}$'),
     name TEXT NOT NULL CHECK (length(name) BETWEEN 1 AND 200),
     base_currency CHAR(3) NOT NULL REFERENCES currencies (code),
-    time_zone TEXT NOT NULL CHECK (time_zone ~ '^[A-Za-z_]+(/[A-Za-z0-9_+-]+)*$'),
-    locale TEXT NOT NULL CHECK (locale ~ '^[a-z]{2,3}(-[A-Z]{2})?$'),
+    time_zone TEXT NOT NULL CHECK (is_time_zone(time_zone)),
+    -- BCP 47 language with an optional region (pt-BR, es-419).
+    locale TEXT NOT NULL CHECK (locale ~ '^[a-z]{2,3}(-([A-Z]{2}|[0-9]{3}))?$'),
     status TEXT NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'suspended')),
     created_at TIMESTAMPTZ NOT NULL DEFAULT now(),
     updated_at TIMESTAMPTZ NOT NULL DEFAULT now()

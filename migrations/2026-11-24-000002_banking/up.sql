@@ -58,6 +58,8 @@ CREATE TABLE accounts (
     created_at TIMESTAMPTZ NOT NULL DEFAULT now(),
     updated_at TIMESTAMPTZ NOT NULL DEFAULT now(),
     UNIQUE (tenant_id, id),
+    -- Lets children pin the account's currency (transactions are in it).
+    UNIQUE (tenant_id, id, currency),
     UNIQUE (tenant_id, connection_id, external_id),
     FOREIGN KEY (tenant_id, connection_id) REFERENCES provider_connections (tenant_id, id) ON DELETE CASCADE,
     CHECK ((current_balance_minor IS NULL AND available_balance_minor IS NULL) OR balance_as_of IS NOT NULL),
@@ -123,7 +125,8 @@ CREATE TABLE transactions (
     description TEXT NOT NULL DEFAULT '',
     counterparty TEXT,
     category_id UUID,
-    -- Set by a person: categorization rules and jobs never overwrite it.
+    -- Set by a person: categorization rules and jobs never overwrite it. A manual choice with no
+    -- category means "deliberately uncategorized" (also what remains if the category is deleted).
     category_manual BOOLEAN NOT NULL DEFAULT false,
     provider_category TEXT,
     status TEXT NOT NULL CHECK (status IN ('pending', 'posted')),
@@ -131,10 +134,10 @@ CREATE TABLE transactions (
     created_at TIMESTAMPTZ NOT NULL DEFAULT now(),
     updated_at TIMESTAMPTZ NOT NULL DEFAULT now(),
     UNIQUE (tenant_id, account_id, external_id),
-    FOREIGN KEY (tenant_id, account_id) REFERENCES accounts (tenant_id, id) ON DELETE CASCADE,
+    FOREIGN KEY (tenant_id, account_id, currency) REFERENCES accounts (tenant_id, id, currency) ON DELETE CASCADE,
     FOREIGN KEY (tenant_id, category_id) REFERENCES categories (tenant_id, id) ON DELETE SET NULL (category_id),
     CHECK ((original_amount_minor IS NULL) = (original_currency IS NULL)),
-    CHECK (NOT category_manual OR category_id IS NOT NULL)
+    CHECK (original_currency IS NULL OR original_currency <> currency)
 );
 -- Account page (newest first, keyset pagination), monthly flows, expenses by category.
 CREATE INDEX transactions_account_page_idx ON transactions (tenant_id, account_id, booked_date DESC, id DESC);

@@ -60,10 +60,12 @@ CREATE TABLE forecasts (
     -- Freshness of the inputs: the oldest last-successful-sync among the accounts used.
     data_as_of TIMESTAMPTZ,
     inputs JSONB NOT NULL DEFAULT '{}',
+    -- The job that computed it (foreign key added with the job ledger).
     job_id UUID,
     generated_at TIMESTAMPTZ NOT NULL DEFAULT now(),
     UNIQUE (tenant_id, id),
-    FOREIGN KEY (tenant_id, account_id) REFERENCES accounts (tenant_id, id) ON DELETE CASCADE
+    -- An account's forecast is in the account's currency; the total (no account) in the base currency.
+    FOREIGN KEY (tenant_id, account_id, currency) REFERENCES accounts (tenant_id, id, currency) ON DELETE CASCADE
 );
 CREATE INDEX forecasts_latest_idx ON forecasts (tenant_id, account_id, generated_at DESC);
 SELECT findash_isolate_tenant_table('forecasts', 'SELECT, INSERT, DELETE');

@@ -1,5 +1,9 @@
 -- The job ledger (source of truth for every job; Redis is only the transport), the history of
 -- attempts, cron schedules and ticks, workflow runs and their step graph.
+--
+-- Links between tenant rows go through (tenant_id, id), so no row can point at another
+-- tenant's job or run. A tenant job's parent is a job of the same tenant; what a system job (a
+-- cron tick's fan-out) caused is recorded in the child's trigger_kind/trigger_ref instead.
 
 CREATE TABLE workflow_runs (
     id UUID PRIMARY KEY DEFAULT gen_random_uuid(),
@@ -44,7 +48,7 @@ CREATE TABLE jobs (
     cancel_requested_at TIMESTAMPTZ,
     last_error TEXT,
     result JSONB,
-    workflow_run_id UUID REFERENCES workflow_runs (id) ON DELETE SET NULL,
+    workflow_run_id UUID,
     workflow_step TEXT,
     parent_job_id UUID REFERENCES jobs (id) ON DELETE SET NULL,
     trigger_kind TEXT NOT NULL DEFAULT 'api'
@@ -56,10 +60,13 @@ CREATE TABLE jobs (
     started_at TIMESTAMPTZ,
     finished_at TIMESTAMPTZ,
     UNIQUE (tenant_id, id),
+    FOREIGN KEY (tenant_id, workflow_run_id) REFERENCES workflow_runs (tenant_id, id) ON DELETE SET NULL (workflow_run_id),
+    FOREIGN KEY (tenant_id, parent_job_id) REFERENCES jobs (tenant_id, id) ON DELETE SET NULL (parent_job_id),
     CHECK (attempts <= max_attempts),
     CHECK (state <> 'running' OR (lease_owner IS NOT NULL AND lease_expires_at IS NOT NULL)),
     CHECK ((state IN ('succeeded', 'dead', 'cancelled', 'quarantined')) = (finished_at IS NOT NULL)),
-    CHECK ((workflow_step IS NULL) OR (workflow_run_id IS NOT NULL))
+    CHECK (workflow_step IS NULL OR workflow_run_id IS NOT NULL),
+    CHECK (tenant_id IS NOT NULL OR workflow_run_id IS NULL)
 );
 -- Same tenant, kind and key: the same job. System jobs (NULL tenant) de-duplicate among themselves.
 CREATE UNIQUE INDEX jobs_idempotency_key ON jobs (tenant_id, kind, idempotency_key) NULLS NOT DISTINCT
@@ -75,9 +82,14 @@ CREATE INDEX jobs_parent_idx ON jobs (parent_job_id) WHERE parent_job_id IS NOT 
 SELECT findash_isolate_tenant_table('jobs', 'SELECT, INSERT, UPDATE');
 SELECT findash_track_updated_at('jobs');
 
+ALTER TABLE forecasts ADD CONSTRAINT forecasts_job_fkey
+    FOREIGN KEY (tenant_id, job_id) REFERENCES jobs (tenant_id, id) ON DELETE SET NULL (job_id);
+CREATE INDEX forecasts_job_idx ON forecasts (job_id) WHERE job_id IS NOT NULL;
+
 CREATE TABLE job_attempts (
     id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     job_id UUID NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+    -- The job's tenant, copied so RLS can filter attempts without a join.
     tenant_id UUID REFERENCES tenants (id) ON DELETE CASCADE,
     attempt INTEGER NOT NULL CHECK (attempt >= 1),
     worker TEXT NOT NULL CHECK (worker <> ''),
@@ -105,16 +117,19 @@ CREATE TABLE workflow_steps (
     payload JSONB NOT NULL DEFAULT '{}',
     state TEXT NOT NULL DEFAULT 'pending'
         CHECK (state IN ('pending', 'queued', 'running', 'succeeded', 'failed', 'blocked', 'skipped', 'cancelled')),
-    job_id UUID REFERENCES jobs (id) ON DELETE SET NULL,
+    job_id UUID,
     -- Why a step is blocked or failed (e.g. the critical DQ findings that stopped the forecast).
     reason TEXT,
     created_at TIMESTAMPTZ NOT NULL DEFAULT now(),
     updated_at TIMESTAMPTZ NOT NULL DEFAULT now(),
     finished_at TIMESTAMPTZ,
     UNIQUE (run_id, step),
+    UNIQUE (tenant_id, run_id, step),
     FOREIGN KEY (tenant_id, run_id) REFERENCES workflow_runs (tenant_id, id) ON DELETE CASCADE,
+    FOREIGN KEY (tenant_id, job_id) REFERENCES jobs (tenant_id, id) ON DELETE SET NULL (job_id),
     CHECK ((state IN ('succeeded', 'failed', 'blocked', 'skipped', 'cancelled')) = (finished_at IS NOT NULL))
 );
+CREATE INDEX workflow_steps_job_idx ON workflow_steps (job_id) WHERE job_id IS NOT NULL;
 SELECT findash_isolate_tenant_table('workflow_steps', 'SELECT, INSERT, UPDATE');
 SELECT findash_track_updated_at('workflow_steps');
 
@@ -124,8 +139,8 @@ CREATE TABLE workflow_step_dependencies (
     depends_on TEXT NOT NULL,
     tenant_id UUID NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
     PRIMARY KEY (run_id, step, depends_on),
-    FOREIGN KEY (run_id, step) REFERENCES workflow_steps (run_id, step) ON DELETE CASCADE,
-    FOREIGN KEY (run_id, depends_on) REFERENCES workflow_steps (run_id, step) ON DELETE CASCADE,
+    FOREIGN KEY (tenant_id, run_id, step) REFERENCES workflow_steps (tenant_id, run_id, step) ON DELETE CASCADE,
+    FOREIGN KEY (tenant_id, run_id, depends_on) REFERENCES workflow_steps (tenant_id, run_id, step) ON DELETE CASCADE,
     FOREIGN KEY (tenant_id, run_id) REFERENCES workflow_runs (tenant_id, id) ON DELETE CASCADE,
     CHECK (step <> depends_on)
 );
@@ -158,6 +173,7 @@ CREATE TABLE cron_ticks (
     UNIQUE (schedule, fire_at)
 );
 CREATE INDEX cron_ticks_recent_idx ON cron_ticks (schedule, fire_at DESC);
+CREATE INDEX cron_ticks_job_idx ON cron_ticks (job_id) WHERE job_id IS NOT NULL;
 GRANT SELECT, INSERT, UPDATE (outcome, job_id, error), DELETE ON cron_ticks TO findash_system;
 GRANT USAGE ON SEQUENCE cron_ticks_id_seq TO findash_system;
 GRANT SELECT ON cron_ticks TO findash_readonly;

@@ -21,10 +21,13 @@ CREATE TABLE webhook_inbox (
     replay_count INTEGER NOT NULL DEFAULT 0 CHECK (replay_count >= 0),
     last_replayed_at TIMESTAMPTZ,
     UNIQUE (provider, event_id),
+    FOREIGN KEY (tenant_id, job_id) REFERENCES jobs (tenant_id, id) ON DELETE SET NULL (job_id),
     CHECK ((status IN ('processed', 'ignored')) = (processed_at IS NOT NULL))
 );
 CREATE INDEX webhook_inbox_recent_idx ON webhook_inbox (provider, received_at DESC);
 CREATE INDEX webhook_inbox_status_idx ON webhook_inbox (status, received_at) WHERE status IN ('received', 'failed');
+CREATE INDEX webhook_inbox_tenant_idx ON webhook_inbox (tenant_id, received_at DESC) WHERE tenant_id IS NOT NULL;
+CREATE INDEX webhook_inbox_job_idx ON webhook_inbox (job_id) WHERE job_id IS NOT NULL;
 SELECT findash_isolate_tenant_table('webhook_inbox',
     'SELECT',
     'SELECT, INSERT, UPDATE (tenant_id, event_type, status, processed_at, processing_error, job_id, replay_count, last_replayed_at), DELETE');
@@ -66,21 +69,25 @@ CREATE TABLE change_sets (
     status TEXT NOT NULL DEFAULT 'pending'
         CHECK (status IN ('pending', 'approved', 'rejected', 'applied', 'failed')),
     proposed_by UUID,
-    proposed_by_job UUID REFERENCES jobs (id) ON DELETE SET NULL,
+    proposed_by_job UUID,
     decided_by UUID,
     decided_at TIMESTAMPTZ,
     decision_note TEXT,
-    apply_job_id UUID REFERENCES jobs (id) ON DELETE SET NULL,
+    apply_job_id UUID,
     applied_at TIMESTAMPTZ,
     error TEXT,
     created_at TIMESTAMPTZ NOT NULL DEFAULT now(),
     updated_at TIMESTAMPTZ NOT NULL DEFAULT now(),
     FOREIGN KEY (tenant_id, proposed_by) REFERENCES users (tenant_id, id) ON DELETE SET NULL (proposed_by),
     FOREIGN KEY (tenant_id, decided_by) REFERENCES users (tenant_id, id) ON DELETE SET NULL (decided_by),
+    FOREIGN KEY (tenant_id, proposed_by_job) REFERENCES jobs (tenant_id, id) ON DELETE SET NULL (proposed_by_job),
+    FOREIGN KEY (tenant_id, apply_job_id) REFERENCES jobs (tenant_id, id) ON DELETE SET NULL (apply_job_id),
     CHECK ((status = 'pending') = (decided_at IS NULL)),
     CHECK ((status = 'applied') = (applied_at IS NOT NULL))
 );
 CREATE INDEX change_sets_tenant_status_idx ON change_sets (tenant_id, status, created_at DESC);
+CREATE INDEX change_sets_proposed_by_job_idx ON change_sets (proposed_by_job) WHERE proposed_by_job IS NOT NULL;
+CREATE INDEX change_sets_apply_job_idx ON change_sets (apply_job_id) WHERE apply_job_id IS NOT NULL;
 SELECT findash_isolate_tenant_table('change_sets', 'SELECT, INSERT, UPDATE');
 SELECT findash_track_updated_at('change_sets');
 

@@ -22,6 +22,8 @@ pub enum DbError {
     SchemaBehind { pending: Vec<String> },
     #[error("a tenant or system scope must be the outermost transaction on its connection")]
     NestedScope,
+    #[error("this scope needs a connection acting as {expected}; use the matching pool of `Db`")]
+    WrongRole { expected: &'static str },
     #[error("{0}")]
     Invalid(String),
 }

@@ -8,7 +8,7 @@
 //! `SET LOCAL app.tenant_id`; PostgreSQL's row-level security then filters every row, so a
 //! forgotten `WHERE tenant_id = …` returns nothing instead of another tenant's data. Work that
 //! must span tenants (cron, ledger maintenance, seeding) goes through [`Db::system`], the one
-//! named, privileged path. This crate never talks to Redis or HTTP and never decides business
+//! named, privileged path, on its own pool and login. This crate never talks to Redis or HTTP and never decides business
 //! rules; it stores and loads.
 
 mod db;

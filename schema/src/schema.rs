@@ -443,18 +443,15 @@ diesel::joinable!(forecasts -> currencies (currency));
 diesel::joinable!(forecasts -> tenants (tenant_id));
 diesel::joinable!(job_attempts -> tenants (tenant_id));
 diesel::joinable!(jobs -> tenants (tenant_id));
-diesel::joinable!(jobs -> workflow_runs (workflow_run_id));
 diesel::joinable!(provider_connections -> tenants (tenant_id));
 diesel::joinable!(revenue_events -> currencies (currency));
 diesel::joinable!(revenue_events -> tenants (tenant_id));
 diesel::joinable!(tenants -> currencies (base_currency));
 diesel::joinable!(transactions -> tenants (tenant_id));
 diesel::joinable!(users -> tenants (tenant_id));
-diesel::joinable!(webhook_inbox -> jobs (job_id));
 diesel::joinable!(webhook_inbox -> tenants (tenant_id));
 diesel::joinable!(workflow_runs -> tenants (tenant_id));
 diesel::joinable!(workflow_step_dependencies -> tenants (tenant_id));
-diesel::joinable!(workflow_steps -> jobs (job_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     accounts,

@@ -51,6 +51,9 @@ impl Fixture {
                 )
                 .expect("load the fixture");
         }
+        admin
+            .batch_execute(include_str!("fixtures/system_rows.sql"))
+            .expect("load the system rows");
         let tables = public_tables(&mut admin)
             .into_iter()
             .filter(|t| !GLOBAL_TABLES.iter().any(|(g, _)| g == t))
@@ -201,6 +204,54 @@ fn every_table_is_tenant_owned_with_forced_rls_or_declared_global() {
 }
 
 #[test]
+fn every_reference_between_tenant_tables_includes_the_tenant() {
+    let f = Fixture::new();
+    let tenant_tables = f
+        .tables
+        .iter()
+        .map(|t| format!("'{}'", t.name))
+        .collect::<Vec<_>>()
+        .join(", ");
+    // A foreign key from one tenant table to another (other than to `tenants` itself) must be
+    // covered by a key that also carries tenant_id, or a row could point into another tenant.
+    let unscoped = texts(
+        &mut f.test_db.admin_conn(),
+        &format!(
+            "SELECT f.conname::text AS value FROM pg_constraint f \
+             WHERE f.contype = 'f' AND f.connamespace = 'public'::regnamespace \
+               AND f.confrelid <> 'tenants'::regclass \
+               AND f.conrelid::regclass::text IN ({tenant_tables}) \
+               AND f.confrelid::regclass::text IN ({tenant_tables}) \
+               AND NOT EXISTS ( \
+                 SELECT FROM pg_constraint g \
+                 WHERE g.contype = 'f' AND g.conrelid = f.conrelid AND g.confrelid = f.confrelid \
+                   AND g.conkey @> f.conkey \
+                   AND g.conkey @> ARRAY[(SELECT attnum FROM pg_attribute \
+                                          WHERE attrelid = f.conrelid AND attname = 'tenant_id')])"
+        ),
+    );
+    assert!(
+        unscoped.is_empty(),
+        "foreign keys that ignore the tenant: {unscoped:?}"
+    );
+
+    // And the database enforces it: tenant A cannot link its job to tenant B's.
+    let b_job = text(
+        &mut f.test_db.admin_conn(),
+        &format!(
+            "SELECT id::text AS value FROM jobs WHERE tenant_id = '{}'",
+            f.b
+        ),
+    );
+    let message = rejected(
+        f.db(),
+        f.a,
+        &format!("UPDATE jobs SET parent_job_id = '{b_job}'"),
+    );
+    assert!(message.contains("foreign key"), "{message}");
+}
+
+#[test]
 fn the_fixture_covers_every_tenant_table_for_both_tenants() {
     let f = Fixture::new();
     for t in &f.tables {
@@ -335,6 +386,7 @@ fn the_app_role_cannot_escape_row_level_security() {
     for escape in [
         "SET ROLE postgres",
         "SET ROLE findash_readonly",
+        "SET ROLE findash_system",
         "SET SESSION AUTHORIZATION postgres",
         "CREATE TABLE escape (id int)",
         "CREATE SCHEMA escape",
@@ -430,7 +482,7 @@ fn the_read_only_role_reads_one_tenant_and_writes_nothing() {
         let others = count(
             &mut admin,
             &format!(
-                "SELECT count(*) AS n FROM {} WHERE {} <> '{}'",
+                "SELECT count(*) AS n FROM {} WHERE {} IS DISTINCT FROM '{}'",
                 t.name, t.column, f.a
             ),
         );
@@ -451,28 +503,67 @@ fn the_read_only_role_reads_one_tenant_and_writes_nothing() {
 }
 
 #[test]
-fn the_system_path_sees_every_tenant_and_ends_with_its_transaction() {
+fn the_system_path_sees_every_tenant_on_its_own_login() {
     let f = Fixture::new();
-    let mut conn = f.db().conn().unwrap();
-    let (tenants, role, app_name) = with_system(&mut conn, SystemTask::Cron, |sys| {
-        let tenants = try_count(sys.conn(), "SELECT count(*) AS n FROM tenants")?;
-        let who = try_text(sys.conn(), "SELECT current_user::text AS value")?;
-        let app = try_text(
-            sys.conn(),
-            "SELECT current_setting('application_name') AS value",
-        )?;
-        Ok::<_, DbError>((tenants, who, app))
-    })
-    .unwrap();
+    let (tenants, system_jobs, role, app_name) = f
+        .db()
+        .system(SystemTask::Cron, |sys| {
+            let tenants = try_count(sys.conn(), "SELECT count(*) AS n FROM tenants")?;
+            let system_jobs = try_count(
+                sys.conn(),
+                "SELECT count(*) AS n FROM jobs WHERE tenant_id IS NULL",
+            )?;
+            let who = try_text(
+                sys.conn(),
+                "SELECT current_user || ' ' || session_user AS value",
+            )?;
+            let app = try_text(
+                sys.conn(),
+                "SELECT current_setting('application_name') AS value",
+            )?;
+            Ok::<_, DbError>((tenants, system_jobs, who, app))
+        })
+        .unwrap();
+    assert_eq!((tenants, system_jobs), (2, 1));
     assert_eq!(
-        (tenants, role.as_str(), app_name.as_str()),
-        (2, "findash_system", "findash:system:cron")
+        (role.as_str(), app_name.as_str()),
+        ("findash_system findash_system", "findash:system:cron")
     );
-    assert_eq!(
-        text(&mut conn, "SELECT current_user::text AS value"),
-        "findash_app"
+    // The app pool cannot reach it: no membership, no SET ROLE.
+    let mut conn = f.db().conn().unwrap();
+    assert!(
+        diesel::sql_query("SET ROLE findash_system")
+            .execute(&mut *conn)
+            .is_err()
     );
     assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM tenants"), 0);
+}
+
+#[test]
+fn scopes_refuse_connections_acting_as_another_role() {
+    let f = Fixture::new();
+    // A superuser connection (the migration connection, say) would not be filtered by RLS.
+    let outcome = with_tenant(&mut f.test_db.admin_conn(), f.a, |_| Ok::<_, DbError>(()));
+    assert!(
+        matches!(
+            outcome,
+            Err(DbError::WrongRole {
+                expected: "findash_app"
+            })
+        ),
+        "{outcome:?}"
+    );
+    let mut app = f.db().conn().unwrap();
+    let outcome = with_system(&mut app, SystemTask::Cron, |_| Ok::<_, DbError>(()));
+    assert!(
+        matches!(
+            outcome,
+            Err(DbError::WrongRole {
+                expected: "findash_system"
+            })
+        ),
+        "{outcome:?}"
+    );
 }
 
 #[test]
@@ -482,8 +573,8 @@ fn scopes_cannot_be_nested() {
         with_tenant(tx.conn(), f.b, |_| Ok::<_, DbError>(()))
     });
     assert!(matches!(nested, Err(DbError::NestedScope)), "{nested:?}");
-    let nested = f.db().tenant(f.a, |tx| {
-        with_system(tx.conn(), SystemTask::Cron, |_| Ok::<_, DbError>(()))
+    let nested = f.db().system(SystemTask::Cron, |sys| {
+        with_system(sys.conn(), SystemTask::Cron, |_| Ok::<_, DbError>(()))
     });
     assert!(matches!(nested, Err(DbError::NestedScope)), "{nested:?}");
 }
@@ -495,4 +586,16 @@ fn the_pool_refuses_a_login_role_that_could_bypass_rls() {
     config.app_url = Some(f.test_db.url().into());
     let error = Db::connect(&config).expect_err("a superuser pool must be refused");
     assert!(error.to_string().contains("superuser"), "{error}");
+
+    // Each pool refuses the other's role: the system pool must not log in as findash_app.
+    let mut config = f.test_db.config();
+    config.system_url = Some(url_as(&f.test_db, "findash_app").into());
+    let error = Db::connect(&config).expect_err("a crossed login must be refused");
+    assert!(error.to_string().contains("findash_system pool"), "{error}");
+}
+
+fn url_as(db: &TestDb, role: &str) -> String {
+    let mut url = url::Url::parse(&db.url()).unwrap();
+    url.set_username(role).unwrap();
+    url.into()
 }

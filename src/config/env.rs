@@ -13,11 +13,13 @@ use url::Url;
 use super::rules;
 use super::{Environment, Origin, Problem, Problems, VARIABLES};
 
-/// The variables the configuration is read from.
+/// The variables the configuration is read from: only those in [`VARIABLES`].
 #[derive(Debug, Clone, Default)]
 pub struct EnvSource {
     vars: BTreeMap<String, String>,
     dotenv_loaded: Option<String>,
+    /// Problems found while reading (undecodable values, a misplaced FINDASH_ENV).
+    problems: Vec<Problem>,
 }
 
 impl EnvSource {
@@ -29,38 +31,80 @@ impl EnvSource {
                 .into_iter()
                 .map(|(k, v)| (k.to_owned(), v.to_owned()))
                 .collect(),
-            dotenv_loaded: None,
+            ..EnvSource::default()
         }
     }
 
     /// The process environment, plus `dir/.env` for variables the process does not set, unless
     /// `FINDASH_ENV` is staging or production (deployed config never comes from a file in the
-    /// working directory). The process environment is never modified.
-    pub fn from_process(dir: &Path) -> Result<EnvSource, Problem> {
-        let mut vars: BTreeMap<String, String> = std::env::vars().collect();
-        let deployed = vars
-            .get("FINDASH_ENV")
-            .is_some_and(|e| e.parse::<Environment>().is_ok_and(Environment::is_deployed));
-        let path = dir.join(".env");
-        let mut dotenv_loaded = None;
-        if !deployed && path.is_file() {
-            let entries = dotenvy::from_path_iter(&path).map_err(|e| Problem {
-                var: "FINDASH_ENV",
-                message: format!("cannot read {}: {e}", path.display()),
-            })?;
-            for entry in entries {
-                let (key, value) = entry.map_err(|e| Problem {
-                    var: "FINDASH_ENV",
-                    message: format!("{} is malformed: {e}", path.display()),
-                })?;
-                vars.entry(key).or_insert(value);
+    /// working directory). Variables the configuration does not read are ignored, whatever
+    /// their encoding; the process environment is never modified.
+    pub fn from_process(dir: &Path) -> EnvSource {
+        let mut source = EnvSource::default();
+        for (key, value) in std::env::vars_os() {
+            let Some(var) = key.to_str().and_then(known) else {
+                continue;
+            };
+            match value.into_string() {
+                Ok(value) => {
+                    source.vars.insert(var.to_owned(), value);
+                }
+                Err(_) => source.problem(var, "is not valid UTF-8"),
             }
-            dotenv_loaded = Some(path.display().to_string());
         }
-        Ok(EnvSource {
-            vars,
-            dotenv_loaded,
-        })
+        let deployed = source
+            .vars
+            .get("FINDASH_ENV")
+            .is_some_and(|e| is_deployed(e));
+        let path = dir.join(".env");
+        if !deployed && path.is_file() {
+            source.load_dotenv(&path);
+        }
+        source
+    }
+
+    fn load_dotenv(&mut self, path: &Path) {
+        let entries = match dotenvy::from_path_iter(path) {
+            Ok(entries) => entries,
+            Err(e) => {
+                return self.problem(
+                    "FINDASH_ENV",
+                    format!("cannot read {}: {e}", path.display()),
+                );
+            }
+        };
+        for entry in entries {
+            match entry {
+                Ok((key, value)) => {
+                    let Some(var) = known(&key) else { continue };
+                    if var == "FINDASH_ENV" && is_deployed(&value) && !self.vars.contains_key(var) {
+                        self.problem(
+                            var,
+                            format!(
+                                "{value} must come from the process environment, not from {}",
+                                path.display()
+                            ),
+                        );
+                        continue;
+                    }
+                    self.vars.entry(var.to_owned()).or_insert(value);
+                }
+                Err(e) => {
+                    return self.problem(
+                        "FINDASH_ENV",
+                        format!("{} is malformed: {e}", path.display()),
+                    );
+                }
+            }
+        }
+        self.dotenv_loaded = Some(path.display().to_string());
+    }
+
+    fn problem(&mut self, var: &'static str, message: impl Into<String>) {
+        self.problems.push(Problem {
+            var,
+            message: message.into(),
+        });
     }
 
     fn get(&self, name: &str) -> Option<&str> {
@@ -70,6 +114,16 @@ impl EnvSource {
             .map(String::as_str)
             .filter(|v| !v.trim().is_empty())
     }
+}
+
+fn known(name: &str) -> Option<&'static str> {
+    VARIABLES.iter().copied().find(|v| *v == name)
+}
+
+fn is_deployed(env: &str) -> bool {
+    env.trim()
+        .parse::<Environment>()
+        .is_ok_and(Environment::is_deployed)
 }
 
 /// Reads variables, collecting problems, origins and notes.
@@ -90,7 +144,7 @@ impl<'a> Reader<'a> {
         Reader {
             source,
             env: Environment::Development,
-            problems: Vec::new(),
+            problems: source.problems.clone(),
             origins: BTreeMap::new(),
             notes,
         }
@@ -220,7 +274,7 @@ impl<'a> Reader<'a> {
     ) -> Option<Url> {
         let url = self.url(var, default, schemes);
         if url.is_none() && self.get(var).is_none() {
-            self.require_when_deployed(var, "clients and webhook senders need it");
+            self.require_when_deployed(var, "it has no default outside development and test");
         }
         url
     }
@@ -231,7 +285,7 @@ impl<'a> Reader<'a> {
         var: &'static str,
         required: bool,
     ) -> Option<SecretString> {
-        match self.get(var) {
+        match self.get(var).map(str::trim) {
             Some(value) => {
                 if let Some(why) = rules::weakness(value) {
                     self.problem(var, format!("is too weak: {why}"));

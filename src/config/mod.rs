@@ -32,6 +32,7 @@ pub const VARIABLES: &[&str] = &[
     "FINDASH_ENV",
     "DATABASE_URL",
     "DATABASE_APP_URL",
+    "DATABASE_SYSTEM_URL",
     "DATABASE_POOL_SIZE",
     "REDIS_URL",
     "BIND_ADDR",
@@ -160,30 +161,25 @@ impl Config {
         let deployed = env.is_deployed();
 
         let database = DatabaseConfig {
-            url: r
-                .url(
-                    "DATABASE_URL",
-                    Some("postgres://postgres@localhost:5432/findash"),
-                    &["postgres", "postgresql"],
-                )
-                .map(|u| SecretString::from(String::from(u)))
-                .unwrap_or_else(|| SecretString::from(String::new())),
-            app_url: r
-                .url("DATABASE_APP_URL", None, &["postgres", "postgresql"])
-                .map(|u| SecretString::from(String::from(u))),
+            url: secret_url(r.required_url(
+                "DATABASE_URL",
+                (!deployed).then_some("postgres://postgres@localhost:5432/findash"),
+                POSTGRES,
+            )),
+            app_url: r.url("DATABASE_APP_URL", None, POSTGRES).map(secret_url_of),
+            system_url: r
+                .url("DATABASE_SYSTEM_URL", None, POSTGRES)
+                .map(secret_url_of),
             pool_size: r.parse_in("DATABASE_POOL_SIZE", 10_u32, 1..=200),
             checkout_timeout: Duration::from_secs(10),
         };
 
         let engine = EngineConfig {
-            redis_url: r
-                .url(
-                    "REDIS_URL",
-                    Some("redis://127.0.0.1:6379"),
-                    &["redis", "rediss"],
-                )
-                .map(|u| SecretString::from(String::from(u)))
-                .unwrap_or_else(|| SecretString::from(String::new())),
+            redis_url: secret_url(r.required_url(
+                "REDIS_URL",
+                (!deployed).then_some("redis://127.0.0.1:6379"),
+                &["redis", "rediss"],
+            )),
             sentry_dsn: r.sentry_dsn("SENTRY_DSN"),
         };
 
@@ -296,9 +292,20 @@ impl Config {
 
     /// Loads the process environment (and `.env` in `dir` outside staging/production).
     pub fn load(dir: &Path) -> Result<Config, Problems> {
-        let source = EnvSource::from_process(dir).map_err(|p| Problems(vec![p]))?;
-        Config::from_env(&source)
+        Config::from_env(&EnvSource::from_process(dir))
     }
+}
+
+const POSTGRES: &[&str] = &["postgres", "postgresql"];
+
+fn secret_url_of(url: Url) -> SecretString {
+    SecretString::from(String::from(url))
+}
+
+/// A URL that failed to parse or is missing stands in as an empty secret; the problem is
+/// already recorded, so the config is never returned with it.
+fn secret_url(url: Option<Url>) -> SecretString {
+    url.map_or_else(|| SecretString::from(String::new()), secret_url_of)
 }
 
 /// Stands in for a URL that failed to parse; the problem is already recorded, so the config
