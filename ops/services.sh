@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# Makes sure PostgreSQL and Redis answer on 127.0.0.1 (5432, 6379): starts them when stopped and
-# installs them from Debian when missing. Also installs what the build and tests need from
-# Debian (libpq for Diesel, pg_dump for the migration tests). Idempotent; safe to run often.
+# Makes sure PostgreSQL (15 or newer) and Redis answer on 127.0.0.1 (5432, 6379): starts them when
+# stopped and installs them from Debian when missing. Also installs what the build and tests need
+# from Debian (libpq for Diesel, pg_dump for the migration tests). Idempotent; safe to run often.
 set -euo pipefail
 source "$(dirname "$0")/lib/env.sh"
+
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
 
 need_packages=()
 command -v pg_dump >/dev/null || need_packages+=(postgresql-client)
@@ -30,26 +33,26 @@ if ! pg_ready; then
     version=$(ls /etc/postgresql | sort -V | tail -n 1)
     if [ "$fresh_install" = yes ]; then
         # A development/CI server only: local TCP connections are trusted, as on the CI machines.
+        # The package may have started the cluster already, so restart it to apply this.
         hba="/etc/postgresql/$version/main/pg_hba.conf"
-        sudo=""
-        [ "$(id -u)" -eq 0 ] || sudo="sudo"
         $sudo sed -i -E 's/^(host\s+all\s+all\s+(127\.0\.0\.1\/32|::1\/128)\s+)\S+/\1trust/' "$hba"
+        $sudo pg_ctlcluster --skip-systemctl-redirect "$version" main stop 2>/dev/null || true
     fi
     echo "starting PostgreSQL $version" >&2
-    pg_ctlcluster --skip-systemctl-redirect "$version" main start || true
+    $sudo pg_ctlcluster --skip-systemctl-redirect "$version" main start
     wait_for PostgreSQL pg_ready
 fi
-if ! psql "postgres://postgres@127.0.0.1:5432/postgres" -Atqc 'SELECT 1' >/dev/null 2>&1; then
-    echo "PostgreSQL runs, but postgres@127.0.0.1 cannot log in without a password; the tests need" >&2
-    echo "trust authentication for 127.0.0.1 in pg_hba.conf, or FINDASH_TEST_DATABASE_URL with a password" >&2
-    [ "$FINDASH_TEST_DATABASE_URL" != "postgres://postgres@127.0.0.1:5432/postgres" ] || exit 1
+server_version=$(psql -h 127.0.0.1 -p 5432 -U postgres -Atqc 'SHOW server_version_num' 2>/dev/null || echo 0)
+if [ "$server_version" != 0 ] && [ "$server_version" -lt 150000 ]; then
+    echo "PostgreSQL on 127.0.0.1:5432 is older than 15; the migrations need 15 or newer" >&2
+    exit 1
 fi
 
 if ! redis_ready; then
     command -v redis-server >/dev/null || findash_apt_install redis-server
-    mkdir -p /var/lib/redis /var/log/redis
+    $sudo mkdir -p /var/lib/redis /var/log/redis
     echo "starting Redis" >&2
-    redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no \
+    $sudo redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no \
         --dir /var/lib/redis --logfile /var/log/redis/findash.log
     wait_for Redis redis_ready
 fi

@@ -6,6 +6,7 @@
     reason = "a failed test set-up must fail the test"
 )]
 
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use chrono::Utc;
@@ -18,12 +19,18 @@ const JWT_SECRET: &str = "Qm9vay1rZWVwaW5nIGlzIGEgam95IGZvcmV2ZXIh";
 
 /// Runs `findash args…` with exactly `env` (plus FINDASH_ENV=test) in a directory without `.env`.
 fn findash(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut with_test_env = vec![("FINDASH_ENV", "test")];
+    with_test_env.extend_from_slice(env);
+    findash_in(Path::new(env!("CARGO_TARGET_TMPDIR")), args, &with_test_env)
+}
+
+/// Runs `findash args…` in `dir` with exactly `env`.
+fn findash_in(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_findash"))
         .args(args)
         .env_clear()
-        .env("FINDASH_ENV", "test")
         .envs(env.iter().copied())
-        .current_dir(env!("CARGO_TARGET_TMPDIR"))
+        .current_dir(dir)
         .output()
         .expect("run findash")
 }
@@ -401,5 +408,59 @@ fn other_commands_refuse_a_bad_configuration_before_doing_anything() {
     assert!(
         err.contains("DATABASE_URL: not a valid URL") && err.contains("BIND_ADDR: cannot parse"),
         "{err}"
+    );
+}
+
+/// A fresh directory holding a `.env` with `contents`.
+fn dir_with_dotenv(name: &str, contents: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join(".env"), contents).unwrap();
+    dir
+}
+
+#[test]
+fn development_reads_dotenv_but_the_process_environment_wins() {
+    let dir = dir_with_dotenv(
+        "dotenv",
+        "DATABASE_URL=postgres://from-dotenv@db:5432/books\nBIND_ADDR=127.0.0.1:9999\nUNRELATED=1\n",
+    );
+    let out = succeeded(&findash_in(
+        &dir,
+        &["check-config"],
+        &[("BIND_ADDR", "127.0.0.1:7777")],
+    ));
+    assert!(
+        out.contains("postgres://from-dotenv@db:5432/books (set)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("127.0.0.1:7777 (set)") && !out.contains("9999"),
+        "{out}"
+    );
+    assert!(out.contains("note: loaded variables from"), "{out}");
+}
+
+#[test]
+fn a_deployed_environment_never_comes_from_dotenv() {
+    let dir = dir_with_dotenv("dotenv-production", "FINDASH_ENV=production\n");
+    let out = findash_in(&dir, &["check-config"], &[]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("FINDASH_ENV: production must come from the process environment"),
+        "{}",
+        stderr(&out)
+    );
+
+    // With FINDASH_ENV=production in the process, .env is not read at all.
+    let dir = dir_with_dotenv(
+        "dotenv-ignored",
+        "JWT_SECRET=this-would-be-used-if-dotenv-were-read-1234\n",
+    );
+    let out = findash_in(&dir, &["check-config"], &[("FINDASH_ENV", "production")]);
+    assert!(
+        stderr(&out).contains("JWT_SECRET: is required in production"),
+        "{}",
+        stderr(&out)
     );
 }

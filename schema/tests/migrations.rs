@@ -32,7 +32,8 @@ fn schema_dump(db: &TestDb) -> String {
         });
     assert!(
         output.status.success(),
-        "pg_dump failed: {}",
+        "pg_dump failed (it must be at least the server's major version: against the PostgreSQL 16 \
+         of docker-compose.yml install postgresql-client-16): {}",
         String::from_utf8_lossy(&output.stderr)
     );
     String::from_utf8(output.stdout)

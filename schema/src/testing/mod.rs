@@ -123,17 +123,47 @@ fn drop_database(conn: &mut PgConnection, name: &str) {
         .unwrap_or_else(|e| panic!("drop database {name}: {e}"));
 }
 
-/// Drops test databases left behind by test processes that no longer exist (killed runs).
+/// Templates unused this long are dropped when a new one is made; a younger one may belong to a
+/// concurrent run of another checkout (other migrations) on the same server.
+const STALE_TEMPLATE_SECS: i64 = 24 * 3600;
+
+/// This machine, in test database names, so a run only ever drops its own machine's orphans
+/// when several machines share one PostgreSQL server.
+fn host_tag() -> String {
+    let host =
+        std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_else(|_| "localhost".into());
+    let digest = Sha256::digest(host.trim().as_bytes());
+    digest.iter().take(3).map(|b| format!("{b:02x}")).collect()
+}
+
+/// Drops this machine's test databases whose test process no longer exists (killed runs).
 fn drop_orphans(conn: &mut PgConnection) {
-    for name in database_names(conn, TEST_PREFIX) {
+    let prefix = format!("{TEST_PREFIX}{}_", host_tag());
+    for name in database_names(conn, &prefix) {
         let pid = name
-            .trim_start_matches(TEST_PREFIX)
+            .trim_start_matches(&prefix)
             .split('_')
             .next()
             .unwrap_or_default();
         if !pid.is_empty() && !Path::new("/proc").join(pid).exists() {
             drop_database(conn, &name);
         }
+    }
+}
+
+/// Drops templates (other than `keep`) created more than a day ago, or of unknown age.
+fn drop_stale_templates(conn: &mut PgConnection, keep: &str) {
+    let stale = sql::texts(
+        conn,
+        &format!(
+            "SELECT datname::text AS value FROM pg_database \
+             WHERE starts_with(datname, '{TEMPLATE_PREFIX}') AND datname <> '{keep}' \
+               AND coalesce(substring(shobj_description(oid, 'pg_database') FROM '^created (\\d+)$')::bigint, 0) \
+                   < extract(epoch FROM now())::bigint - {STALE_TEMPLATE_SECS}"
+        ),
+    );
+    for name in stale {
+        drop_database(conn, &name);
     }
 }
 
@@ -151,12 +181,18 @@ pub fn template() -> &'static str {
             &format!("SELECT EXISTS (SELECT FROM pg_database WHERE datname = '{name}' AND datistemplate) AS flag"),
         );
         if !ready {
-            for stale in database_names(&mut conn, TEMPLATE_PREFIX) {
-                drop_database(&mut conn, &stale);
-            }
+            drop_stale_templates(&mut conn, &name);
+            // A half-made template of a crashed run (never marked as a template) is rebuilt.
+            drop_database(&mut conn, &name);
             diesel::sql_query(format!("CREATE DATABASE \"{name}\""))
                 .execute(&mut conn)
                 .expect("create template");
+            diesel::sql_query(format!(
+                "COMMENT ON DATABASE \"{name}\" IS 'created {}'",
+                chrono::Utc::now().timestamp()
+            ))
+            .execute(&mut conn)
+            .expect("date the template");
             {
                 let mut template =
                     PgConnection::establish(url_for(&name).as_str()).expect("connect to template");
@@ -179,11 +215,12 @@ pub fn template() -> &'static str {
     })
 }
 
-/// A database name no other test uses: `findash_test_<pid>_<n>`, so orphans can be traced to
-/// their (dead) process.
+/// A database name no other test uses: `findash_test_<host>_<pid>_<n>`, so orphans can be
+/// traced to their (dead) process on their machine.
 pub fn unique_name() -> String {
     format!(
-        "{TEST_PREFIX}{}_{}",
+        "{TEST_PREFIX}{}_{}_{}",
+        host_tag(),
         std::process::id(),
         NEXT.fetch_add(1, Ordering::Relaxed)
     )
