@@ -25,8 +25,12 @@ BEGIN
         END IF;
     END LOOP;
     -- The pools log in as these two; make sure a pre-existing role can (and inherits nothing).
-    ALTER ROLE findash_app LOGIN NOINHERIT;
-    ALTER ROLE findash_system LOGIN NOINHERIT;
+    -- Altered only when needed: concurrent ALTER ROLEs from other databases would collide.
+    FOREACH r IN ARRAY ARRAY['findash_app', 'findash_system'] LOOP
+        IF EXISTS (SELECT FROM pg_roles WHERE rolname = r AND (NOT rolcanlogin OR rolinherit)) THEN
+            EXECUTE format('ALTER ROLE %I LOGIN NOINHERIT', r);
+        END IF;
+    END LOOP;
     IF EXISTS (
         SELECT FROM pg_roles
         WHERE rolname IN ('findash_app', 'findash_system', 'findash_readonly')
