@@ -81,9 +81,9 @@ CREATE FUNCTION findash_isolate_tenant_table(
 ) RETURNS void
     LANGUAGE plpgsql
     AS $$
-DECLARE
-    seq regclass;
 BEGIN
+    -- Identity columns need no USAGE on their sequence to insert, so none is granted: calling
+    -- nextval() directly would reveal how many rows all tenants together have written.
     EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', tbl);
     EXECUTE format('ALTER TABLE %s FORCE ROW LEVEL SECURITY', tbl);
     EXECUTE format(
@@ -96,12 +96,6 @@ BEGIN
     EXECUTE format('GRANT %s ON %s TO findash_app', app_privileges, tbl);
     EXECUTE format('GRANT SELECT ON %s TO findash_readonly', tbl);
     EXECUTE format('GRANT %s ON %s TO findash_system', system_privileges, tbl);
-    FOR seq IN
-        SELECT d.objid::regclass FROM pg_depend d JOIN pg_class s ON s.oid = d.objid
-        WHERE s.relkind = 'S' AND d.refobjid = tbl AND d.deptype IN ('a', 'i')
-    LOOP
-        EXECUTE format('GRANT USAGE ON SEQUENCE %s TO findash_app, findash_system', seq);
-    END LOOP;
 END
 $$;
 REVOKE ALL ON FUNCTION findash_isolate_tenant_table(regclass, text, text, name) FROM PUBLIC;

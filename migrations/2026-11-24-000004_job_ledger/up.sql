@@ -175,5 +175,4 @@ CREATE TABLE cron_ticks (
 CREATE INDEX cron_ticks_recent_idx ON cron_ticks (schedule, fire_at DESC);
 CREATE INDEX cron_ticks_job_idx ON cron_ticks (job_id) WHERE job_id IS NOT NULL;
 GRANT SELECT, INSERT, UPDATE (outcome, job_id, error), DELETE ON cron_ticks TO findash_system;
-GRANT USAGE ON SEQUENCE cron_ticks_id_seq TO findash_system;
 GRANT SELECT ON cron_ticks TO findash_readonly;

@@ -29,8 +29,8 @@ pub mod users;
 pub mod testing;
 
 pub use db::{
-    APP_ROLE, DatabaseConfig, Db, SYSTEM_ROLE, SystemConn, SystemTask, TenantConn, with_system,
-    with_tenant,
+    APP_ROLE, DatabaseConfig, Db, DbConn, Guarded, SYSTEM_ROLE, SystemConn, SystemTask, TenantConn,
+    with_system, with_tenant,
 };
 pub use error::DbError;
 pub use ids::{ConnectionId, TenantId, UserId};

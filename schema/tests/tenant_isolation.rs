@@ -468,6 +468,79 @@ fn the_app_role_cannot_escape_row_level_security() {
 }
 
 #[test]
+fn state_left_on_a_connection_never_reaches_the_next_caller() {
+    let f = Fixture::new();
+    let mut config = f.test_db.config();
+    config.pool_size = 1; // every checkout would get the same connection if it were reused
+    let db = Db::connect(&config).unwrap();
+    let backend = |conn: &mut PgConnection| text(conn, "SELECT pg_backend_pid()::text AS value");
+
+    // Within a scope, a temporary table named like a real one does not shadow it.
+    let mut conn = db.conn().unwrap();
+    let first = backend(&mut conn);
+    diesel::sql_query("CREATE TEMP TABLE tenants (id uuid, slug text)")
+        .execute(&mut *conn)
+        .unwrap();
+    diesel::sql_query("INSERT INTO pg_temp.tenants VALUES (gen_random_uuid(), 'impostor')")
+        .execute(&mut *conn)
+        .unwrap();
+    let slug = with_tenant(&mut conn, f.a, |tx| {
+        try_text(tx.conn(), "SELECT slug AS value FROM tenants").map_err(DbError::from)
+    })
+    .unwrap();
+    assert_eq!(slug, "alpha");
+    drop(conn);
+
+    // A clean connection is handed out again (the control for what follows)...
+    let mut previous = backend(&mut db.conn().unwrap());
+    assert_ne!(
+        previous, first,
+        "the connection with a temporary table was reused"
+    );
+    assert_eq!(backend(&mut db.conn().unwrap()), previous);
+    // ...and each kind of leftover makes the pool close it instead.
+    for leftover in [
+        "PREPARE replaced AS SELECT 1",
+        "SET app.tenant_id = '00000000-0000-0000-0000-000000000000'",
+        "SET search_path = pg_temp, public",
+        "CREATE TEMP VIEW v AS SELECT 1 AS x",
+        "CREATE FUNCTION pg_temp.f() RETURNS int LANGUAGE sql AS 'SELECT 1'",
+    ] {
+        let mut conn = db.conn().unwrap();
+        diesel::sql_query(leftover).execute(&mut *conn).unwrap();
+        drop(conn);
+        let next = backend(&mut db.conn().unwrap());
+        assert_ne!(
+            next, previous,
+            "the connection was reused after `{leftover}`"
+        );
+        previous = next;
+    }
+}
+
+#[test]
+fn the_app_role_cannot_read_shared_counters() {
+    let f = Fixture::new();
+    let mut conn = f.db().conn().unwrap();
+    for sequence in [
+        "audit_log_id_seq",
+        "job_attempts_id_seq",
+        "cron_ticks_id_seq",
+    ] {
+        let outcome = try_count(&mut conn, &format!("SELECT nextval('{sequence}') AS n"));
+        assert!(outcome.is_err(), "findash_app can read {sequence}");
+    }
+    // Inserting through the identity column still works.
+    f.db()
+        .tenant(f.a, |tx| {
+            diesel::sql_query("INSERT INTO audit_log (tenant_id, actor_kind, action) VALUES (current_tenant_id(), 'user', 'test.insert')")
+                .execute(tx.conn())
+                .map_err(DbError::from)
+        })
+        .unwrap();
+}
+
+#[test]
 fn the_read_only_role_reads_one_tenant_and_writes_nothing() {
     let f = Fixture::new();
     let mut admin = f.test_db.admin_conn();

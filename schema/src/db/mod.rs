@@ -15,7 +15,7 @@ mod scope;
 
 pub use config::DatabaseConfig;
 pub(crate) use config::{database_name, parse_postgres_url};
-pub use pool::Db;
+pub use pool::{Db, DbConn, Guarded};
 pub use scope::{SystemConn, SystemTask, TenantConn, with_system, with_tenant};
 
 /// The role of the application pool. Created by the first migration.

@@ -1,7 +1,7 @@
 use diesel::ConnectionError;
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
-use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool, PooledConnection};
+use diesel::r2d2::{ConnectionManager, ManageConnection, Pool, PooledConnection};
 use diesel::sql_types::{Bool, Text};
 use secrecy::{ExposeSecret, SecretString};
 
@@ -9,8 +9,9 @@ use super::scope::{SystemConn, SystemTask, TenantConn, with_system, with_tenant}
 use super::{APP_ROLE, DatabaseConfig, SYSTEM_ROLE};
 use crate::{DbError, TenantId};
 
-type PgPool = Pool<ConnectionManager<PgConnection>>;
-type PgPooled = PooledConnection<ConnectionManager<PgConnection>>;
+type PgPool = Pool<Guarded>;
+/// A pooled connection; derefs to `PgConnection`.
+pub type DbConn = PooledConnection<Guarded>;
 
 /// The application's handle on PostgreSQL. Blocking: call it from `web::block` or
 /// `spawn_blocking` in async code, and never hold a connection across an `.await`.
@@ -39,7 +40,7 @@ impl Db {
     }
 
     /// An app-pool connection, acting as [`APP_ROLE`] with no tenant set.
-    pub fn conn(&self) -> Result<PgPooled, DbError> {
+    pub fn conn(&self) -> Result<DbConn, DbError> {
         Ok(self.app.get()?)
     }
 
@@ -78,13 +79,16 @@ fn build(
     url: &SecretString,
     role: &'static str,
 ) -> Result<PgPool, DbError> {
+    let manager = Guarded {
+        inner: ConnectionManager::new(url.expose_secret()),
+        role,
+    };
     let pool = Pool::builder()
         .max_size(config.pool_size)
         .min_idle(Some(0))
         .connection_timeout(config.checkout_timeout)
         .test_on_check_out(true)
-        .connection_customizer(Box::new(ActAs { role }))
-        .build_unchecked(ConnectionManager::<PgConnection>::new(url.expose_secret()));
+        .build_unchecked(manager);
     drop(pool.get().map_err(|e| {
         let hint = if e
             .to_string()
@@ -101,53 +105,107 @@ fn build(
     Ok(pool)
 }
 
-/// Makes every new connection act as `role`, after refusing a login that could undo it.
+/// The pools' connection manager (public only as part of [`DbConn`]'s type). It opens connections
+/// that act as `role` after refusing a login that could undo it, and hands a
+/// connection out again only while nothing earlier work did to it could reach a later caller.
 #[derive(Debug)]
-struct ActAs {
+pub struct Guarded {
+    inner: ConnectionManager<PgConnection>,
     role: &'static str,
 }
 
 #[derive(QueryableByName)]
-struct LoginCheck {
+struct Check {
     #[diesel(sql_type = Bool)]
-    privileged: bool,
+    ok: bool,
 }
 
-/// True when the session user could step outside row-level security: it is, or is a member of,
-/// a superuser or BYPASSRLS role, one of the `pg_*_all_data` roles, a `findash_*` role other than
-/// `$1`, or the owner of a table in `public` (owners may turn FORCE off).
-const PRIVILEGED_LOGIN: &str = "\
-SELECT EXISTS (
+/// The search path every pooled connection uses: temporary objects (`pg_temp`) can never shadow
+/// a table of the schema, because they are searched last.
+const SEARCH_PATH: &str = "public, pg_temp";
+
+/// False when the session user could step outside row-level security: it is, or is a member of,
+/// a superuser or BYPASSRLS or CREATEROLE role, a predefined `pg_*` role (all-data access,
+/// server files, programs), a `findash_*` role other than `$1`, or the owner of a table in
+/// `public` (owners may turn FORCE off).
+const UNPRIVILEGED_LOGIN: &str = "\
+SELECT NOT EXISTS (
     SELECT FROM pg_roles r
     WHERE pg_has_role(session_user, r.oid, 'MEMBER')
       AND (r.rolsuper OR r.rolbypassrls OR r.rolcreaterole
-           OR r.rolname IN ('pg_read_all_data', 'pg_write_all_data')
+           OR (r.rolname LIKE 'pg\\_%' AND r.rolname <> 'pg_database_owner')
            OR (r.rolname LIKE 'findash\\_%' AND r.rolname <> $1))
-) OR EXISTS (
+) AND NOT EXISTS (
     SELECT FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
     WHERE n.nspname = 'public' AND pg_has_role(session_user, c.relowner, 'MEMBER')
-) AS privileged";
+) AS ok";
 
-impl CustomizeConnection<PgConnection, diesel::r2d2::Error> for ActAs {
-    fn on_acquire(&self, conn: &mut PgConnection) -> Result<(), diesel::r2d2::Error> {
-        let check: LoginCheck = diesel::sql_query(PRIVILEGED_LOGIN)
+/// False when a connection carries state a previous holder left that could act on the next
+/// one's queries: another role, a session-wide tenant, another search path, temporary objects
+/// (which could shadow tables or capture rows), or SQL-level prepared statements (which could
+/// replace the statements Diesel prepared under predictable names).
+const CLEAN_SESSION: &str = "\
+SELECT current_user = $1
+   AND coalesce(current_setting('app.tenant_id', true), '') = ''
+   AND current_setting('search_path') = $2
+   AND NOT EXISTS (SELECT FROM pg_class WHERE relnamespace = pg_my_temp_schema())
+   AND NOT EXISTS (SELECT FROM pg_proc WHERE pronamespace = pg_my_temp_schema())
+   AND NOT EXISTS (SELECT FROM pg_prepared_statements WHERE from_sql)
+   AS ok";
+
+fn refused(message: String) -> diesel::r2d2::Error {
+    diesel::r2d2::Error::ConnectionError(ConnectionError::BadConnection(message))
+}
+
+impl ManageConnection for Guarded {
+    type Connection = PgConnection;
+    type Error = diesel::r2d2::Error;
+
+    fn connect(&self) -> Result<PgConnection, Self::Error> {
+        let mut conn = self.inner.connect()?;
+        let login: Check = diesel::sql_query(UNPRIVILEGED_LOGIN)
             .bind::<Text, _>(self.role)
-            .get_result(conn)
+            .get_result(&mut conn)
             .map_err(diesel::r2d2::Error::QueryError)?;
-        if check.privileged {
-            return Err(diesel::r2d2::Error::ConnectionError(
-                ConnectionError::BadConnection(format!(
-                    "the {} pool's login is a superuser, owns tables, or can assume a privileged role, \
-                 which would defeat row-level security; log in as {} (see DATABASE_APP_URL and \
-                 DATABASE_SYSTEM_URL)",
-                    self.role, self.role
-                )),
-            ));
+        if !login.ok {
+            return Err(refused(format!(
+                "the {role} pool's login is a superuser, owns tables, or can assume a privileged \
+                 role, which would defeat row-level security; log in as {role} (see \
+                 DATABASE_APP_URL and DATABASE_SYSTEM_URL)",
+                role = self.role
+            )));
         }
         conn.batch_execute(&format!(
-            "SET ROLE {}; SET application_name = 'findash'",
+            "SET ROLE {}; SET search_path = {SEARCH_PATH}; SET application_name = 'findash'",
             self.role
         ))
-        .map_err(diesel::r2d2::Error::QueryError)
+        .map_err(diesel::r2d2::Error::QueryError)?;
+        Ok(conn)
+    }
+
+    /// Runs at every checkout (`test_on_check_out`); a connection that fails is closed and
+    /// replaced, never handed out.
+    fn is_valid(&self, conn: &mut PgConnection) -> Result<(), Self::Error> {
+        let session: Check = diesel::sql_query(CLEAN_SESSION)
+            .bind::<Text, _>(self.role)
+            .bind::<Text, _>(SEARCH_PATH)
+            .get_result(conn)
+            .map_err(diesel::r2d2::Error::QueryError)?;
+        if session.ok {
+            Ok(())
+        } else {
+            tracing::warn!(
+                role = self.role,
+                "closing a pooled connection left in an unexpected state"
+            );
+            Err(refused(format!(
+                "a {} connection was left in an unexpected state",
+                self.role
+            )))
+        }
+    }
+
+    fn has_broken(&self, conn: &mut PgConnection) -> bool {
+        self.inner.has_broken(conn)
     }
 }

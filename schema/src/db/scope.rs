@@ -96,8 +96,12 @@ fn set_local_as(
     name: &str,
     value: &str,
 ) -> Result<(), DbError> {
+    // The search path is pinned for the transaction too, so no temporary object can shadow a
+    // table even if some earlier statement in this transaction changed it.
     let check: RoleCheck = diesel::sql_query(
-        "SELECT set_config($1, $2, true) IS NOT NULL AND current_user = $3 AS expected_role",
+        "SELECT set_config($1, $2, true) IS NOT NULL \
+            AND set_config('search_path', 'public, pg_temp', true) IS NOT NULL \
+            AND current_user = $3 AS expected_role",
     )
     .bind::<Text, _>(name)
     .bind::<Text, _>(value)
