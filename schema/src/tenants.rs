@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
 use crate::schema::tenants;
-use crate::{SystemConn, TenantConn, TenantId};
+use crate::{SystemConn, TenantId};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = tenants)]
@@ -29,15 +29,6 @@ pub struct NewTenant<'a> {
     pub base_currency: &'a str,
     pub time_zone: &'a str,
     pub locale: &'a str,
-}
-
-/// The current tenant's own row.
-pub fn current(tx: &mut TenantConn<'_>) -> QueryResult<Tenant> {
-    let id = tx.tenant_id();
-    tenants::table
-        .find(id)
-        .select(Tenant::as_select())
-        .get_result(tx.conn())
 }
 
 /// Every tenant, oldest first.

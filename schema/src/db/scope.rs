@@ -11,6 +11,7 @@ use crate::{DbError, TenantId};
 
 /// Named reasons to take the system path. Each shows up in logs and in PostgreSQL's
 /// `pg_stat_activity.application_name` while it runs, so cross-tenant access is never silent.
+/// Work that needs the system path adds its own variant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum SystemTask {
@@ -20,14 +21,6 @@ pub enum SystemTask {
     MintToken,
     /// Cron ticks and the schedules table.
     Cron,
-    /// Re-dispatching lost jobs and expired leases.
-    Reconciler,
-    /// Pruning old ledger rows, ticks and audit entries.
-    Retention,
-    /// Storing verified webhooks before their tenant is known.
-    WebhookIntake,
-    /// An operator's cross-tenant view (admin UI, `findash jobs`).
-    Operator,
 }
 
 impl SystemTask {
@@ -37,10 +30,6 @@ impl SystemTask {
             SystemTask::Seed => "seed",
             SystemTask::MintToken => "mint-token",
             SystemTask::Cron => "cron",
-            SystemTask::Reconciler => "reconciler",
-            SystemTask::Retention => "retention",
-            SystemTask::WebhookIntake => "webhook-intake",
-            SystemTask::Operator => "operator",
         }
     }
 }
