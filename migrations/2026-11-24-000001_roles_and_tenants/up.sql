@@ -47,7 +47,7 @@ BEGIN
 END
 $$;
 
--- PostgreSQL 15 already denies CREATE on public to PUBLIC; older servers did not.
+-- Databases created before PostgreSQL 15 (and upgraded since) still let PUBLIC create in public.
 REVOKE CREATE ON SCHEMA public FROM PUBLIC;
 GRANT USAGE ON SCHEMA public TO findash_app, findash_readonly, findash_system;
 GRANT SELECT ON __diesel_schema_migrations TO findash_app, findash_readonly, findash_system;
