@@ -8,7 +8,7 @@ source "$(dirname "$0")/lib/env.sh"
 DIESEL_CLI_VERSION=2.3.14
 CARGO_DENY_VERSION=0.20.2
 
-if [ "$("$FINDASH_TOOLS/bin/diesel" --version 2>/dev/null | awk '{print $2}')" != "$DIESEL_CLI_VERSION" ]; then
+if [ "$("$FINDASH_TOOLS/bin/diesel" --version 2>/dev/null | awk '/Version:/{print $2}')" != "$DIESEL_CLI_VERSION" ]; then
     echo "installing diesel_cli $DIESEL_CLI_VERSION into $FINDASH_TOOLS" >&2
     cargo install diesel_cli --version "$DIESEL_CLI_VERSION" --no-default-features --features postgres \
         --locked --root "$FINDASH_TOOLS" --quiet

@@ -110,7 +110,9 @@ fn up_creates_migrates_and_seeds_then_changes_nothing_on_a_second_run() {
 
     let second = succeeded(&findash(&["up"], &[("DATABASE_URL", &url)]));
     assert!(
-        second.contains("exists") && second.contains("migrations: up to date (5 applied)"),
+        second.contains(&format!("database {}: exists", db.name()))
+            && second.contains("migrations: up to date (5 applied)")
+            && second.contains("sandbox connections: 0 created, 2 in all"),
         "{second}"
     );
     assert!(
@@ -395,6 +397,26 @@ fn check_config_lists_every_problem_without_echoing_secrets() {
         ok.contains("postgres://app:***@db:5432/findash") && !ok.contains("s3cr3t-pw"),
         "{ok}"
     );
+
+    // Credentials hide in query strings and in URLs that are not database URLs, too.
+    let ok = succeeded(&findash(
+        &["check-config"],
+        &[
+            (
+                "DATABASE_URL",
+                "postgres://app@db:5432/findash?sslmode=require&password=q-s3cret",
+            ),
+            ("BELVO_BASE_URL", "https://user:belvo-s3cret@belvo.test"),
+            (
+                "PLUGGY_BASE_URL",
+                "https://pluggy.test/?token=pluggy-s3cret",
+            ),
+        ],
+    ));
+    for secret in ["q-s3cret", "belvo-s3cret", "pluggy-s3cret"] {
+        assert!(!ok.contains(secret), "{secret} printed:\n{ok}");
+    }
+    assert!(ok.contains("sslmode=require&password=***"), "{ok}");
 }
 
 #[test]

@@ -36,8 +36,8 @@ pub struct ProvidersConfig {
 /// Outgoing email.
 #[derive(Debug, Clone)]
 pub struct EmailConfig {
-    /// `SMTP_URL` (`smtp://` STARTTLS or `smtps://` TLS, with credentials); unset writes `.eml`
-    /// files instead (development only).
+    /// `SMTP_URL` (`smtp://` STARTTLS or `smtps://` TLS, with credentials); required when
+    /// deployed. Development without it will use a file transport (the email issue).
     pub smtp_url: Option<SecretString>,
     /// `EMAIL_FROM`: the sender mailbox, e.g. `FinDash <no-reply@example.com>`.
     pub from: String,

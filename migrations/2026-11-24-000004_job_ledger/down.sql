@@ -6,4 +6,5 @@ DROP TABLE job_attempts;
 DROP INDEX forecasts_job_idx;
 ALTER TABLE forecasts DROP CONSTRAINT forecasts_job_fkey;
 DROP TABLE jobs;
+DROP FUNCTION findash_job_tenant_matches();
 DROP TABLE workflow_runs;

@@ -82,6 +82,26 @@ CREATE INDEX jobs_parent_idx ON jobs (parent_job_id) WHERE parent_job_id IS NOT 
 SELECT findash_isolate_tenant_table('jobs', 'SELECT, INSERT, UPDATE');
 SELECT findash_track_updated_at('jobs');
 
+-- Rows whose tenant may be NULL (system work) cannot rely on a composite foreign key, which
+-- PostgreSQL skips when a column is NULL. This trigger holds them to the same rule: the job a
+-- row points at (column TG_ARGV[0]) belongs to the row's tenant, or to no tenant for a system row.
+-- It runs as the caller, so a job hidden by row-level security counts as another tenant's.
+CREATE FUNCTION findash_job_tenant_matches() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    target uuid := (to_jsonb(NEW) ->> TG_ARGV[0])::uuid;
+BEGIN
+    IF target IS NOT NULL AND (SELECT j.tenant_id FROM jobs j WHERE j.id = target) IS DISTINCT FROM NEW.tenant_id THEN
+        RAISE EXCEPTION '%.% must point at a job of the same tenant', TG_TABLE_NAME, TG_ARGV[0]
+            USING ERRCODE = 'foreign_key_violation';
+    END IF;
+    RETURN NEW;
+END
+$$;
+CREATE TRIGGER parent_job_tenant_matches BEFORE INSERT OR UPDATE OF parent_job_id, tenant_id ON jobs
+    FOR EACH ROW EXECUTE FUNCTION findash_job_tenant_matches('parent_job_id');
+
 ALTER TABLE forecasts ADD CONSTRAINT forecasts_job_fkey
     FOREIGN KEY (tenant_id, job_id) REFERENCES jobs (tenant_id, id) ON DELETE SET NULL (job_id);
 CREATE INDEX forecasts_job_idx ON forecasts (job_id) WHERE job_id IS NOT NULL;
@@ -104,6 +124,8 @@ CREATE TABLE job_attempts (
     CHECK ((outcome IS NULL) = (finished_at IS NULL)),
     CHECK (finished_at IS NULL OR finished_at >= started_at)
 );
+CREATE TRIGGER job_tenant_matches BEFORE INSERT OR UPDATE OF job_id, tenant_id ON job_attempts
+    FOR EACH ROW EXECUTE FUNCTION findash_job_tenant_matches('job_id');
 SELECT findash_isolate_tenant_table('job_attempts', 'SELECT, INSERT, UPDATE (finished_at, outcome, error)',
     'SELECT, INSERT, UPDATE (finished_at, outcome, error), DELETE');
 

@@ -28,6 +28,8 @@ CREATE INDEX webhook_inbox_recent_idx ON webhook_inbox (provider, received_at DE
 CREATE INDEX webhook_inbox_status_idx ON webhook_inbox (status, received_at) WHERE status IN ('received', 'failed');
 CREATE INDEX webhook_inbox_tenant_idx ON webhook_inbox (tenant_id, received_at DESC) WHERE tenant_id IS NOT NULL;
 CREATE INDEX webhook_inbox_job_idx ON webhook_inbox (job_id) WHERE job_id IS NOT NULL;
+CREATE TRIGGER job_tenant_matches BEFORE INSERT OR UPDATE OF job_id, tenant_id ON webhook_inbox
+    FOR EACH ROW EXECUTE FUNCTION findash_job_tenant_matches('job_id');
 SELECT findash_isolate_tenant_table('webhook_inbox',
     'SELECT',
     'SELECT, INSERT, UPDATE (tenant_id, event_type, status, processed_at, processing_error, job_id, replay_count, last_replayed_at), DELETE');

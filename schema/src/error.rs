@@ -1,15 +1,16 @@
 use thiserror::Error;
 
 /// Errors of the data layer. Query errors keep Diesel's type so callers can match on
-/// constraint violations; everything else says what the operator has to do.
+/// constraint violations; everything else says what the operator has to do. The wrapped errors
+/// are part of the message, not a `source()`, so an error chain prints each cause once.
 #[derive(Debug, Error)]
 pub enum DbError {
     #[error("database query failed: {0}")]
-    Query(#[from] diesel::result::Error),
+    Query(diesel::result::Error),
     #[error("cannot connect to PostgreSQL: {0}")]
-    Connect(#[from] diesel::ConnectionError),
+    Connect(diesel::ConnectionError),
     #[error("no database connection available: {0}")]
-    Pool(#[from] diesel::r2d2::PoolError),
+    Pool(diesel::r2d2::PoolError),
     #[error("invalid database URL: {0}")]
     InvalidUrl(String),
     #[error("migration failed: {0}")]
@@ -26,4 +27,22 @@ pub enum DbError {
     WrongRole { expected: &'static str },
     #[error("{0}")]
     Invalid(String),
+}
+
+impl From<diesel::result::Error> for DbError {
+    fn from(e: diesel::result::Error) -> Self {
+        DbError::Query(e)
+    }
+}
+
+impl From<diesel::ConnectionError> for DbError {
+    fn from(e: diesel::ConnectionError) -> Self {
+        DbError::Connect(e)
+    }
+}
+
+impl From<diesel::r2d2::PoolError> for DbError {
+    fn from(e: diesel::r2d2::PoolError) -> Self {
+        DbError::Pool(e)
+    }
 }

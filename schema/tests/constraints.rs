@@ -77,7 +77,7 @@ fn a_transaction_is_in_its_accounts_currency_and_unique_by_external_id() {
         &mut conn,
         &transaction("tx-5", "BRL", ", original_amount_minor", ", -250"),
     );
-    assert!(message.contains("check constraint"), "{message}");
+    assert!(message.contains(r#""transactions_check""#), "{message}");
 }
 
 #[test]
@@ -147,7 +147,7 @@ fn job_ledger_states_and_idempotency_keys_are_enforced() {
         "UPDATE jobs SET state = 'running' WHERE idempotency_key = 'k1'",
     );
     assert!(
-        message.contains("check constraint"),
+        message.contains(r#""jobs_check1""#),
         "running without a lease: {message}"
     );
     let message = fails(
@@ -155,7 +155,7 @@ fn job_ledger_states_and_idempotency_keys_are_enforced() {
         "UPDATE jobs SET state = 'succeeded' WHERE idempotency_key = 'k1'",
     );
     assert!(
-        message.contains("check constraint"),
+        message.contains(r#""jobs_check2""#),
         "finished without finished_at: {message}"
     );
     let message = fails(
@@ -195,5 +195,58 @@ fn money_columns_are_integers_and_rates_exact() {
         text(&mut conn, "SELECT rate::text AS value FROM fx_rates"),
         "6.123456789012"
     );
-    assert!(fails(&mut conn, "INSERT INTO fx_rates (source, base_currency, quote_currency, rate_date, rate) VALUES ('ecb', 'EUR', 'EUR', DATE '2026-11-20', 1)").contains("check constraint"));
+    assert!(fails(&mut conn, "INSERT INTO fx_rates (source, base_currency, quote_currency, rate_date, rate) VALUES ('ecb', 'EUR', 'EUR', DATE '2026-11-20', 1)").contains(r#""fx_rates_check""#));
+}
+
+#[test]
+fn rows_without_a_tenant_cannot_point_at_a_tenants_job() {
+    let (_db, mut conn) = books();
+    conn.batch_execute(
+        "INSERT INTO jobs (id, tenant_id, kind, queue, max_attempts) \
+         VALUES ('00000000-0000-0000-0000-0000000000b1', '00000000-0000-0000-0000-00000000000a', 'sync_account', 'sync', 5); \
+         INSERT INTO jobs (id, kind, queue, max_attempts) \
+         VALUES ('00000000-0000-0000-0000-0000000000b2', 'prune', 'default', 1);",
+    )
+    .unwrap();
+    let tenant_job = "'00000000-0000-0000-0000-0000000000b1'";
+    let system_job = "'00000000-0000-0000-0000-0000000000b2'";
+    let tenant = "'00000000-0000-0000-0000-00000000000a'";
+    for (sql, trigger) in [
+        (
+            format!(
+                "INSERT INTO job_attempts (job_id, tenant_id, attempt, worker) VALUES ({tenant_job}, NULL, 1, 'w')"
+            ),
+            "job_attempts.job_id",
+        ),
+        (
+            format!(
+                "INSERT INTO job_attempts (job_id, tenant_id, attempt, worker) VALUES ({system_job}, {tenant}, 1, 'w')"
+            ),
+            "job_attempts.job_id",
+        ),
+        (
+            format!(
+                "INSERT INTO jobs (kind, queue, max_attempts, parent_job_id) VALUES ('prune', 'default', 1, {tenant_job})"
+            ),
+            "jobs.parent_job_id",
+        ),
+        (
+            format!(
+                "INSERT INTO webhook_inbox (provider, event_id, raw_body, job_id) VALUES ('stripe', 'evt_1', '\\x7b7d', {tenant_job})"
+            ),
+            "webhook_inbox.job_id",
+        ),
+    ] {
+        let message = fails(&mut conn, &sql);
+        assert!(
+            message.contains(&format!("{trigger} must point at a job of the same tenant")),
+            "{sql}: {message}"
+        );
+    }
+    conn.batch_execute(&format!(
+        "INSERT INTO job_attempts (job_id, tenant_id, attempt, worker) VALUES ({tenant_job}, {tenant}, 1, 'w'), ({system_job}, NULL, 1, 'w'); \
+         INSERT INTO jobs (kind, queue, max_attempts, parent_job_id) VALUES ('prune', 'default', 1, {system_job}); \
+         INSERT INTO webhook_inbox (provider, event_id, raw_body, job_id, tenant_id) VALUES ('stripe', 'evt_2', '\\x7b7d', {tenant_job}, {tenant});"
+    ))
+    .unwrap();
 }

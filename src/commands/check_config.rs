@@ -66,15 +66,15 @@ fn plain_value(config: &Config, var: &str) -> String {
         "REDIS_URL" => without_password(config.engine.redis_url.expose_secret()),
         "DATABASE_POOL_SIZE" => config.database.pool_size.to_string(),
         "BIND_ADDR" => config.web.bind_addr.to_string(),
-        "PUBLIC_BASE_URL" => config.web.public_base_url.to_string(),
-        "BELVO_BASE_URL" => config.jobs.providers.belvo_base_url.to_string(),
-        "PLUGGY_BASE_URL" => config.jobs.providers.pluggy_base_url.to_string(),
+        "PUBLIC_BASE_URL" => without_password(config.web.public_base_url.as_str()),
+        "BELVO_BASE_URL" => without_password(config.jobs.providers.belvo_base_url.as_str()),
+        "PLUGGY_BASE_URL" => without_password(config.jobs.providers.pluggy_base_url.as_str()),
         "OPENFINANCE_BASE_URL" => config
             .jobs
             .providers
             .openfinance_base_url
             .as_ref()
-            .map(ToString::to_string)
+            .map(|u| without_password(u.as_str()))
             .unwrap_or_default(),
         "EMAIL_FROM" => config.jobs.email.from.clone(),
         "ADMIN_EMAIL" => config.admin.email.clone(),
@@ -83,15 +83,34 @@ fn plain_value(config: &Config, var: &str) -> String {
     }
 }
 
-/// A URL with its password masked: which server, never the credential.
+/// A URL with its credentials masked: which server, never the secret. Masks the userinfo
+/// password and every query parameter but a short list of harmless connection options.
 fn without_password(raw: &str) -> String {
-    match Url::parse(raw) {
-        Ok(mut url) => {
-            if url.password().is_some() {
-                let _ = url.set_password(Some("***"));
-            }
-            url.to_string()
-        }
-        Err(_) => "(unparseable)".to_owned(),
+    const HARMLESS: &[&str] = &[
+        "sslmode",
+        "connect_timeout",
+        "application_name",
+        "target_session_attrs",
+    ];
+    let Ok(mut url) = Url::parse(raw) else {
+        return "(unparseable)".to_owned();
+    };
+    if url.password().is_some() {
+        let _ = url.set_password(Some("***"));
     }
+    if url.query().is_some() {
+        let pairs: Vec<(String, String)> = url
+            .query_pairs()
+            .map(|(k, v)| {
+                let shown = if HARMLESS.contains(&k.as_ref()) {
+                    v.into_owned()
+                } else {
+                    "***".to_owned()
+                };
+                (k.into_owned(), shown)
+            })
+            .collect();
+        url.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    url.to_string()
 }

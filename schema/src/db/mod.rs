@@ -6,8 +6,10 @@
 //!   reachable only through [`Db::system`], named by a [`SystemTask`].
 //!
 //! Neither role is a superuser, has BYPASSRLS, owns a table or is a member of another role, and
-//! each pool refuses a login that is or has any of these. So no SQL on an app connection (not
-//! `SET ROLE`, not `RESET ROLE`, not `SET row_security`) reaches another tenant's rows.
+//! each pool refuses a login that is or has any of these. So no statement on an app connection
+//! (`SET ROLE`, `RESET ROLE`, `SET row_security`) lifts the filter: a query sees the tenant in
+//! `app.tenant_id` and nothing else. That setting is not a credential: the tenant must come from
+//! the authenticated caller, never from input.
 
 mod config;
 mod pool;

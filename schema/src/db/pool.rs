@@ -83,26 +83,27 @@ fn build(
         inner: ConnectionManager::new(url.expose_secret()),
         role,
     };
-    let pool = Pool::builder()
-        .max_size(config.pool_size)
-        .min_idle(Some(0))
-        .connection_timeout(config.checkout_timeout)
-        .test_on_check_out(true)
-        .build_unchecked(manager);
-    drop(pool.get().map_err(|e| {
-        let hint = if e
-            .to_string()
-            .contains(&format!("role \"{role}\" does not exist"))
-        {
-            " (the migrations create it: run `findash migrate`)"
+    // One connection up front, directly: a wrong URL, a missing role or database fails now and
+    // says why, instead of after the pool's checkout timeout.
+    drop(manager.connect().map_err(|e| {
+        let message = e.to_string().trim_end().to_owned();
+        let hint = if message.contains(&format!("role \"{role}\" does not exist")) {
+            " (the first migration creates it: run `findash migrate`)"
+        } else if message.contains("database") && message.contains("does not exist") {
+            " (`findash migrate` or `findash up` creates it)"
         } else {
             ""
         };
         DbError::Connect(ConnectionError::BadConnection(format!(
-            "{role} pool: {e}{hint}"
+            "{role} pool: {message}{hint}"
         )))
     })?);
-    Ok(pool)
+    Ok(Pool::builder()
+        .max_size(config.pool_size)
+        .min_idle(Some(0))
+        .connection_timeout(config.checkout_timeout)
+        .test_on_check_out(true)
+        .build_unchecked(manager))
 }
 
 /// The pools' connection manager (public only as part of [`DbConn`]'s type). It opens connections
