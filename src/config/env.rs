@@ -396,14 +396,6 @@ impl<'a> Reader<'a> {
         Some(SecretString::from(String::from(url)))
     }
 
-    pub(super) fn smtp_url(&mut self, var: &'static str) -> Option<SecretString> {
-        let url = self.url(var, None, &["smtp", "smtps"]);
-        if url.is_none() && self.get(var).is_none() {
-            self.require_when_deployed(var, "without it email is written to files");
-        }
-        url.map(|u| SecretString::from(String::from(u)))
-    }
-
     /// A mailbox such as `FinDash <no-reply@example.com>` or a bare address.
     pub(super) fn mailbox(&mut self, var: &'static str, default: Option<&str>) -> String {
         let value = match (self.get(var), default) {

@@ -248,7 +248,9 @@ impl Config {
         };
 
         let email = EmailConfig {
-            smtp_url: r.smtp_url("SMTP_URL"),
+            smtp_url: r
+                .required_url("SMTP_URL", None, &["smtp", "smtps"])
+                .map(secret_url_of),
             from: r.mailbox(
                 "EMAIL_FROM",
                 (!deployed).then_some("FinDash <no-reply@findash.local>"),
