@@ -1,12 +1,48 @@
 //! The FinDash job engine.
 //!
 //! Owns how work runs: the job trait, durable enqueue into the PostgreSQL ledger (transactional
-//! outbox), bounded dispatch to apalis queues on Redis, worker pools, retries with backoff,
+//! outbox), bounded fair dispatch to apalis queues on Redis, worker pools, retries with backoff,
 //! rate limits, timeouts, cancellation, crash and Redis-loss recovery, cron, workflows, metrics
 //! and Sentry. It knows nothing of banks or payments: job types live in `findash-jobs`.
 //!
-//! So far it holds its configuration section; the engine itself arrives with its own issue.
+//! PostgreSQL is the source of truth; Redis carries job ids within a bounded window. apalis
+//! runs the workers but never decides a job's fate: it only ever sees finished deliveries.
 
+mod batch;
+pub mod builtin;
 mod config;
+mod context;
+pub mod cron;
+mod dispatch;
+mod engine;
+mod error;
+mod executor;
+mod job;
+pub mod ledger;
+pub mod metrics;
+mod queue;
+pub mod ratelimit;
+mod reconcile;
+mod registry;
+mod retry;
+mod scheduler;
+pub mod tls;
+mod transport;
+mod worker;
+pub mod workflow;
+
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use config::EngineConfig;
+pub use context::JobContext;
+pub use dispatch::dispatch_once;
+pub use engine::{Engine, act_in};
+pub use error::EngineError;
+pub use job::{Job, JobError, JobResult, MAX_DEFERRALS};
+pub use queue::Queue;
+pub use reconcile::{Repairs, reconcile_once};
+pub use registry::{JobType, Registry};
+pub use retry::RetryPolicy;
+pub use scheduler::tick;
+pub use worker::{WorkerOptions, process_name};

@@ -73,3 +73,11 @@ uuid_id!(
     /// A connection to a bank data provider.
     ConnectionId
 );
+uuid_id!(
+    /// A job in the ledger.
+    JobId
+);
+uuid_id!(
+    /// A run of a workflow.
+    WorkflowRunId
+);

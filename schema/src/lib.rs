@@ -33,4 +33,4 @@ pub use db::{
     with_system, with_tenant,
 };
 pub use error::DbError;
-pub use ids::{ConnectionId, TenantId, UserId};
+pub use ids::{ConnectionId, JobId, TenantId, UserId, WorkflowRunId};

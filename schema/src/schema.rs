@@ -265,6 +265,9 @@ diesel::table! {
         updated_at -> Timestamptz,
         started_at -> Nullable<Timestamptz>,
         finished_at -> Nullable<Timestamptz>,
+        runs -> Int4,
+        deferrals -> Int4,
+        dispatch_token -> Nullable<Text>,
     }
 }
 

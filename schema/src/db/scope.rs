@@ -21,6 +21,10 @@ pub enum SystemTask {
     MintToken,
     /// Cron ticks and the schedules table.
     Cron,
+    /// The job engine: dispatch, claims, outcomes, reconciliation, workflows, operator actions.
+    Jobs,
+    /// Retention: deleting old ledger rows.
+    Prune,
 }
 
 impl SystemTask {
@@ -30,6 +34,8 @@ impl SystemTask {
             SystemTask::Seed => "seed",
             SystemTask::MintToken => "mint-token",
             SystemTask::Cron => "cron",
+            SystemTask::Jobs => "jobs",
+            SystemTask::Prune => "prune",
         }
     }
 }

@@ -1,0 +1,221 @@
+//! What a running job gets from the engine.
+
+use std::sync::Arc;
+
+use findash_schema::{DbError, JobId, SystemConn, SystemTask, TenantConn, TenantId, WorkflowRunId};
+use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
+
+use crate::Job;
+use crate::engine::Services;
+use crate::job::JobError;
+use crate::ledger::{EnqueueOptions, Enqueued, NewJob, Trigger, insert_jobs};
+use crate::ratelimit::{Decision, RateLimiter};
+
+/// The handle a job's `run` receives: who it runs for, which attempt this is, and the
+/// services it may use. Cheap to clone.
+#[derive(Clone)]
+pub struct JobContext {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    job_id: JobId,
+    kind: &'static str,
+    tenant: Option<TenantId>,
+    attempt: u32,
+    max_attempts: u32,
+    workflow: Option<(WorkflowRunId, String)>,
+    cancel: CancellationToken,
+    services: Arc<Services>,
+}
+
+impl std::fmt::Debug for JobContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JobContext")
+            .field("job_id", &self.inner.job_id)
+            .field("kind", &self.inner.kind)
+            .field("attempt", &self.inner.attempt)
+            .finish_non_exhaustive()
+    }
+}
+
+pub(crate) struct ContextParts {
+    pub job_id: JobId,
+    pub kind: &'static str,
+    pub tenant: Option<TenantId>,
+    pub attempt: u32,
+    pub max_attempts: u32,
+    pub workflow: Option<(WorkflowRunId, String)>,
+    pub cancel: CancellationToken,
+    pub services: Arc<Services>,
+}
+
+impl JobContext {
+    pub(crate) fn new(parts: ContextParts) -> JobContext {
+        JobContext {
+            inner: Arc::new(Inner {
+                job_id: parts.job_id,
+                kind: parts.kind,
+                tenant: parts.tenant,
+                attempt: parts.attempt,
+                max_attempts: parts.max_attempts,
+                workflow: parts.workflow,
+                cancel: parts.cancel,
+                services: parts.services,
+            }),
+        }
+    }
+
+    pub fn job_id(&self) -> JobId {
+        self.inner.job_id
+    }
+
+    /// The tenant the job works for; `None` for system jobs.
+    pub fn tenant_id(&self) -> Option<TenantId> {
+        self.inner.tenant
+    }
+
+    /// This attempt's number, from 1.
+    pub fn attempt(&self) -> u32 {
+        self.inner.attempt
+    }
+
+    /// Whether a failure now makes the job `dead`.
+    pub fn is_last_attempt(&self) -> bool {
+        self.inner.attempt >= self.inner.max_attempts
+    }
+
+    /// The workflow run and step this job executes, if any.
+    pub fn workflow(&self) -> Option<&(WorkflowRunId, String)> {
+        self.inner.workflow.as_ref()
+    }
+
+    /// How long final jobs stay in the ledger: (succeeded, dead/cancelled/quarantined).
+    pub fn retention(&self) -> (std::time::Duration, std::time::Duration) {
+        let config = &self.inner.services.config;
+        (config.retention_succeeded, config.retention_failed)
+    }
+
+    /// The shared HTTP client (connection pooling, timeouts set per request by the caller).
+    pub fn http(&self) -> &reqwest::Client {
+        &self.inner.services.http
+    }
+
+    /// The rate limiter shared by every replica.
+    pub fn rate_limiter(&self) -> &RateLimiter {
+        &self.inner.services.limiter
+    }
+
+    /// Takes a token for `key`, or tells the engine to run the job again once the limit allows
+    /// (without using an attempt): `ctx.throttle("pluggy:..").await?;`.
+    pub async fn throttle(&self, key: &str) -> Result<(), JobError> {
+        match self.inner.services.limiter.acquire(key).await {
+            Ok(Decision::Allowed) => Ok(()),
+            Ok(Decision::Limited { retry_after }) => Err(JobError::RateLimited { retry_after }),
+            Err(e) => Err(JobError::retryable(e)),
+        }
+    }
+
+    /// Set when an operator cancels the job or the worker must stop; long jobs check it between
+    /// steps. The engine also stops a cancelled job at its next `.await`.
+    pub fn is_cancelled(&self) -> bool {
+        self.inner.cancel.is_cancelled()
+    }
+
+    /// Resolves when the job is cancelled.
+    pub fn cancelled(&self) -> WaitForCancellationFuture<'_> {
+        self.inner.cancel.cancelled()
+    }
+
+    /// Runs `f` in a transaction scoped to the job's tenant (row-level security applies), on a
+    /// blocking thread. A system job has no tenant: that is a programming error, reported as a
+    /// permanent failure.
+    pub async fn tenant_db<T, F>(&self, f: F) -> Result<T, JobError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut TenantConn<'_>) -> anyhow::Result<T> + Send + 'static,
+    {
+        let Some(tenant) = self.inner.tenant else {
+            return Err(JobError::permanent(anyhow::anyhow!(
+                "`{}` runs without a tenant and cannot open a tenant scope",
+                self.inner.kind
+            )));
+        };
+        let db = self.inner.services.db.clone();
+        blocking(move || db.tenant(tenant, |conn| f(conn).map_err(ScopeError::Job)))
+            .await
+    }
+
+    /// Runs `f` on the system path (every tenant visible), on a blocking thread.
+    pub async fn system_db<T, F>(&self, task: SystemTask, f: F) -> Result<T, JobError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut SystemConn<'_>) -> anyhow::Result<T> + Send + 'static,
+    {
+        let db = self.inner.services.db.clone();
+        blocking(move || db.system(task, |conn| f(conn).map_err(ScopeError::Job))).await
+    }
+
+    /// Fan-out: enqueues `children` as steps `<this step>:<subject>` of this job's workflow run.
+    /// Steps that depend on this one wait for every child to finish, and start exactly once.
+    pub async fn fan_out<J: Job>(&self, children: Vec<(String, J)>) -> Result<Vec<Enqueued>, JobError> {
+        let Some((run, step)) = self.inner.workflow.clone() else {
+            return Err(JobError::permanent(anyhow::anyhow!("fan_out outside a workflow step")));
+        };
+        let mut rows = Vec::with_capacity(children.len());
+        for (subject, child) in children {
+            rows.push((format!("{}:{subject}", base_step(&step)), NewJob::of(&child).map_err(JobError::permanent)?));
+        }
+        let parent = self.inner.job_id;
+        let services = self.inner.services.clone();
+        let queue = J::QUEUE;
+        let enqueued = self
+            .system_db(SystemTask::Jobs, move |sys| {
+                crate::workflow::add_children(sys, run, parent, rows).map_err(anyhow::Error::from)
+            })
+            .await?;
+        services.notify(queue).await;
+        Ok(enqueued)
+    }
+
+    /// Enqueues a follow-up job for the same tenant, caused by this one.
+    pub async fn enqueue<J: Job>(&self, job: &J) -> Result<Enqueued, JobError> {
+        let row = NewJob::of(job).map_err(JobError::permanent)?;
+        let mut options = EnqueueOptions::new(Trigger::new("job", Some(self.inner.job_id.to_string())));
+        options.parent = Some(self.inner.job_id);
+        options.tenant = self.inner.tenant;
+        let enqueued = self
+            .system_db(SystemTask::Jobs, move |sys| {
+                let mut rows = insert_jobs(sys, vec![row], &options)?;
+                rows.pop().ok_or_else(|| anyhow::anyhow!("enqueue returned no row"))
+            })
+            .await?;
+        self.inner.services.notify(J::QUEUE).await;
+        Ok(enqueued)
+    }
+}
+
+/// The step name without a fan-out subject: children of `sync:abc` are still `sync:<subject>`.
+fn base_step(step: &str) -> &str {
+    step.split(':').next().unwrap_or(step)
+}
+
+#[derive(Debug, thiserror::Error)]
+enum ScopeError {
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error(transparent)]
+    Query(#[from] diesel::result::Error),
+    #[error("{0:#}")]
+    Job(anyhow::Error),
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ScopeError> + Send + 'static,
+) -> Result<T, JobError> {
+    match tokio::task::spawn_blocking(f).await {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(e)) => Err(JobError::retryable(e)),
+        Err(e) => Err(JobError::retryable(e)),
+    }
+}

@@ -1,0 +1,218 @@
+//! The engine's shared services and its public face: enqueue, notify, operator actions, and the
+//! long-running roles (worker pools, dispatcher, scheduler).
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicUsize;
+
+use findash_schema::{Db, JobId, SystemConn, SystemTask, TenantId};
+use redis::AsyncCommands;
+use redis::aio::ConnectionManager;
+use secrecy::ExposeSecret;
+use tokio::sync::Notify;
+
+use crate::config::EngineConfig;
+use crate::error::EngineError;
+use crate::job::Job;
+use crate::ledger::{self, Action, ActionResult, EnqueueOptions, Enqueued, NewJob};
+use crate::queue::Queue;
+use crate::ratelimit::{RateLimiter, RateLimits};
+use crate::registry::Registry;
+use crate::transport::Namespace;
+
+/// Everything jobs, workers and loops share. One per process.
+pub struct Services {
+    pub(crate) db: Db,
+    pub(crate) redis: ConnectionManager,
+    pub(crate) redis_client: redis::Client,
+    pub(crate) ns: Namespace,
+    pub(crate) registry: Registry,
+    pub(crate) http: reqwest::Client,
+    pub(crate) limiter: RateLimiter,
+    pub(crate) config: EngineConfig,
+    pub(crate) sentry: Option<Arc<sentry::Client>>,
+    /// Wakes this process's dispatcher without a Redis round trip (`findash up`).
+    pub(crate) local_wake: Arc<Notify>,
+    /// apalis workers alive in this process, for readiness probes.
+    pub(crate) live_workers: AtomicUsize,
+}
+
+impl Services {
+    /// Tells dispatchers (every replica) that `queue` has new work.
+    pub(crate) async fn notify(&self, _queue: Queue) {
+        self.wake_dispatchers().await;
+    }
+
+    pub(crate) async fn wake_dispatchers(&self) {
+        self.local_wake.notify_one();
+        let mut redis = self.redis.clone();
+        if let Err(e) = redis.publish::<_, _, ()>(self.ns.dispatch_wake(), 1).await {
+            tracing::debug!(error = %e, "dispatch wake-up not published; dispatchers will poll");
+        }
+    }
+
+    /// A Sentry event for a failed attempt, on a hub of its own: tags of one job never leak
+    /// into another's events.
+    pub(crate) fn report_failure(&self, job: &ledger::Claimed, error: &str, outcome: &str) {
+        let Some(client) = &self.sentry else { return };
+        let hub = sentry::Hub::new(Some(client.clone()), Arc::new(sentry::Scope::default()));
+        hub.configure_scope(|scope| {
+            scope.set_tag("job.kind", &job.kind);
+            scope.set_tag("job.id", job.id());
+            scope.set_tag("job.attempt", job.attempts);
+            scope.set_tag("job.outcome", outcome);
+            if let Some(tenant) = job.tenant() {
+                scope.set_tag("tenant", tenant);
+            }
+        });
+        hub.capture_message(&format!("{}: {error}", job.kind), sentry::Level::Error);
+    }
+}
+
+/// The engine of one process.
+#[derive(Clone)]
+pub struct Engine {
+    pub(crate) services: Arc<Services>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine").field("namespace", &self.services.ns).finish_non_exhaustive()
+    }
+}
+
+impl Engine {
+    /// Connects to Redis and assembles the services. `db` must be current (migrated).
+    pub async fn connect(config: EngineConfig, db: Db, registry: Registry) -> Result<Engine, EngineError> {
+        crate::tls::install_crypto_provider();
+        let client = redis::Client::open(config.redis_url.expose_secret())?;
+        let redis = client.get_connection_manager().await?;
+        let limits = RateLimits::parse(&config.rate_limits).map_err(EngineError::Invalid)?;
+        let limiter = RateLimiter::new(redis.clone(), &config.redis_namespace, limits, &crate::metrics::get().registry)
+            .map_err(|e| EngineError::Invalid(format!("rate-limit metrics: {e}")))?;
+        let http = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(30))
+            .connect_timeout(std::time::Duration::from_secs(10))
+            .build()
+            .map_err(|e| EngineError::Invalid(format!("HTTP client: {e}")))?;
+        let sentry = match &config.sentry_dsn {
+            Some(dsn) => {
+                let dsn: sentry::types::Dsn = dsn
+                    .expose_secret()
+                    .parse()
+                    .map_err(|_| EngineError::Invalid("SENTRY_DSN is not a valid DSN".to_owned()))?;
+                let mut options = sentry::ClientOptions::default();
+                options.dsn = Some(dsn);
+                options.environment = Some(config.environment.clone().into());
+                options.release = sentry::release_name!();
+                Some(Arc::new(sentry::Client::from(options)))
+            }
+            None => None,
+        };
+        Ok(Engine {
+            services: Arc::new(Services {
+                db,
+                redis,
+                redis_client: client,
+                ns: Namespace::new(&config.redis_namespace),
+                registry,
+                http,
+                limiter,
+                config,
+                sentry,
+                local_wake: Arc::new(Notify::new()),
+                live_workers: AtomicUsize::new(0),
+            }),
+        })
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.services.db
+    }
+
+    pub fn registry(&self) -> &Registry {
+        &self.services.registry
+    }
+
+    pub fn config(&self) -> &EngineConfig {
+        &self.services.config
+    }
+
+    /// apalis workers alive in this process: 0 in a worker process means it cannot run jobs.
+    pub fn live_workers(&self) -> usize {
+        self.services.live_workers.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Wakes the dispatchers after a transaction that enqueued jobs committed. Optional (they
+    /// also poll), but it is what makes an enqueue start within milliseconds.
+    pub async fn notify(&self) {
+        self.services.wake_dispatchers().await;
+    }
+
+    /// Enqueues `job` for `tenant` in a transaction of its own, then notifies.
+    pub async fn enqueue<J: Job>(
+        &self,
+        tenant: Option<TenantId>,
+        job: &J,
+        options: EnqueueOptions,
+    ) -> Result<Enqueued, EngineError> {
+        let row = NewJob::of(job)?;
+        let mut result = self.enqueue_rows(tenant, vec![row], options).await?;
+        result.pop().ok_or_else(|| EngineError::Invalid("enqueue returned no row".to_owned()))
+    }
+
+    /// Enqueues ledger rows (e.g. built by [`Registry::new_job`]) for `tenant` in one
+    /// transaction and one statement, then notifies.
+    pub async fn enqueue_rows(
+        &self,
+        tenant: Option<TenantId>,
+        rows: Vec<NewJob>,
+        options: EnqueueOptions,
+    ) -> Result<Vec<Enqueued>, EngineError> {
+        let db = self.services.db.clone();
+        let result = tokio::task::spawn_blocking(move || match tenant {
+            Some(tenant) => db.tenant(tenant, |scope| ledger::insert_jobs(scope, rows, &options)),
+            None => db.system(SystemTask::Jobs, |scope| ledger::insert_jobs(scope, rows, &options)),
+        })
+        .await??;
+        self.notify().await;
+        Ok(result)
+    }
+
+    /// An operator action on the system path (any tenant's job).
+    pub async fn act(&self, id: JobId, action: Action) -> Result<ActionResult, EngineError> {
+        let db = self.services.db.clone();
+        let registry = self.services.registry.clone();
+        let result = tokio::task::spawn_blocking(move || {
+            db.system(SystemTask::Jobs, |sys| act_in(sys, &registry, id, action))
+        })
+        .await??;
+        if matches!(result, ActionResult::Applied { .. }) {
+            self.notify().await;
+        }
+        Ok(result)
+    }
+
+    /// Runs worker pools until `stop`.
+    pub async fn run_workers(&self, options: crate::worker::WorkerOptions, stop: tokio_util::sync::CancellationToken) {
+        crate::worker::run(self.services.clone(), options, stop).await;
+    }
+
+    /// Runs the scheduler role (dispatcher, reconciler, cron) until `stop`.
+    pub async fn run_scheduler(&self, stop: tokio_util::sync::CancellationToken) -> Result<(), EngineError> {
+        crate::scheduler::run(self.services.clone(), stop).await
+    }
+}
+
+/// An action plus what it means for the job's workflow, in the caller's transaction.
+pub fn act_in(
+    sys: &mut SystemConn<'_>,
+    registry: &Registry,
+    id: JobId,
+    action: Action,
+) -> Result<ActionResult, EngineError> {
+    let result = ledger::apply_action(sys, id, action)?;
+    if action == Action::Cancel && matches!(result, ActionResult::Applied { .. }) {
+        crate::workflow::job_cancelled(sys, registry, id)?;
+    }
+    Ok(result)
+}

@@ -1,0 +1,22 @@
+//! The job ledger in PostgreSQL: the source of truth for every job. Redis only carries job ids.
+//!
+//! Every transition is one conditional statement over a batch of jobs (`… WHERE state IN (…)`),
+//! so concurrent workers, replicas and operators can never move a job twice, and throughput
+//! comes from batching rather than from one commit per job.
+
+mod claim;
+mod enqueue;
+mod operate;
+mod outcome;
+mod read;
+
+pub use claim::{Claimed, claim};
+pub use enqueue::{EnqueueOptions, Enqueued, LedgerScope, NewJob, Trigger, insert_jobs};
+pub use operate::{Action, ActionResult, apply_action};
+pub use outcome::{AttemptEnd, Finished, Outcome, record_outcomes};
+pub use read::{JobFilter, JobRow, AttemptRow, Stats, get_job, list_jobs, stats};
+
+/// States in which a job can still run.
+pub const PENDING_STATES: [&str; 2] = ["queued", "retrying"];
+/// States in which a job is done for good (until an operator retries it).
+pub const TERMINAL_STATES: [&str; 4] = ["succeeded", "dead", "cancelled", "quarantined"];

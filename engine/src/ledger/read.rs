@@ -1,0 +1,176 @@
+//! Reading the ledger: one job with its attempts, filtered lists, and counts for `jobs stats`.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Int4, Jsonb, Nullable, Text, Timestamptz, Uuid as SqlUuid};
+use serde::Serialize;
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::enqueue::LedgerScope;
+use findash_schema::JobId;
+
+/// A job as operators see it.
+#[derive(Debug, Clone, Serialize, QueryableByName)]
+pub struct JobRow {
+    #[diesel(sql_type = SqlUuid)]
+    pub id: Uuid,
+    #[diesel(sql_type = Nullable<SqlUuid>)]
+    pub tenant_id: Option<Uuid>,
+    #[diesel(sql_type = Text)]
+    pub kind: String,
+    #[diesel(sql_type = Text)]
+    pub queue: String,
+    #[diesel(sql_type = Text)]
+    pub state: String,
+    #[diesel(sql_type = Jsonb)]
+    pub payload: Value,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub idempotency_key: Option<String>,
+    #[diesel(sql_type = Int4)]
+    pub attempts: i32,
+    #[diesel(sql_type = Int4)]
+    pub max_attempts: i32,
+    #[diesel(sql_type = Int4)]
+    pub deferrals: i32,
+    #[diesel(sql_type = Int4)]
+    pub lease_losses: i32,
+    #[diesel(sql_type = Timestamptz)]
+    pub run_at: DateTime<Utc>,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub last_error: Option<String>,
+    #[diesel(sql_type = Nullable<Jsonb>)]
+    pub result: Option<Value>,
+    #[diesel(sql_type = Nullable<SqlUuid>)]
+    pub workflow_run_id: Option<Uuid>,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub workflow_step: Option<String>,
+    #[diesel(sql_type = Nullable<SqlUuid>)]
+    pub parent_job_id: Option<Uuid>,
+    #[diesel(sql_type = Text)]
+    pub trigger_kind: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub trigger_ref: Option<String>,
+    #[diesel(sql_type = Timestamptz)]
+    pub created_at: DateTime<Utc>,
+    #[diesel(sql_type = Nullable<Timestamptz>)]
+    pub started_at: Option<DateTime<Utc>>,
+    #[diesel(sql_type = Nullable<Timestamptz>)]
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+/// One attempt in a job's history.
+#[derive(Debug, Clone, Serialize, QueryableByName)]
+pub struct AttemptRow {
+    #[diesel(sql_type = Int4)]
+    pub attempt: i32,
+    #[diesel(sql_type = Text)]
+    pub worker: String,
+    #[diesel(sql_type = Timestamptz)]
+    pub started_at: DateTime<Utc>,
+    #[diesel(sql_type = Nullable<Timestamptz>)]
+    pub finished_at: Option<DateTime<Utc>>,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub outcome: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub error: Option<String>,
+}
+
+const JOB_COLUMNS: &str = "id, tenant_id, kind, queue, state, payload, idempotency_key, attempts, \
+     max_attempts, deferrals, lease_losses, run_at, last_error, result, workflow_run_id, \
+     workflow_step, parent_job_id, trigger_kind, trigger_ref, created_at, started_at, finished_at";
+
+/// One job and its attempts, oldest first.
+pub fn get_job(
+    scope: &mut impl LedgerScope,
+    id: JobId,
+) -> QueryResult<Option<(JobRow, Vec<AttemptRow>)>> {
+    let conn = scope.pg();
+    let job: Option<JobRow> =
+        diesel::sql_query(format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = $1"))
+            .bind::<SqlUuid, _>(id.0)
+            .get_result(conn)
+            .optional()?;
+    let Some(job) = job else { return Ok(None) };
+    let attempts = diesel::sql_query(
+        "SELECT attempt, worker, started_at, finished_at, outcome, error FROM job_attempts \
+         WHERE job_id = $1 ORDER BY attempt",
+    )
+    .bind::<SqlUuid, _>(id.0)
+    .load(conn)?;
+    Ok(Some((job, attempts)))
+}
+
+/// Filters for listing jobs; `None` matches everything.
+#[derive(Debug, Clone, Default)]
+pub struct JobFilter {
+    pub state: Option<String>,
+    pub kind: Option<String>,
+    pub queue: Option<String>,
+    /// Only jobs created before this one (keyset pagination, newest first).
+    pub before: Option<JobId>,
+    pub limit: i64,
+}
+
+/// Jobs matching `filter`, newest first.
+pub fn list_jobs(scope: &mut impl LedgerScope, filter: &JobFilter) -> QueryResult<Vec<JobRow>> {
+    diesel::sql_query(format!(
+        "SELECT {JOB_COLUMNS} FROM jobs \
+         WHERE ($1::text IS NULL OR state = $1) AND ($2::text IS NULL OR kind = $2) \
+           AND ($3::text IS NULL OR queue = $3) AND ($4::uuid IS NULL OR id < $4) \
+         ORDER BY id DESC LIMIT $5"
+    ))
+    .bind::<Nullable<Text>, _>(filter.state.as_deref())
+    .bind::<Nullable<Text>, _>(filter.kind.as_deref())
+    .bind::<Nullable<Text>, _>(filter.queue.as_deref())
+    .bind::<Nullable<SqlUuid>, _>(filter.before.map(|b| b.0))
+    .bind::<BigInt, _>(filter.limit.clamp(1, 1000))
+    .load(scope.pg())
+}
+
+/// Counts for `findash jobs stats --json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Stats {
+    pub total: i64,
+    pub by_state: BTreeMap<String, i64>,
+    pub by_kind: BTreeMap<String, i64>,
+    pub by_queue: BTreeMap<String, BTreeMap<String, i64>>,
+}
+
+#[derive(QueryableByName)]
+struct CountRow {
+    #[diesel(sql_type = Text)]
+    queue: String,
+    #[diesel(sql_type = Text)]
+    kind: String,
+    #[diesel(sql_type = Text)]
+    state: String,
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+/// Job counts by state, kind and queue (every state present, zero or not).
+pub fn stats(scope: &mut impl LedgerScope) -> QueryResult<Stats> {
+    let rows: Vec<CountRow> = diesel::sql_query(
+        "SELECT queue, kind, state, count(*) AS n FROM jobs GROUP BY queue, kind, state",
+    )
+    .load(scope.pg())?;
+    let mut stats = Stats {
+        total: 0,
+        by_state: ["queued", "running", "retrying", "succeeded", "dead", "cancelled", "quarantined"]
+            .into_iter()
+            .map(|s| (s.to_owned(), 0))
+            .collect(),
+        by_kind: BTreeMap::new(),
+        by_queue: BTreeMap::new(),
+    };
+    for row in rows {
+        stats.total += row.n;
+        *stats.by_state.entry(row.state.clone()).or_default() += row.n;
+        *stats.by_kind.entry(row.kind).or_default() += row.n;
+        *stats.by_queue.entry(row.queue).or_default().entry(row.state).or_default() += row.n;
+    }
+    Ok(stats)
+}

@@ -1,0 +1,51 @@
+-- GCRA bucket for one rate-limit key, run atomically by Redis.
+--
+-- KEYS[1]  bucket key; its value is the theoretical arrival time (TAT), microseconds since the epoch
+-- ARGV[1]  emission interval T in microseconds (period / rate, rounded up so we never exceed the rate)
+-- ARGV[2]  burst: how many requests may arrive at once on an idle bucket
+-- ARGV[3]  cost: 1 takes a token, 0 only reads the bucket (admin view) and writes nothing
+--
+-- Returns { allowed (1|0), retry_after_us, tokens_available_after }.
+--
+-- The clock is Redis's own TIME, so every replica judges against the same clock no matter how far
+-- the hosts' clocks drift apart.
+
+local interval = tonumber(ARGV[1])
+local burst = tonumber(ARGV[2])
+local cost = tonumber(ARGV[3])
+
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000000 + tonumber(time[2])
+
+-- A missing key is an idle bucket; a TAT in the past is an idle bucket too (no credit is banked
+-- beyond the burst).
+local tat = tonumber(redis.call('GET', KEYS[1])) or now
+if tat < now then
+  tat = now
+end
+
+local tolerance = interval * burst
+local new_tat = tat + interval * cost
+local allow_at = new_tat - tolerance
+
+local function available(at)
+  local n = math.floor((now + tolerance - at) / interval)
+  if n < 0 then return 0 end
+  if n > burst then return burst end
+  return n
+end
+
+if cost == 0 then
+  return { 1, 0, available(tat) }
+end
+
+if now < allow_at then
+  return { 0, allow_at - now, available(tat) }
+end
+
+-- The bucket is full again once TAT has passed, so the key may vanish then. Numbers are formatted
+-- with %d because Lua would otherwise print 16-digit microsecond values in exponent notation.
+local ttl_ms = math.ceil((new_tat - now) / 1000)
+if ttl_ms < 1 then ttl_ms = 1 end
+redis.call('SET', KEYS[1], string.format('%d', new_tat), 'PX', string.format('%d', ttl_ms))
+return { 1, 0, available(new_tat) }

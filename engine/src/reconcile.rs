@@ -1,0 +1,201 @@
+//! The reconciler: repairs what crashes and Redis data loss leave behind, from the ledger.
+//!
+//! - `running` jobs whose lease expired (worker killed): back to `queued`, the attempt given
+//!   back, or `quarantined` after too many such deaths — a poison pill must not take the fleet
+//!   down one worker at a time;
+//! - dispatched jobs Redis no longer holds (restart, flush, eviction): dispatched again;
+//! - pending jobs of kinds no worker knows: reported, never dropped.
+//!
+//! Safe on several replicas: each pass holds an advisory lock, and every repair is a
+//! conditional update.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use diesel::prelude::*;
+use diesel::sql_types::{Array, BigInt, Bool, Double, Int4, Text, Uuid as SqlUuid};
+use findash_schema::SystemTask;
+use uuid::Uuid;
+
+use crate::engine::Services;
+use crate::error::EngineError;
+use crate::queue::Queue;
+use crate::transport;
+
+#[derive(QueryableByName)]
+struct Locked {
+    #[diesel(sql_type = Bool)]
+    locked: bool,
+}
+
+#[derive(QueryableByName)]
+struct Expired {
+    #[diesel(sql_type = Text)]
+    state: String,
+}
+
+#[derive(QueryableByName)]
+struct Dispatched {
+    #[diesel(sql_type = SqlUuid)]
+    id: Uuid,
+    #[diesel(sql_type = Text)]
+    queue: String,
+    #[diesel(sql_type = Text)]
+    dispatch_token: String,
+}
+
+#[derive(QueryableByName)]
+struct KindCount {
+    #[diesel(sql_type = Text)]
+    kind: String,
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+/// What one pass repaired.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Repairs {
+    pub requeued: usize,
+    pub quarantined: usize,
+    pub redispatched: usize,
+}
+
+/// One reconciliation pass.
+pub async fn reconcile_once(services: &Arc<Services>) -> Result<Repairs, EngineError> {
+    let db = services.db.clone();
+    let quarantine_after = i32::try_from(services.config.quarantine_after).unwrap_or(3);
+    let expired = tokio::task::spawn_blocking(move || {
+        db.system(SystemTask::Jobs, |sys| expire_leases(sys.conn(), quarantine_after))
+    })
+    .await??;
+    let mut repairs = Repairs::default();
+    for row in &expired {
+        if row.state == "quarantined" {
+            repairs.quarantined += 1;
+        } else {
+            repairs.requeued += 1;
+        }
+    }
+    repairs.redispatched = redispatch_lost(services).await?;
+    report_unknown_kinds(services).await?;
+    let metrics = crate::metrics::get();
+    metrics.reconciler.with_label_values(&["lease_requeued"]).inc_by(repairs.requeued as u64);
+    metrics.reconciler.with_label_values(&["quarantined"]).inc_by(repairs.quarantined as u64);
+    metrics.reconciler.with_label_values(&["redispatched"]).inc_by(repairs.redispatched as u64);
+    if repairs != Repairs::default() {
+        tracing::warn!(?repairs, "reconciler repaired jobs");
+        services.wake_dispatchers().await;
+    }
+    Ok(repairs)
+}
+
+fn expire_leases(conn: &mut PgConnection, quarantine_after: i32) -> Result<Vec<Expired>, EngineError> {
+    let lock: Locked = diesel::sql_query(
+        "SELECT pg_try_advisory_xact_lock(hashtext('findash:reconcile')) AS locked",
+    )
+    .get_result(conn)?;
+    if !lock.locked {
+        return Ok(Vec::new());
+    }
+    Ok(diesel::sql_query(
+        "WITH expired AS ( \
+             UPDATE jobs SET \
+                 state = CASE WHEN lease_losses + 1 >= $1 THEN 'quarantined' ELSE 'queued' END, \
+                 finished_at = CASE WHEN lease_losses + 1 >= $1 THEN now() END, \
+                 lease_losses = lease_losses + 1, attempts = greatest(attempts - 1, 0), \
+                 last_error = 'the worker running it stopped heartbeating (lease expired)', \
+                 lease_owner = NULL, lease_expires_at = NULL, dispatched_at = NULL, \
+                 dispatch_token = NULL, run_at = now() \
+             WHERE id IN (SELECT id FROM jobs WHERE state = 'running' AND lease_expires_at < now() \
+                          ORDER BY lease_expires_at LIMIT 1000 FOR UPDATE SKIP LOCKED) \
+             RETURNING id, tenant_id, runs, started_at, state, \
+                       (SELECT lease_owner FROM jobs j2 WHERE j2.id = jobs.id) AS owner \
+         ), attempts AS ( \
+             INSERT INTO job_attempts (job_id, tenant_id, attempt, worker, started_at, finished_at, \
+                                       outcome, error) \
+             SELECT id, tenant_id, runs, coalesce(owner, 'unknown'), started_at, \
+                    greatest(now(), started_at), 'lease_expired', \
+                    'the worker stopped heartbeating mid-run' \
+             FROM expired WHERE started_at IS NOT NULL \
+             ON CONFLICT (job_id, attempt) DO NOTHING \
+         ) SELECT state FROM expired",
+    )
+    .bind::<Int4, _>(quarantine_after)
+    .load(conn)?)
+}
+
+/// Dispatched jobs nobody claimed for a while: if Redis lost their task, dispatch them again.
+async fn redispatch_lost(services: &Arc<Services>) -> Result<usize, EngineError> {
+    let db = services.db.clone();
+    let after = services.config.lost_dispatch_after.as_secs_f64();
+    let candidates: Vec<Dispatched> = tokio::task::spawn_blocking(move || {
+        db.system(SystemTask::Jobs, |sys| {
+            diesel::sql_query(
+                "SELECT id, queue, dispatch_token FROM jobs \
+                 WHERE state IN ('queued', 'retrying') AND dispatched_at IS NOT NULL \
+                   AND dispatched_at < now() - make_interval(secs => $1) LIMIT 5000",
+            )
+            .bind::<Double, _>(after)
+            .load(sys.conn())
+            .map_err(EngineError::from)
+        })
+    })
+    .await??;
+    let mut by_queue: BTreeMap<String, Vec<Dispatched>> = BTreeMap::new();
+    for row in candidates {
+        by_queue.entry(row.queue.clone()).or_default().push(row);
+    }
+    let mut lost: Vec<(Uuid, String)> = Vec::new();
+    for (queue, rows) in by_queue {
+        let Ok(queue) = queue.parse::<Queue>() else { continue };
+        let tokens: Vec<String> = rows.iter().map(|r| r.dispatch_token.clone()).collect();
+        let mut redis = services.redis.clone();
+        let held = transport::held(&mut redis, &services.ns, queue, &tokens).await?;
+        lost.extend(rows.into_iter().zip(held).filter(|(_, h)| !h).map(|(r, _)| (r.id, r.dispatch_token)));
+    }
+    if lost.is_empty() {
+        return Ok(0);
+    }
+    let (ids, tokens): (Vec<Uuid>, Vec<String>) = lost.into_iter().unzip();
+    let db = services.db.clone();
+    let n = tokio::task::spawn_blocking(move || {
+        db.system(SystemTask::Jobs, |sys| {
+            diesel::sql_query(
+                "UPDATE jobs j SET dispatched_at = NULL, dispatch_token = NULL \
+                 FROM unnest($1::uuid[], $2::text[]) AS u(id, token) \
+                 WHERE j.id = u.id AND j.dispatch_token = u.token \
+                   AND j.state IN ('queued', 'retrying')",
+            )
+            .bind::<Array<SqlUuid>, _>(&ids)
+            .bind::<Array<Text>, _>(&tokens)
+            .execute(sys.conn())
+            .map_err(EngineError::from)
+        })
+    })
+    .await??;
+    Ok(n)
+}
+
+async fn report_unknown_kinds(services: &Arc<Services>) -> Result<(), EngineError> {
+    let known: Vec<String> = services.registry.kinds().map(str::to_owned).collect();
+    let db = services.db.clone();
+    let rows: Vec<KindCount> = tokio::task::spawn_blocking(move || {
+        db.system(SystemTask::Jobs, |sys| {
+            diesel::sql_query(
+                "SELECT kind, count(*) AS n FROM jobs \
+                 WHERE state IN ('queued', 'retrying') AND kind <> ALL($1) GROUP BY kind",
+            )
+            .bind::<Array<Text>, _>(&known)
+            .load(sys.conn())
+            .map_err(EngineError::from)
+        })
+    })
+    .await??;
+    let gauge = &crate::metrics::get().unknown_kinds;
+    gauge.reset();
+    for row in rows {
+        tracing::warn!(kind = %row.kind, jobs = row.n, "pending jobs of a kind no worker knows");
+        gauge.with_label_values(&[row.kind.as_str()]).set(row.n);
+    }
+    Ok(())
+}

@@ -1,0 +1,205 @@
+//! Worker pools: one supervised apalis worker per queue, a lease heartbeat, and graceful
+//! shutdown that lets in-flight jobs finish and releases the rest.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use apalis::prelude::{
+    BackendExt, BoxDynError, Data, Strategy, WorkerBuilder, WorkerBuilderExt, WorkerError,
+};
+use diesel::prelude::*;
+use diesel::sql_types::{Bool, Double, Text, Uuid as SqlUuid};
+use findash_schema::{JobId, SystemTask};
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use crate::engine::Services;
+use crate::executor::{StopReason, WorkerState, execute};
+use crate::queue::Queue;
+use crate::transport::{self, Dispatch};
+
+/// Which pools to run.
+#[derive(Debug, Clone)]
+pub struct WorkerOptions {
+    pub queues: Vec<Queue>,
+    /// Per-queue concurrency; `None`: each queue's default.
+    pub concurrency: Option<usize>,
+}
+
+impl Default for WorkerOptions {
+    fn default() -> WorkerOptions {
+        WorkerOptions { queues: Queue::ALL.to_vec(), concurrency: None }
+    }
+}
+
+/// A unique name for this process start: apalis-redis refuses a worker name it saw recently,
+/// and the ledger's leases must tell this process from its previous life.
+pub fn process_name() -> String {
+    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "worker".to_owned());
+    format!("{host}-{}-{}", std::process::id(), &ulid::Ulid::generate().to_string()[20..])
+}
+
+async fn handle(dispatch: Dispatch, state: Data<Arc<WorkerState>>) -> Result<(), BoxDynError> {
+    // The job runs on its own task: if apalis drops this future (shutdown), the job still ends
+    // through the engine's own release path instead of vanishing mid-run.
+    let state = Arc::clone(&state);
+    let _ = tokio::spawn(execute(state, dispatch.id)).await;
+    Ok(())
+}
+
+/// Runs the pools until `stop`, then shuts down gracefully.
+pub async fn run(services: Arc<Services>, options: WorkerOptions, stop: CancellationToken) {
+    let name = process_name();
+    tracing::info!(worker = %name, queues = ?options.queues, "worker starting");
+    let state = WorkerState::new(name.clone(), services.clone());
+    let pools_stop = CancellationToken::new();
+    let heartbeat = tokio::spawn(heartbeat(state.clone(), pools_stop.clone()));
+    let mut pools = Vec::new();
+    for queue in options.queues.iter().copied() {
+        let concurrency = options.concurrency.unwrap_or(queue.default_concurrency());
+        pools.push(tokio::spawn(supervise(state.clone(), queue, concurrency, pools_stop.clone())));
+    }
+    stop.cancelled().await;
+    tracing::info!("worker stopping: no new jobs; waiting for running ones");
+    pools_stop.cancel();
+    for pool in pools {
+        let _ = pool.await;
+    }
+    let deadline = tokio::time::Instant::now() + services.config.shutdown_timeout;
+    while running_count(&state) > 0 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let left = release_all(&state);
+    if left > 0 {
+        tracing::warn!(jobs = left, "releasing jobs still running at the shutdown deadline");
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while running_count(&state) > 0 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    heartbeat.abort();
+    tracing::info!("worker stopped");
+}
+
+fn running_count(state: &WorkerState) -> usize {
+    state.running.lock().map(|r| r.len()).unwrap_or(0)
+}
+
+fn release_all(state: &WorkerState) -> usize {
+    let Ok(running) = state.running.lock() else { return 0 };
+    for job in running.values() {
+        if let Ok(mut reason) = job.reason.lock() {
+            reason.get_or_insert(StopReason::Shutdown);
+        }
+        job.token.cancel();
+    }
+    running.len()
+}
+
+/// Keeps one queue's apalis worker alive: a worker that dies (Redis flushed, connection lost,
+/// a registration conflict) is replaced under a new name.
+async fn supervise(state: Arc<WorkerState>, queue: Queue, concurrency: usize, stop: CancellationToken) {
+    let live = crate::metrics::get().live_workers.with_label_values(&[queue.as_str()]);
+    let mut generation = 0_u32;
+    while !stop.is_cancelled() {
+        generation += 1;
+        let name = format!("{}:{}:{generation}", state.name, queue.as_str());
+        live.inc();
+        state.services.live_workers.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let result = run_pool(&state, queue, concurrency, &name, stop.clone()).await;
+        live.dec();
+        state.services.live_workers.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+        if stop.is_cancelled() {
+            break;
+        }
+        match result {
+            Ok(()) => tracing::warn!(worker = %name, "apalis worker ended; restarting"),
+            Err(e) => tracing::error!(worker = %name, error = %e, "apalis worker died; restarting"),
+        }
+        tokio::select! {
+            () = stop.cancelled() => break,
+            () = tokio::time::sleep(Duration::from_secs(1)) => {}
+        }
+    }
+}
+
+async fn run_pool(
+    state: &Arc<WorkerState>,
+    queue: Queue,
+    concurrency: usize,
+    name: &str,
+    stop: CancellationToken,
+) -> Result<(), WorkerError> {
+    let services = &state.services;
+    let redis = services.redis.clone();
+    let storage = apalis_redis::RedisStorage::<Dispatch>::new(redis)
+        .with_config(services.ns.apalis_config(queue));
+    let wake = transport::wake_stream(services.redis_client.clone(), services.ns.worker_wake(queue));
+    let strategy = Strategy::new().interval(Duration::from_millis(200)).stream(wake);
+    let backend = storage.poll_with_strategy(strategy);
+    let worker = WorkerBuilder::new(name)
+        .backend(backend)
+        .data(state.clone())
+        .concurrency(concurrency)
+        .build(handle);
+    worker
+        .run_until(async move {
+            stop.cancelled().await;
+            Ok::<(), WorkerError>(())
+        })
+        .await
+}
+
+#[derive(QueryableByName)]
+struct Renewed {
+    #[diesel(sql_type = SqlUuid)]
+    id: Uuid,
+    #[diesel(sql_type = Bool)]
+    cancel: bool,
+}
+
+/// Renews the leases of this process's running jobs and stops the ones an operator cancelled.
+async fn heartbeat(state: Arc<WorkerState>, stop: CancellationToken) {
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => {}
+            () = tokio::time::sleep(state.services.config.heartbeat) => {}
+        }
+        let db = state.services.db.clone();
+        let name = state.name.clone();
+        let lease = state.services.config.lease;
+        let renewed = tokio::task::spawn_blocking(move || {
+            db.system(SystemTask::Jobs, |sys| {
+                diesel::sql_query(
+                    "UPDATE jobs SET lease_expires_at = now() + make_interval(secs => $2) \
+                     WHERE lease_owner = $1 AND state = 'running' \
+                     RETURNING id, cancel_requested_at IS NOT NULL AS cancel",
+                )
+                .bind::<Text, _>(&name)
+                .bind::<Double, _>(lease.as_secs_f64())
+                .load::<Renewed>(sys.conn())
+                .map_err(crate::error::EngineError::from)
+            })
+        })
+        .await;
+        match renewed {
+            Ok(Ok(rows)) => {
+                if let Ok(running) = state.running.lock() {
+                    for row in rows.iter().filter(|r| r.cancel) {
+                        if let Some(job) = running.get(&JobId(row.id)) {
+                            if let Ok(mut reason) = job.reason.lock() {
+                                reason.get_or_insert(StopReason::Cancelled);
+                            }
+                            job.token.cancel();
+                        }
+                    }
+                }
+            }
+            Ok(Err(e)) => tracing::warn!(error = %e, "lease renewal failed"),
+            Err(e) => tracing::warn!(error = %e, "lease renewal task failed"),
+        }
+        if stop.is_cancelled() && running_count(&state) == 0 {
+            return;
+        }
+    }
+}
