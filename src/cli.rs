@@ -50,6 +50,77 @@ pub enum Command {
     },
     /// Validate the environment, print every problem at once, exit non-zero on any.
     CheckConfig,
+    /// Run worker pools: claim and run jobs until SIGTERM/SIGINT, then finish in-flight jobs
+    /// (up to WORKER_SHUTDOWN_TIMEOUT) and release the rest.
+    Worker {
+        /// Comma-separated queues (sync, rates, forecast, dq, email, webhooks, default); all by
+        /// default.
+        #[arg(long, value_delimiter = ',')]
+        queues: Vec<findash_engine::Queue>,
+        /// Concurrent jobs per queue (default: each queue's own).
+        #[arg(long, value_parser = clap::value_parser!(u16).range(1..=1024))]
+        concurrency: Option<u16>,
+    },
+    /// Run the scheduler: dispatcher, reconciler, cron. Safe to run on several replicas.
+    Scheduler,
+    /// Enqueue a job (or --count of them in one bulk insert) and print the id(s).
+    Enqueue {
+        /// The job kind, e.g. `noop`.
+        kind: String,
+        /// Tenant slug or id; without it the job is a system job.
+        #[arg(long)]
+        tenant: Option<String>,
+        /// The payload (JSON object).
+        #[arg(long, default_value = "{}")]
+        json: String,
+        /// Idempotency key: enqueueing the same kind and key again returns the existing job.
+        #[arg(long)]
+        key: Option<String>,
+        /// How many jobs to enqueue in one statement (without --key).
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+        count: u32,
+        /// Do not run before this long from now (e.g. `30s`).
+        #[arg(long, value_parser = humantime::parse_duration)]
+        delay: Option<Duration>,
+    },
+    /// Operate on the job ledger.
+    Jobs {
+        #[command(subcommand)]
+        command: JobsCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum JobsCommand {
+    /// Jobs, newest first.
+    List {
+        #[arg(long)]
+        state: Option<String>,
+        #[arg(long)]
+        kind: Option<String>,
+        #[arg(long)]
+        queue: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+        /// One JSON object per line instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// One job with its attempts, as JSON.
+    Show { id: findash_schema::JobId },
+    /// Run a dead, cancelled or quarantined job again now.
+    Retry { id: findash_schema::JobId },
+    /// Cancel a queued, retrying or running job.
+    Cancel { id: findash_schema::JobId },
+    /// Delete a dead, cancelled or quarantined job and its history.
+    Discard { id: findash_schema::JobId },
+    /// Counts by state, kind and queue.
+    Stats {
+        /// `{"total": N, "by_state": {..}, "by_kind": {..}, "by_queue": {..}}` (the default
+        /// output; the flag is accepted for scripts that say so).
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn parse_role(s: &str) -> Result<Role, String> {

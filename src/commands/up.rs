@@ -20,9 +20,19 @@ pub fn run(config: &Config) -> anyhow::Result<()> {
         seed::DEMO_SLUG
     );
     println!(
-        "not started: the HTTP server ({}), workers and scheduler are not part of this build yet \
-         (see ARCHITECTURE.md).",
+        "running: workers (all queues) and scheduler in this process; Ctrl-C stops them. \
+         The HTTP server ({}) is not part of this build yet (see ARCHITECTURE.md).",
         config.web.public_base_url
     );
-    Ok(())
+    super::runtime()?.block_on(async {
+        let engine = super::engine(config).await?;
+        let stop = super::shutdown_signal();
+        let scheduler = {
+            let (engine, stop) = (engine.clone(), stop.clone());
+            tokio::spawn(async move { engine.run_scheduler(stop).await })
+        };
+        engine.run_workers(findash_engine::WorkerOptions::default(), stop).await;
+        scheduler.await??;
+        Ok(())
+    })
 }

@@ -56,6 +56,14 @@ pub const VARIABLES: &[&str] = &[
     "EMAIL_FROM",
     "ADMIN_EMAIL",
     "ADMIN_PASSWORD",
+    "REDIS_NAMESPACE",
+    "DISPATCH_WINDOW",
+    "RATE_LIMITS",
+    "CRON_SCHEDULES",
+    "JOB_LEASE",
+    "JOB_RETENTION_SUCCEEDED",
+    "JOB_RETENTION_FAILED",
+    "WORKER_SHUTDOWN_TIMEOUT",
     "RUST_LOG",
 ];
 
@@ -174,14 +182,7 @@ impl Config {
             checkout_timeout: Duration::from_secs(10),
         };
 
-        let engine = EngineConfig {
-            redis_url: secret_url(r.required_url(
-                "REDIS_URL",
-                (!deployed).then_some("redis://127.0.0.1:6379"),
-                &["redis", "rediss"],
-            )),
-            sentry_dsn: r.sentry_dsn("SENTRY_DSN"),
-        };
+        let engine = engine_config(&mut r, deployed, env);
 
         let bind_addr: SocketAddr = r.parse("BIND_ADDR", SocketAddr::from(([127, 0, 0, 1], 8080)));
         let public_default = (!deployed).then(|| format!("http://{bind_addr}"));
@@ -318,3 +319,54 @@ fn placeholder_url() -> Url {
 
 #[cfg(test)]
 mod tests;
+
+fn engine_config(r: &mut Reader<'_>, deployed: bool, env: Environment) -> EngineConfig {
+    let redis_url = secret_url(r.required_url(
+        "REDIS_URL",
+        (!deployed).then_some("redis://127.0.0.1:6379"),
+        &["redis", "rediss"],
+    ));
+    let mut engine = EngineConfig::new(redis_url);
+    engine.sentry_dsn = r.sentry_dsn("SENTRY_DSN");
+    engine.environment = env.as_str().to_owned();
+    engine.redis_namespace = r.parse("REDIS_NAMESPACE", engine.redis_namespace.clone());
+    if !engine.redis_namespace.chars().all(|c| c.is_ascii_alphanumeric() || "-_:.".contains(c))
+        || engine.redis_namespace.is_empty()
+    {
+        r.problem("REDIS_NAMESPACE", "must be non-empty letters, digits, `-`, `_`, `:` or `.`");
+    }
+    engine.dispatch_window = r.parse_in("DISPATCH_WINDOW", engine.dispatch_window, 1..=100_000);
+    engine.rate_limits = r.parse("RATE_LIMITS", String::new());
+    if let Err(e) = findash_engine::ratelimit::RateLimits::parse(&engine.rate_limits) {
+        r.problem("RATE_LIMITS", e);
+    }
+    engine.cron_overrides = r.parse("CRON_SCHEDULES", String::new());
+    if let Err(problems) = findash_engine::cron::apply_overrides(
+        findash_engine::cron::default_schedules(),
+        &engine.cron_overrides,
+    ) {
+        r.problem("CRON_SCHEDULES", problems.join("; "));
+    }
+    let duration = |r: &mut Reader<'_>, var: &'static str, default: Duration| -> Duration {
+        let value: humantime::Duration = r.parse(var, default.into());
+        let value: Duration = value.into();
+        if value.is_zero() {
+            r.problem(var, "must be more than zero");
+            return default;
+        }
+        value
+    };
+    engine.lease = duration(r, "JOB_LEASE", engine.lease);
+    if engine.lease < Duration::from_secs(1) {
+        r.problem("JOB_LEASE", "must be at least 1s");
+    }
+    // Derived from the lease: renew it six times per lease, look for expired ones twice per
+    // lease, and suspect Redis lost a dispatched job after half a lease unclaimed.
+    engine.heartbeat = (engine.lease / 6).max(Duration::from_millis(100));
+    engine.reconcile_every = (engine.lease / 2).clamp(Duration::from_millis(500), Duration::from_secs(5));
+    engine.lost_dispatch_after = (engine.lease / 2).max(Duration::from_secs(1));
+    engine.retention_succeeded = duration(r, "JOB_RETENTION_SUCCEEDED", engine.retention_succeeded);
+    engine.retention_failed = duration(r, "JOB_RETENTION_FAILED", engine.retention_failed);
+    engine.shutdown_timeout = duration(r, "WORKER_SHUTDOWN_TIMEOUT", engine.shutdown_timeout);
+    engine
+}
