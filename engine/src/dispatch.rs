@@ -49,7 +49,7 @@ struct DueRow {
 const NIL: &str = "'00000000-0000-0000-0000-000000000000'::uuid";
 
 /// Hands up to the free part of `queue`'s window to Redis; returns how many jobs it pushed.
-pub async fn dispatch_once(services: &Arc<Services>, queue: Queue) -> Result<usize, EngineError> {
+pub(crate) async fn dispatch_once(services: &Arc<Services>, queue: Queue) -> Result<usize, EngineError> {
     let kinds: Vec<String> = services.registry.kinds_of(queue).into_iter().map(str::to_owned).collect();
     if kinds.is_empty() {
         return Ok(0);

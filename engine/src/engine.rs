@@ -32,6 +32,7 @@ pub struct Services {
     pub(crate) sentry: Option<Arc<sentry::Client>>,
     /// Wakes this process's dispatcher without a Redis round trip (`findash up`).
     pub(crate) local_wake: Arc<Notify>,
+    pub(crate) limiter_metrics: prometheus::Registry,
     /// apalis workers alive in this process, for readiness probes.
     pub(crate) live_workers: AtomicUsize,
 }
@@ -87,7 +88,10 @@ impl Engine {
         let client = redis::Client::open(config.redis_url.expose_secret())?;
         let redis = client.get_connection_manager().await?;
         let limits = RateLimits::parse(&config.rate_limits).map_err(EngineError::Invalid)?;
-        let limiter = RateLimiter::new(redis.clone(), &config.redis_namespace, limits, &crate::metrics::get().registry)
+        // The limiter's metrics live in a registry of this engine (a process may hold several
+        // engines, e.g. in tests); `Engine::gather` serves both.
+        let limiter_metrics = prometheus::Registry::new();
+        let limiter = RateLimiter::new(redis.clone(), &config.redis_namespace, limits, &limiter_metrics)
             .map_err(|e| EngineError::Invalid(format!("rate-limit metrics: {e}")))?;
         let http = reqwest::Client::builder()
             .timeout(std::time::Duration::from_secs(30))
@@ -120,6 +124,7 @@ impl Engine {
                 config,
                 sentry,
                 local_wake: Arc::new(Notify::new()),
+                limiter_metrics,
                 live_workers: AtomicUsize::new(0),
             }),
         })
@@ -190,6 +195,18 @@ impl Engine {
             self.notify().await;
         }
         Ok(result)
+    }
+
+    /// Every engine metric of this process, for `/metrics`.
+    pub fn gather(&self) -> Vec<prometheus::proto::MetricFamily> {
+        let mut families = crate::metrics::get().registry.gather();
+        families.extend(self.services.limiter_metrics.gather());
+        families
+    }
+
+    /// One reconciler pass (the scheduler runs them periodically).
+    pub async fn reconcile_once(&self) -> Result<crate::reconcile::Repairs, EngineError> {
+        crate::reconcile::reconcile_once(&self.services).await
     }
 
     /// Runs worker pools until `stop`.

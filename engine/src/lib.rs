@@ -36,13 +36,11 @@ pub mod testing;
 
 pub use config::EngineConfig;
 pub use context::JobContext;
-pub use dispatch::dispatch_once;
 pub use engine::{Engine, act_in};
 pub use error::EngineError;
 pub use job::{Job, JobError, JobResult, MAX_DEFERRALS};
 pub use queue::Queue;
-pub use reconcile::{Repairs, reconcile_once};
+pub use reconcile::Repairs;
 pub use registry::{JobType, Registry};
 pub use retry::RetryPolicy;
-pub use scheduler::tick;
 pub use worker::{WorkerOptions, process_name};

@@ -61,7 +61,7 @@ pub struct Repairs {
 }
 
 /// One reconciliation pass.
-pub async fn reconcile_once(services: &Arc<Services>) -> Result<Repairs, EngineError> {
+pub(crate) async fn reconcile_once(services: &Arc<Services>) -> Result<Repairs, EngineError> {
     let db = services.db.clone();
     let quarantine_after = i32::try_from(services.config.quarantine_after).unwrap_or(3);
     let expired = tokio::task::spawn_blocking(move || {

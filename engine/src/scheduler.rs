@@ -101,7 +101,7 @@ struct TickRow {
 
 /// Records the schedule's due tick if this replica is the first to; returns the job it
 /// enqueued. Every replica calls this; the unique `(schedule, fire_at)` picks one winner.
-pub async fn tick(
+pub(crate) async fn tick(
     services: &Arc<Services>,
     schedule: &Schedule,
     replica: &str,

@@ -1,0 +1,69 @@
+//! Test support: an engine on a test database and a Redis namespace of its own, deleted when
+//! the test ends. Redis must be reachable (`REDIS_URL`, default `redis://127.0.0.1:6379`): a
+//! test that needs it fails loudly without it.
+
+use std::time::Duration;
+
+use findash_schema::testing::TestDb;
+use secrecy::SecretString;
+
+use crate::{EngineConfig, Engine, Registry};
+
+/// The Redis URL tests use.
+pub fn redis_url() -> String {
+    std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
+}
+
+/// A fresh namespace, `test:<ulid>`.
+pub fn unique_namespace() -> String {
+    format!("test:{}", ulid::Ulid::generate().to_string().to_lowercase())
+}
+
+/// Engine settings for tests: short lease and polls so recovery paths run in seconds.
+pub fn config(namespace: &str) -> EngineConfig {
+    let mut config = EngineConfig::new(SecretString::from(redis_url()));
+    config.redis_namespace = namespace.to_owned();
+    config.environment = "test".to_owned();
+    config.lease = Duration::from_secs(3);
+    config.heartbeat = Duration::from_millis(300);
+    config.reconcile_every = Duration::from_millis(500);
+    config.lost_dispatch_after = Duration::from_secs(1);
+    config.dispatch_poll = Duration::from_millis(100);
+    config.shutdown_timeout = Duration::from_secs(2);
+    config
+}
+
+/// Deletes every key of `namespace`.
+pub async fn delete_namespace(namespace: &str) {
+    let Ok(client) = redis::Client::open(redis_url()) else { return };
+    let Ok(mut conn) = client.get_multiplexed_async_connection().await else { return };
+    let keys: Vec<String> = match redis::cmd("KEYS").arg(format!("{namespace}:*")).query_async(&mut conn).await {
+        Ok(keys) => keys,
+        Err(_) => return,
+    };
+    for chunk in keys.chunks(500) {
+        let _: Result<(), _> = redis::cmd("DEL").arg(chunk).query_async(&mut conn).await;
+    }
+}
+
+/// A database, a Redis namespace and an engine on both.
+pub struct TestEngine {
+    pub db: TestDb,
+    pub namespace: String,
+    pub engine: Engine,
+}
+
+impl TestEngine {
+    /// Starts an engine with `registry`, after `tweak` adjusts the configuration.
+    pub async fn start(registry: Registry, tweak: impl FnOnce(&mut EngineConfig)) -> TestEngine {
+        let db = TestDb::new();
+        let namespace = unique_namespace();
+        let mut config = config(&namespace);
+        tweak(&mut config);
+        let engine = match Engine::connect(config, db.db().clone(), registry).await {
+            Ok(engine) => engine,
+            Err(e) => panic!("engine did not start (is Redis running at {}?): {e:#}", redis_url()),
+        };
+        TestEngine { db, namespace, engine }
+    }
+}

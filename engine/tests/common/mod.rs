@@ -1,0 +1,84 @@
+//! Shared helpers of the engine's integration tests.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::{Duration, Instant};
+
+use diesel::PgConnection;
+use findash_engine::testing::TestEngine;
+use findash_engine::{Registry, WorkerOptions};
+use findash_schema::testing::sql;
+use tokio_util::sync::CancellationToken;
+
+/// A tenant row; returns its id.
+pub fn tenant(conn: &mut PgConnection, slug: &str) -> findash_schema::TenantId {
+    let id = sql::text(
+        conn,
+        &format!(
+            "INSERT INTO tenants (slug, name, base_currency, time_zone, locale) \
+             VALUES ('{slug}', '{slug}', 'BRL', 'UTC', 'pt-BR') RETURNING id::text AS value"
+        ),
+    );
+    id.parse().unwrap()
+}
+
+/// Workers and scheduler of a test engine, stopped when dropped.
+pub struct Running {
+    pub stop: CancellationToken,
+    handles: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Running {
+    pub async fn shutdown(mut self) {
+        self.stop.cancel();
+        for handle in self.handles.drain(..) {
+            let _ = tokio::time::timeout(Duration::from_secs(15), handle).await;
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
+/// Starts workers (all queues, `concurrency` each) and the scheduler.
+pub fn run(t: &TestEngine, concurrency: usize) -> Running {
+    let stop = CancellationToken::new();
+    let workers = {
+        let (engine, stop) = (t.engine.clone(), stop.clone());
+        tokio::spawn(async move {
+            engine
+                .run_workers(WorkerOptions { queues: findash_engine::Queue::ALL.to_vec(), concurrency: Some(concurrency) }, stop)
+                .await;
+        })
+    };
+    let scheduler = {
+        let (engine, stop) = (t.engine.clone(), stop.clone());
+        tokio::spawn(async move {
+            engine.run_scheduler(stop).await.unwrap();
+        })
+    };
+    Running { stop, handles: vec![workers, scheduler] }
+}
+
+/// Polls `sql` (a count) until it equals `expected`, or fails after `timeout`.
+pub async fn wait_count(t: &TestEngine, query: &str, expected: i64, timeout: Duration) {
+    let started = Instant::now();
+    let mut conn = t.db.admin_conn();
+    loop {
+        let n = sql::count(&mut conn, query);
+        if n == expected {
+            return;
+        }
+        if started.elapsed() > timeout {
+            let states = sql::texts(&mut conn, "SELECT state || ' ' || coalesce(last_error, '') AS value FROM jobs ORDER BY created_at LIMIT 20");
+            panic!("`{query}` is {n}, expected {expected} after {timeout:?}; jobs: {states:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+pub fn registry() -> Registry {
+    findash_engine::builtin::register(Registry::new())
+}
