@@ -62,9 +62,8 @@ pub async fn run(services: Arc<Services>, options: WorkerOptions, stop: Cancella
     stop.cancelled().await;
     tracing::info!("worker stopping: no new jobs; waiting for running ones");
     pools_stop.cancel();
-    for pool in pools {
-        let _ = pool.await;
-    }
+    // apalis stops fetching at once; in-flight jobs run on their own tasks until they finish
+    // or the deadline releases them.
     let deadline = tokio::time::Instant::now() + services.config.shutdown_timeout;
     while running_count(&state) > 0 && tokio::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -72,9 +71,14 @@ pub async fn run(services: Arc<Services>, options: WorkerOptions, stop: Cancella
     let left = release_all(&state);
     if left > 0 {
         tracing::warn!(jobs = left, "releasing jobs still running at the shutdown deadline");
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-        while running_count(&state) > 0 && tokio::time::Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while running_count(&state) > 0 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    for pool in pools {
+        if tokio::time::timeout(Duration::from_secs(5), pool).await.is_err() {
+            tracing::warn!("an apalis worker did not stop within 5 s");
         }
     }
     heartbeat.abort();

@@ -280,7 +280,7 @@ fn advance_in(sys: &mut SystemConn<'_>, registry: &Registry, run: WorkflowRunId)
     loop {
         let ready: Vec<Ready> = diesel::sql_query(
             "SELECT s.step, s.job_kind, s.payload, s.tenant_id, \
-                    bool_and(u.state IN ('succeeded', 'skipped')) AS upstream_ok \
+                    coalesce(bool_and(u.state IN ('succeeded', 'skipped')), true) AS upstream_ok \
              FROM workflow_steps s \
              LEFT JOIN workflow_step_dependencies d ON d.run_id = s.run_id AND d.step = s.step \
              LEFT JOIN workflow_steps u ON u.run_id = s.run_id \

@@ -1,0 +1,117 @@
+//! Workflows: fan-out, fan-in exactly once under concurrency, and blocked steps.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::time::Duration;
+
+use findash_engine::ledger::Trigger;
+use findash_engine::testing::{TestEngine, delete_namespace};
+use findash_engine::workflow::{StepSpec, WorkflowSpec, start};
+use findash_engine::{Job, JobContext, JobError, JobResult, Queue};
+use findash_schema::SystemTask;
+use findash_schema::testing::sql;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use common::{registry, run, tenant, wait_count};
+
+#[derive(Serialize, Deserialize)]
+struct Spread {
+    children: u32,
+}
+
+impl Job for Spread {
+    const KIND: &'static str = "test_spread";
+    async fn run(self, ctx: JobContext) -> JobResult {
+        let children = (0..self.children).map(|i| (format!("c{i}"), Leaf { ms: 20 + u64::from(i % 3) * 10 })).collect();
+        let spawned = ctx.fan_out(children).await?;
+        Ok(json!({ "spawned": spawned.len() }))
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct Leaf {
+    ms: u64,
+}
+
+impl Job for Leaf {
+    const KIND: &'static str = "test_leaf";
+    const QUEUE: Queue = Queue::Sync;
+    async fn run(self, _ctx: JobContext) -> JobResult {
+        tokio::time::sleep(Duration::from_millis(self.ms)).await;
+        Ok(json!({}))
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct Gate {
+    block: bool,
+}
+
+impl Job for Gate {
+    const KIND: &'static str = "test_gate";
+    async fn run(self, _ctx: JobContext) -> JobResult {
+        if self.block {
+            return Err(JobError::Blocked { reason: "2 critical findings".to_owned() });
+        }
+        Ok(json!({}))
+    }
+}
+
+fn spec(key: &str, block: bool) -> WorkflowSpec {
+    let step = |name: &str, kind: &str, payload, deps: &[&str]| StepSpec {
+        name: name.to_owned(),
+        kind: kind.to_owned(),
+        payload,
+        depends_on: deps.iter().map(|d| (*d).to_owned()).collect(),
+    };
+    WorkflowSpec {
+        name: "test_pipeline".to_owned(),
+        run_key: key.to_owned(),
+        steps: vec![
+            step("sync", "test_spread", json!({ "children": 40 }), &[]),
+            step("gate", "test_gate", json!({ "block": block }), &["sync"]),
+            step("forecast", "test_leaf", json!({ "ms": 1 }), &["gate"]),
+        ],
+        trigger: Trigger::new("cli", None),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn fan_in_starts_the_dependent_step_exactly_once_and_a_block_stops_downstream() {
+    let registry = registry().register::<Spread>().register::<Leaf>().register::<Gate>();
+    let t = TestEngine::start(registry, |_| {}).await;
+    let a = tenant(&mut t.db.admin_conn(), "a");
+    let running = run(&t, 16);
+    let registry = t.engine.registry().clone();
+    let (ok_spec, blocked_spec) = (spec("2026-11-25", false), spec("2026-11-26", true));
+    let (ok, blocked, again) = t
+        .engine
+        .db()
+        .system(SystemTask::Jobs, |sys| {
+            let ok = start(sys, &registry, a, &ok_spec)?;
+            let blocked = start(sys, &registry, a, &blocked_spec)?;
+            let again = start(sys, &registry, a, &ok_spec)?;
+            Ok::<_, findash_engine::EngineError>((ok, blocked, again))
+        })
+        .unwrap();
+    t.engine.notify().await;
+    assert!(again.duplicate && again.run_id == ok.run_id, "one run per workflow, tenant and key");
+    wait_count(&t, "SELECT count(*) AS n FROM workflow_runs WHERE finished_at IS NOT NULL", 2, Duration::from_secs(60)).await;
+    let mut conn = t.db.admin_conn();
+    let q = |run: &findash_engine::workflow::WorkflowStarted, what: &str| format!("{what} AND workflow_run_id = '{}'", run.run_id);
+    // 40 children finished concurrently on 16 slots; the gate was enqueued once per run.
+    assert_eq!(sql::count(&mut conn, &q(&ok, "SELECT count(*) AS n FROM jobs WHERE workflow_step = 'gate'")), 1);
+    assert_eq!(sql::count(&mut conn, &q(&ok, "SELECT count(*) AS n FROM jobs WHERE workflow_step LIKE 'sync:%' AND state = 'succeeded'")), 40);
+    assert_eq!(sql::text(&mut conn, &format!("SELECT state AS value FROM workflow_runs WHERE id = '{}'", ok.run_id)), "succeeded");
+    // The gate's block: gate blocked, forecast blocked (never enqueued), run blocked.
+    assert_eq!(sql::text(&mut conn, &format!("SELECT state AS value FROM workflow_runs WHERE id = '{}'", blocked.run_id)), "blocked");
+    assert_eq!(
+        sql::texts(&mut conn, &format!("SELECT step || ' ' || state || ' ' || coalesce(reason, '') AS value FROM workflow_steps WHERE run_id = '{}' AND step NOT LIKE 'sync:%' ORDER BY step", blocked.run_id)),
+        ["forecast blocked a step it depends on did not succeed", "gate blocked 2 critical findings", "sync succeeded "]
+    );
+    assert_eq!(sql::count(&mut conn, &q(&blocked, "SELECT count(*) AS n FROM jobs WHERE workflow_step = 'forecast'")), 0);
+    running.shutdown().await;
+    delete_namespace(&t.namespace).await;
+}
