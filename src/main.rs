@@ -65,13 +65,19 @@ fn run(command: Command, config: &Config) -> anyhow::Result<()> {
             user,
         } => commands::token::run(config, &tenant, role, ttl, user.as_deref()),
         Command::CheckConfig => unreachable!("handled before the configuration is required"),
-        Command::Worker { queues, concurrency } => {
-            commands::worker::run(config, queues, concurrency.map(usize::from))
-        }
+        Command::Worker {
+            queues,
+            concurrency,
+        } => commands::worker::run(config, queues, concurrency.map(usize::from)),
         Command::Scheduler => commands::scheduler::run(config),
-        Command::Enqueue { kind, tenant, json, key, count, delay } => {
-            commands::enqueue::run(config, &kind, tenant.as_deref(), &json, key, count, delay)
-        }
+        Command::Enqueue {
+            kind,
+            tenant,
+            json,
+            key,
+            count,
+            delay,
+        } => commands::enqueue::run(config, &kind, tenant.as_deref(), &json, key, count, delay),
         Command::Jobs { command } => commands::jobs::run(config, command),
     }
 }

@@ -19,7 +19,10 @@ struct Env {
 
 impl Env {
     fn new() -> Env {
-        Env { db: TestDb::new(), namespace: format!("test:{}", uuid::Uuid::new_v4().simple()) }
+        Env {
+            db: TestDb::new(),
+            namespace: format!("test:{}", uuid::Uuid::new_v4().simple()),
+        }
     }
 
     fn command(&self, args: &[&str], extra: &[(&str, &str)]) -> Command {
@@ -29,7 +32,10 @@ impl Env {
             .env_clear()
             .env("FINDASH_ENV", "test")
             .env("DATABASE_URL", self.db.url())
-            .env("REDIS_URL", std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into()))
+            .env(
+                "REDIS_URL",
+                std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into()),
+            )
             .env("REDIS_NAMESPACE", &self.namespace)
             .env("JOB_LEASE", "2s")
             .env("RUST_LOG", "warn")
@@ -45,7 +51,10 @@ impl Env {
     }
 
     fn enqueue(&self, args: &[&str]) -> String {
-        let output = self.command(&[&["enqueue"], args].concat(), &[]).output().unwrap();
+        let output = self
+            .command(&[&["enqueue"], args].concat(), &[])
+            .output()
+            .unwrap();
         assert!(output.status.success(), "enqueue failed: {output:?}");
         String::from_utf8(output.stdout).unwrap().trim().to_owned()
     }
@@ -61,7 +70,10 @@ impl Env {
             if n == expected {
                 return;
             }
-            assert!(started.elapsed() < timeout, "`{query}` is {n}, expected {expected}");
+            assert!(
+                started.elapsed() < timeout,
+                "`{query}` is {n}, expected {expected}"
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
     }
@@ -79,7 +91,9 @@ impl Drop for Reaper {
 }
 
 fn terminate(child: &mut Child) {
-    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
     let _ = child.wait();
 }
 
@@ -89,18 +103,36 @@ fn a_job_whose_worker_is_killed_mid_run_completes_once_after_its_lease_expires()
     let mut scheduler = env.spawn(&["scheduler"], &[]);
     let mut victim = env.spawn(&["worker", "--queues", "default"], &[]);
     let id = env.enqueue(&["noop", "--json", r#"{"sleep_ms": 3000}"#]);
-    env.wait(&format!("SELECT count(*) AS n FROM jobs WHERE id = '{id}' AND state = 'running'"), 1, Duration::from_secs(20));
+    env.wait(
+        &format!("SELECT count(*) AS n FROM jobs WHERE id = '{id}' AND state = 'running'"),
+        1,
+        Duration::from_secs(20),
+    );
     victim.kill().unwrap(); // SIGKILL: no chance to release anything
     victim.wait().unwrap();
     let survivor = env.spawn(&["worker", "--queues", "default"], &[]);
     let mut reaper = Reaper(vec![survivor]);
-    env.wait(&format!("SELECT count(*) AS n FROM jobs WHERE id = '{id}' AND state = 'succeeded'"), 1, Duration::from_secs(40));
+    env.wait(
+        &format!("SELECT count(*) AS n FROM jobs WHERE id = '{id}' AND state = 'succeeded'"),
+        1,
+        Duration::from_secs(40),
+    );
     assert_eq!(
-        sql::texts(&mut env.db.admin_conn(), &format!("SELECT outcome AS value FROM job_attempts WHERE job_id = '{id}' ORDER BY attempt")),
+        sql::texts(
+            &mut env.db.admin_conn(),
+            &format!(
+                "SELECT outcome AS value FROM job_attempts WHERE job_id = '{id}' ORDER BY attempt"
+            )
+        ),
         ["lease_expired", "succeeded"],
         "the killed run is on record, and the job's effect (its success) happened once"
     );
-    assert_eq!(env.count(&format!("SELECT count(*) AS n FROM jobs WHERE id = '{id}' AND attempts = 1 AND lease_losses = 1")), 1);
+    assert_eq!(
+        env.count(&format!(
+            "SELECT count(*) AS n FROM jobs WHERE id = '{id}' AND attempts = 1 AND lease_losses = 1"
+        )),
+        1
+    );
     terminate(&mut reaper.0[0]);
     terminate(&mut scheduler);
 }
@@ -111,10 +143,20 @@ fn three_schedulers_enqueue_each_tick_once() {
     // Every minute, so the current minute's tick is due as the schedulers start.
     let cron = [("CRON_SCHEDULES", "prune=* * * * *")];
     let mut schedulers = Reaper((0..3).map(|_| env.spawn(&["scheduler"], &cron)).collect());
-    env.wait("SELECT count(*) AS n FROM cron_ticks WHERE schedule = 'prune'", 1, Duration::from_secs(30));
+    env.wait(
+        "SELECT count(*) AS n FROM cron_ticks WHERE schedule = 'prune'",
+        1,
+        Duration::from_secs(30),
+    );
     std::thread::sleep(Duration::from_secs(3));
-    assert_eq!(env.count("SELECT count(*) AS n FROM cron_ticks WHERE schedule = 'prune'"), 1);
-    assert_eq!(env.count("SELECT count(*) AS n FROM jobs WHERE kind = 'prune' AND trigger_kind = 'cron'"), 1);
+    assert_eq!(
+        env.count("SELECT count(*) AS n FROM cron_ticks WHERE schedule = 'prune'"),
+        1
+    );
+    assert_eq!(
+        env.count("SELECT count(*) AS n FROM jobs WHERE kind = 'prune' AND trigger_kind = 'cron'"),
+        1
+    );
     assert_eq!(env.count("SELECT count(*) AS n FROM cron_ticks t JOIN jobs j ON j.id = t.job_id WHERE t.outcome = 'enqueued'"), 1);
     for child in &mut schedulers.0 {
         terminate(child);
@@ -130,13 +172,27 @@ fn a_rate_limit_holds_across_two_worker_processes() {
         env.spawn(&["worker", "--queues", "default"], &limit),
         env.spawn(&["worker", "--queues", "default"], &limit),
     ]);
-    env.enqueue(&["noop", "--json", r#"{"rate_limit_key": "drill:shared"}"#, "--count", "12"]);
-    env.wait("SELECT count(*) AS n FROM jobs WHERE state = 'succeeded'", 12, Duration::from_secs(60));
+    env.enqueue(&[
+        "noop",
+        "--json",
+        r#"{"rate_limit_key": "drill:shared"}"#,
+        "--count",
+        "12",
+    ]);
+    env.wait(
+        "SELECT count(*) AS n FROM jobs WHERE state = 'succeeded'",
+        12,
+        Duration::from_secs(60),
+    );
     // GCRA at 2/s with a burst of 2: 12 runs need at least (12 - 2) / 2 = 5 s, whichever of the
     // two processes ran them.
     let spread = env.count("SELECT (extract(epoch FROM max(finished_at) - min(started_at)) * 1000)::bigint AS n FROM job_attempts WHERE outcome = 'succeeded'");
     assert!(spread >= 4500, "12 limited runs took {spread} ms");
-    assert!(env.count("SELECT count(DISTINCT worker) AS n FROM job_attempts WHERE outcome = 'succeeded'") >= 1);
+    assert!(
+        env.count(
+            "SELECT count(DISTINCT worker) AS n FROM job_attempts WHERE outcome = 'succeeded'"
+        ) >= 1
+    );
     assert!(env.count("SELECT count(*) AS n FROM job_attempts WHERE outcome = 'deferred'") > 0);
     for child in &mut children.0 {
         terminate(child);

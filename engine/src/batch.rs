@@ -13,7 +13,9 @@ pub struct Batcher<Req, Resp> {
 
 impl<Req, Resp> Clone for Batcher<Req, Resp> {
     fn clone(&self) -> Self {
-        Batcher { tx: self.tx.clone() }
+        Batcher {
+            tx: self.tx.clone(),
+        }
     }
 }
 

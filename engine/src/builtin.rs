@@ -39,7 +39,12 @@ impl Job for Noop {
 
     fn retry_policy() -> RetryPolicy {
         // Drills should finish in seconds, not hours.
-        RetryPolicy { initial: Duration::from_millis(500), multiplier: 2.0, max: Duration::from_secs(30), jitter: 0.2 }
+        RetryPolicy {
+            initial: Duration::from_millis(500),
+            multiplier: 2.0,
+            max: Duration::from_secs(30),
+            jitter: 0.2,
+        }
     }
 
     fn rate_limit_key(&self) -> Option<String> {
@@ -81,7 +86,10 @@ impl Job for Prune {
         let succeeded = ctx.retention().0.as_secs_f64();
         let failed = ctx.retention().1.as_secs_f64();
         let mut deleted = 0_usize;
-        for (states, age) in [("{succeeded}", succeeded), ("{dead,cancelled,quarantined}", failed)] {
+        for (states, age) in [
+            ("{succeeded}", succeeded),
+            ("{dead,cancelled,quarantined}", failed),
+        ] {
             loop {
                 if ctx.is_cancelled() {
                     return Err(JobError::retryable(anyhow::anyhow!("cancelled mid-prune")));

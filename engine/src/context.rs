@@ -142,8 +142,7 @@ impl JobContext {
             )));
         };
         let db = self.inner.services.db.clone();
-        blocking(move || db.tenant(tenant, |conn| f(conn).map_err(ScopeError::Job)))
-            .await
+        blocking(move || db.tenant(tenant, |conn| f(conn).map_err(ScopeError::Job))).await
     }
 
     /// Runs `f` on the system path (every tenant visible), on a blocking thread.
@@ -158,13 +157,21 @@ impl JobContext {
 
     /// Fan-out: enqueues `children` as steps `<this step>:<subject>` of this job's workflow run.
     /// Steps that depend on this one wait for every child to finish, and start exactly once.
-    pub async fn fan_out<J: Job>(&self, children: Vec<(String, J)>) -> Result<Vec<Enqueued>, JobError> {
+    pub async fn fan_out<J: Job>(
+        &self,
+        children: Vec<(String, J)>,
+    ) -> Result<Vec<Enqueued>, JobError> {
         let Some((run, step)) = self.inner.workflow.clone() else {
-            return Err(JobError::permanent(anyhow::anyhow!("fan_out outside a workflow step")));
+            return Err(JobError::permanent(anyhow::anyhow!(
+                "fan_out outside a workflow step"
+            )));
         };
         let mut rows = Vec::with_capacity(children.len());
         for (subject, child) in children {
-            rows.push((format!("{}:{subject}", base_step(&step)), NewJob::of(&child).map_err(JobError::permanent)?));
+            rows.push((
+                format!("{}:{subject}", base_step(&step)),
+                NewJob::of(&child).map_err(JobError::permanent)?,
+            ));
         }
         let parent = self.inner.job_id;
         let services = self.inner.services.clone();
@@ -181,13 +188,15 @@ impl JobContext {
     /// Enqueues a follow-up job for the same tenant, caused by this one.
     pub async fn enqueue<J: Job>(&self, job: &J) -> Result<Enqueued, JobError> {
         let row = NewJob::of(job).map_err(JobError::permanent)?;
-        let mut options = EnqueueOptions::new(Trigger::new("job", Some(self.inner.job_id.to_string())));
+        let mut options =
+            EnqueueOptions::new(Trigger::new("job", Some(self.inner.job_id.to_string())));
         options.parent = Some(self.inner.job_id);
         options.tenant = self.inner.tenant;
         let enqueued = self
             .system_db(SystemTask::Jobs, move |sys| {
                 let mut rows = insert_jobs(sys, vec![row], &options)?;
-                rows.pop().ok_or_else(|| anyhow::anyhow!("enqueue returned no row"))
+                rows.pop()
+                    .ok_or_else(|| anyhow::anyhow!("enqueue returned no row"))
             })
             .await?;
         self.inner.services.notify(J::QUEUE).await;

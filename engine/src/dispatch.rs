@@ -49,15 +49,25 @@ struct DueRow {
 const NIL: &str = "'00000000-0000-0000-0000-000000000000'::uuid";
 
 /// Hands up to the free part of `queue`'s window to Redis; returns how many jobs it pushed.
-pub(crate) async fn dispatch_once(services: &Arc<Services>, queue: Queue) -> Result<usize, EngineError> {
-    let kinds: Vec<String> = services.registry.kinds_of(queue).into_iter().map(str::to_owned).collect();
+pub(crate) async fn dispatch_once(
+    services: &Arc<Services>,
+    queue: Queue,
+) -> Result<usize, EngineError> {
+    let kinds: Vec<String> = services
+        .registry
+        .kinds_of(queue)
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
     if kinds.is_empty() {
         return Ok(0);
     }
     let window = i64::from(services.config.dispatch_window);
     let db = services.db.clone();
     let picked = tokio::task::spawn_blocking(move || {
-        db.system(SystemTask::Jobs, |sys| pick(sys.conn(), queue, window, &kinds))
+        db.system(SystemTask::Jobs, |sys| {
+            pick(sys.conn(), queue, window, &kinds)
+        })
     })
     .await??;
     if picked.is_empty() {
@@ -86,7 +96,9 @@ pub(crate) async fn dispatch_once(services: &Arc<Services>, queue: Queue) -> Res
             })
         })
         .await;
-        return Err(EngineError::Invalid(format!("pushing to Redis failed: {e}")));
+        return Err(EngineError::Invalid(format!(
+            "pushing to Redis failed: {e}"
+        )));
     }
     crate::metrics::get()
         .dispatched
@@ -158,7 +170,10 @@ fn pick(
         return Ok(Vec::new());
     }
     let ids: Vec<Uuid> = chosen.iter().map(|r| r.id).collect();
-    let tokens: Vec<String> = chosen.iter().map(|_| ulid::Ulid::generate().to_string()).collect();
+    let tokens: Vec<String> = chosen
+        .iter()
+        .map(|_| ulid::Ulid::generate().to_string())
+        .collect();
     let marked: Vec<Marked> = diesel::sql_query(
         "UPDATE jobs j SET dispatched_at = now(), dispatch_token = u.token \
          FROM unnest($1::uuid[], $2::text[]) AS u(id, token) \
@@ -168,7 +183,10 @@ fn pick(
     .bind::<Array<SqlUuid>, _>(&ids)
     .bind::<Array<Text>, _>(&tokens)
     .load(conn)?;
-    Ok(marked.into_iter().map(|m| (JobId(m.id), m.token, m.run_at)).collect())
+    Ok(marked
+        .into_iter()
+        .map(|m| (JobId(m.id), m.token, m.run_at))
+        .collect())
 }
 
 #[derive(QueryableByName)]
@@ -205,7 +223,8 @@ fn round_robin(due: Vec<DueRow>, room: usize) -> Vec<DueRow> {
 /// The dispatcher loop of one process: every queue, whenever woken (enqueue, completion) or
 /// every poll interval, until `stop`.
 pub async fn run(services: Arc<Services>, stop: tokio_util::sync::CancellationToken) {
-    let mut wake = transport::wake_stream(services.redis_client.clone(), services.ns.dispatch_wake());
+    let mut wake =
+        transport::wake_stream(services.redis_client.clone(), services.ns.dispatch_wake());
     let local = services.local_wake.clone();
     let mut sweep_at = tokio::time::Instant::now();
     loop {

@@ -77,13 +77,19 @@ pub struct Engine {
 
 impl std::fmt::Debug for Engine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Engine").field("namespace", &self.services.ns).finish_non_exhaustive()
+        f.debug_struct("Engine")
+            .field("namespace", &self.services.ns)
+            .finish_non_exhaustive()
     }
 }
 
 impl Engine {
     /// Connects to Redis and assembles the services. `db` must be current (migrated).
-    pub async fn connect(config: EngineConfig, db: Db, registry: Registry) -> Result<Engine, EngineError> {
+    pub async fn connect(
+        config: EngineConfig,
+        db: Db,
+        registry: Registry,
+    ) -> Result<Engine, EngineError> {
         crate::tls::install_crypto_provider();
         let client = redis::Client::open(config.redis_url.expose_secret())?;
         let redis = client.get_connection_manager().await?;
@@ -91,8 +97,13 @@ impl Engine {
         // The limiter's metrics live in a registry of this engine (a process may hold several
         // engines, e.g. in tests); `Engine::gather` serves both.
         let limiter_metrics = prometheus::Registry::new();
-        let limiter = RateLimiter::new(redis.clone(), &config.redis_namespace, limits, &limiter_metrics)
-            .map_err(|e| EngineError::Invalid(format!("rate-limit metrics: {e}")))?;
+        let limiter = RateLimiter::new(
+            redis.clone(),
+            &config.redis_namespace,
+            limits,
+            &limiter_metrics,
+        )
+        .map_err(|e| EngineError::Invalid(format!("rate-limit metrics: {e}")))?;
         let http = reqwest::Client::builder()
             .timeout(std::time::Duration::from_secs(30))
             .connect_timeout(std::time::Duration::from_secs(10))
@@ -100,10 +111,9 @@ impl Engine {
             .map_err(|e| EngineError::Invalid(format!("HTTP client: {e}")))?;
         let sentry = match &config.sentry_dsn {
             Some(dsn) => {
-                let dsn: sentry::types::Dsn = dsn
-                    .expose_secret()
-                    .parse()
-                    .map_err(|_| EngineError::Invalid("SENTRY_DSN is not a valid DSN".to_owned()))?;
+                let dsn: sentry::types::Dsn = dsn.expose_secret().parse().map_err(|_| {
+                    EngineError::Invalid("SENTRY_DSN is not a valid DSN".to_owned())
+                })?;
                 let mut options = sentry::ClientOptions::default();
                 options.dsn = Some(dsn);
                 options.environment = Some(config.environment.clone().into());
@@ -144,7 +154,9 @@ impl Engine {
 
     /// apalis workers alive in this process: 0 in a worker process means it cannot run jobs.
     pub fn live_workers(&self) -> usize {
-        self.services.live_workers.load(std::sync::atomic::Ordering::Relaxed)
+        self.services
+            .live_workers
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Wakes the dispatchers after a transaction that enqueued jobs committed. Optional (they
@@ -162,7 +174,9 @@ impl Engine {
     ) -> Result<Enqueued, EngineError> {
         let row = NewJob::of(job)?;
         let mut result = self.enqueue_rows(tenant, vec![row], options).await?;
-        result.pop().ok_or_else(|| EngineError::Invalid("enqueue returned no row".to_owned()))
+        result
+            .pop()
+            .ok_or_else(|| EngineError::Invalid("enqueue returned no row".to_owned()))
     }
 
     /// Enqueues ledger rows (e.g. built by [`Registry::new_job`]) for `tenant` in one
@@ -176,7 +190,9 @@ impl Engine {
         let db = self.services.db.clone();
         let result = tokio::task::spawn_blocking(move || match tenant {
             Some(tenant) => db.tenant(tenant, |scope| ledger::insert_jobs(scope, rows, &options)),
-            None => db.system(SystemTask::Jobs, |scope| ledger::insert_jobs(scope, rows, &options)),
+            None => db.system(SystemTask::Jobs, |scope| {
+                ledger::insert_jobs(scope, rows, &options)
+            }),
         })
         .await??;
         self.notify().await;
@@ -210,12 +226,19 @@ impl Engine {
     }
 
     /// Runs worker pools until `stop`.
-    pub async fn run_workers(&self, options: crate::worker::WorkerOptions, stop: tokio_util::sync::CancellationToken) {
+    pub async fn run_workers(
+        &self,
+        options: crate::worker::WorkerOptions,
+        stop: tokio_util::sync::CancellationToken,
+    ) {
         crate::worker::run(self.services.clone(), options, stop).await;
     }
 
     /// Runs the scheduler role (dispatcher, reconciler, cron) until `stop`.
-    pub async fn run_scheduler(&self, stop: tokio_util::sync::CancellationToken) -> Result<(), EngineError> {
+    pub async fn run_scheduler(
+        &self,
+        stop: tokio_util::sync::CancellationToken,
+    ) -> Result<(), EngineError> {
         crate::scheduler::run(self.services.clone(), stop).await
     }
 }

@@ -81,7 +81,13 @@ impl WorkerState {
                 async move { record_batch(&services, &name, batch).await }
             })
         };
-        Arc::new(WorkerState { name, services, claims, outcomes, running: Mutex::new(HashMap::new()) })
+        Arc::new(WorkerState {
+            name,
+            services,
+            claims,
+            outcomes,
+            running: Mutex::new(HashMap::new()),
+        })
     }
 }
 
@@ -145,12 +151,21 @@ pub(crate) async fn execute(state: Arc<WorkerState>, id: JobId) {
 async fn run_claimed(state: Arc<WorkerState>, claimed: Claimed) {
     let metrics = crate::metrics::get();
     let id = claimed.id();
-    metrics.started.with_label_values(&[claimed.kind.as_str()]).inc();
+    metrics
+        .started
+        .with_label_values(&[claimed.kind.as_str()])
+        .inc();
     let started = Instant::now();
     let token = CancellationToken::new();
     let reason = Arc::new(Mutex::new(None));
     if let Ok(mut running) = state.running.lock() {
-        running.insert(id, Running { token: token.clone(), reason: reason.clone() });
+        running.insert(
+            id,
+            Running {
+                token: token.clone(),
+                reason: reason.clone(),
+            },
+        );
     }
     let (outcome, label) = decide(&state, &claimed, token, &reason).await;
     if let Outcome::Retry { error, .. } | Outcome::Dead { error, .. } = &outcome {
@@ -159,7 +174,10 @@ async fn run_claimed(state: Arc<WorkerState>, claimed: Claimed) {
     } else {
         tracing::info!(outcome = label, "job attempt finished");
     }
-    metrics.outcomes.with_label_values(&[claimed.kind.as_str(), label]).inc();
+    metrics
+        .outcomes
+        .with_label_values(&[claimed.kind.as_str(), label])
+        .inc();
     metrics
         .duration
         .with_label_values(&[claimed.kind.as_str(), label])
@@ -167,7 +185,9 @@ async fn run_claimed(state: Arc<WorkerState>, claimed: Claimed) {
     match state.outcomes.submit((id, outcome)).await {
         Some(Ok(Some(_))) => {}
         Some(Ok(None)) => tracing::warn!("outcome discarded: the lease was lost meanwhile"),
-        Some(Err(e)) => tracing::error!(error = %e, "recording the outcome failed; the lease will expire and the job run again"),
+        Some(Err(e)) => {
+            tracing::error!(error = %e, "recording the outcome failed; the lease will expire and the job run again");
+        }
         None => {}
     }
     if let Ok(mut running) = state.running.lock() {
@@ -183,7 +203,10 @@ async fn decide(
 ) -> (Outcome, &'static str) {
     let services = &state.services;
     let Some(job_type) = services.registry.get(&claimed.kind).copied() else {
-        crate::metrics::get().unknown_kinds.with_label_values(&[claimed.kind.as_str()]).set(1);
+        crate::metrics::get()
+            .unknown_kinds
+            .with_label_values(&[claimed.kind.as_str()])
+            .set(1);
         tracing::error!(kind = %claimed.kind, "no job type registered for this kind; deferring");
         return (
             Outcome::Deferred {
@@ -222,9 +245,16 @@ async fn decide(
         if claimed.attempts < claimed.max_attempts {
             let delay = job_type.retry.delay(attempt);
             let run_at = Utc::now() + chrono::Duration::from_std(delay).unwrap_or_default();
-            Outcome::Retry { error, run_at, attempt: end }
+            Outcome::Retry {
+                error,
+                run_at,
+                attempt: end,
+            }
         } else {
-            Outcome::Dead { error, attempt: end }
+            Outcome::Dead {
+                error,
+                attempt: end,
+            }
         }
     };
     match result {
@@ -233,7 +263,10 @@ async fn decide(
             _ => (Outcome::Cancelled, "cancelled"),
         },
         Some(Err(_elapsed)) => (
-            retry_or_dead(format!("timed out after {:?}", job_type.timeout), AttemptEnd::TimedOut),
+            retry_or_dead(
+                format!("timed out after {:?}", job_type.timeout),
+                AttemptEnd::TimedOut,
+            ),
             "timed_out",
         ),
         Some(Ok(Err(panic))) => {
@@ -242,17 +275,28 @@ async fn decide(
                 .map(|s| (*s).to_owned())
                 .or_else(|| panic.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "non-string panic payload".to_owned());
-            (retry_or_dead(format!("panicked: {message}"), AttemptEnd::Panicked), "panicked")
+            (
+                retry_or_dead(format!("panicked: {message}"), AttemptEnd::Panicked),
+                "panicked",
+            )
         }
         Some(Ok(Ok(Ok(result)))) => (Outcome::Succeeded { result }, "succeeded"),
         Some(Ok(Ok(Err(JobError::Retryable(e))))) => {
             let outcome = retry_or_dead(format!("{e:#}"), AttemptEnd::Failed);
-            let label = if matches!(outcome, Outcome::Dead { .. }) { "dead" } else { "retrying" };
+            let label = if matches!(outcome, Outcome::Dead { .. }) {
+                "dead"
+            } else {
+                "retrying"
+            };
             (outcome, label)
         }
-        Some(Ok(Ok(Err(JobError::Permanent(e))))) => {
-            (Outcome::Dead { error: format!("{e:#}"), attempt: AttemptEnd::Failed }, "dead")
-        }
+        Some(Ok(Ok(Err(JobError::Permanent(e))))) => (
+            Outcome::Dead {
+                error: format!("{e:#}"),
+                attempt: AttemptEnd::Failed,
+            },
+            "dead",
+        ),
         Some(Ok(Ok(Err(JobError::RateLimited { retry_after })))) => {
             if claimed.deferrals < MAX_DEFERRALS {
                 deferred(claimed, retry_after)
@@ -267,17 +311,26 @@ async fn decide(
             }
         }
         Some(Ok(Ok(Err(JobError::Blocked { reason })))) => (
-            Outcome::Blocked { result: json!({ "blocked": reason }), reason },
+            Outcome::Blocked {
+                result: json!({ "blocked": reason }),
+                reason,
+            },
             "blocked",
         ),
     }
 }
 
 fn deferred(claimed: &Claimed, retry_after: std::time::Duration) -> (Outcome, &'static str) {
-    crate::metrics::get().rate_limit_waits.with_label_values(&[claimed.kind.as_str()]).inc();
+    crate::metrics::get()
+        .rate_limit_waits
+        .with_label_values(&[claimed.kind.as_str()])
+        .inc();
     let run_at = Utc::now() + chrono::Duration::from_std(retry_after).unwrap_or_default();
     (
-        Outcome::Deferred { run_at, reason: format!("rate limited; next try in {retry_after:?}") },
+        Outcome::Deferred {
+            run_at,
+            reason: format!("rate limited; next try in {retry_after:?}"),
+        },
         "deferred",
     )
 }

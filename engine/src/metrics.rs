@@ -61,7 +61,9 @@ fn register(registry: &Registry, metric: Box<dyn prometheus::core::Collector>) {
 impl Metrics {
     fn build() -> Metrics {
         let registry = Registry::new();
-        let buckets = vec![0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0];
+        let buckets = vec![
+            0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0,
+        ];
         let duration = HistogramVec::new(
             HistogramOpts::new("findash_job_duration_seconds", "Run time of job attempts")
                 .buckets(buckets),
@@ -74,22 +76,79 @@ impl Metrics {
                 "findash_job_pickup_seconds",
                 "Time from a job being due to its attempt starting",
             )
-            .buckets(vec![0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0, 30.0]),
+            .buckets(vec![
+                0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0, 30.0,
+            ]),
         )
         .unwrap_or_else(|e| unreachable!("histogram is well-formed: {e}"));
         register(&registry, Box::new(pickup.clone()));
         Metrics {
-            enqueued: counter(&registry, "findash_jobs_enqueued_total", "Jobs written to the ledger", &["kind"]),
-            duplicates: counter(&registry, "findash_jobs_duplicate_total", "Enqueues answered with an existing job", &["kind"]),
-            started: counter(&registry, "findash_jobs_started_total", "Attempts started", &["kind"]),
-            outcomes: counter(&registry, "findash_job_outcomes_total", "Attempts by how they ended", &["kind", "outcome"]),
-            queue_depth: gauge(&registry, "findash_queue_depth", "Jobs waiting per queue and state", &["queue", "state"]),
-            oldest_queued_seconds: gauge(&registry, "findash_queue_oldest_due_seconds", "Age of the oldest due, unstarted job per queue", &["queue"]),
-            dispatched: counter(&registry, "findash_jobs_dispatched_total", "Jobs handed to Redis", &["queue"]),
-            reconciler: counter(&registry, "findash_reconciler_actions_total", "Reconciler repairs", &["action"]),
-            unknown_kinds: gauge(&registry, "findash_jobs_unknown_kind", "Pending jobs of kinds no worker knows", &["kind"]),
-            rate_limit_waits: counter(&registry, "findash_job_rate_limit_waits_total", "Attempts deferred by a rate limit", &["kind"]),
-            live_workers: gauge(&registry, "findash_live_workers", "apalis workers running in this process", &["queue"]),
+            enqueued: counter(
+                &registry,
+                "findash_jobs_enqueued_total",
+                "Jobs written to the ledger",
+                &["kind"],
+            ),
+            duplicates: counter(
+                &registry,
+                "findash_jobs_duplicate_total",
+                "Enqueues answered with an existing job",
+                &["kind"],
+            ),
+            started: counter(
+                &registry,
+                "findash_jobs_started_total",
+                "Attempts started",
+                &["kind"],
+            ),
+            outcomes: counter(
+                &registry,
+                "findash_job_outcomes_total",
+                "Attempts by how they ended",
+                &["kind", "outcome"],
+            ),
+            queue_depth: gauge(
+                &registry,
+                "findash_queue_depth",
+                "Jobs waiting per queue and state",
+                &["queue", "state"],
+            ),
+            oldest_queued_seconds: gauge(
+                &registry,
+                "findash_queue_oldest_due_seconds",
+                "Age of the oldest due, unstarted job per queue",
+                &["queue"],
+            ),
+            dispatched: counter(
+                &registry,
+                "findash_jobs_dispatched_total",
+                "Jobs handed to Redis",
+                &["queue"],
+            ),
+            reconciler: counter(
+                &registry,
+                "findash_reconciler_actions_total",
+                "Reconciler repairs",
+                &["action"],
+            ),
+            unknown_kinds: gauge(
+                &registry,
+                "findash_jobs_unknown_kind",
+                "Pending jobs of kinds no worker knows",
+                &["kind"],
+            ),
+            rate_limit_waits: counter(
+                &registry,
+                "findash_job_rate_limit_waits_total",
+                "Attempts deferred by a rate limit",
+                &["kind"],
+            ),
+            live_workers: gauge(
+                &registry,
+                "findash_live_workers",
+                "apalis workers running in this process",
+                &["queue"],
+            ),
             duration,
             pickup,
             registry,

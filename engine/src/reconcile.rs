@@ -65,7 +65,9 @@ pub(crate) async fn reconcile_once(services: &Arc<Services>) -> Result<Repairs, 
     let db = services.db.clone();
     let quarantine_after = i32::try_from(services.config.quarantine_after).unwrap_or(3);
     let expired = tokio::task::spawn_blocking(move || {
-        db.system(SystemTask::Jobs, |sys| expire_leases(sys.conn(), quarantine_after))
+        db.system(SystemTask::Jobs, |sys| {
+            expire_leases(sys.conn(), quarantine_after)
+        })
     })
     .await??;
     let mut repairs = Repairs::default();
@@ -79,9 +81,18 @@ pub(crate) async fn reconcile_once(services: &Arc<Services>) -> Result<Repairs, 
     repairs.redispatched = redispatch_lost(services).await?;
     report_unknown_kinds(services).await?;
     let metrics = crate::metrics::get();
-    metrics.reconciler.with_label_values(&["lease_requeued"]).inc_by(repairs.requeued as u64);
-    metrics.reconciler.with_label_values(&["quarantined"]).inc_by(repairs.quarantined as u64);
-    metrics.reconciler.with_label_values(&["redispatched"]).inc_by(repairs.redispatched as u64);
+    metrics
+        .reconciler
+        .with_label_values(&["lease_requeued"])
+        .inc_by(repairs.requeued as u64);
+    metrics
+        .reconciler
+        .with_label_values(&["quarantined"])
+        .inc_by(repairs.quarantined as u64);
+    metrics
+        .reconciler
+        .with_label_values(&["redispatched"])
+        .inc_by(repairs.redispatched as u64);
     if repairs != Repairs::default() {
         tracing::warn!(?repairs, "reconciler repaired jobs");
         services.wake_dispatchers().await;
@@ -89,7 +100,10 @@ pub(crate) async fn reconcile_once(services: &Arc<Services>) -> Result<Repairs, 
     Ok(repairs)
 }
 
-fn expire_leases(conn: &mut PgConnection, quarantine_after: i32) -> Result<Vec<Expired>, EngineError> {
+fn expire_leases(
+    conn: &mut PgConnection,
+    quarantine_after: i32,
+) -> Result<Vec<Expired>, EngineError> {
     let lock: Locked = diesel::sql_query(
         "SELECT pg_try_advisory_xact_lock(hashtext('findash:reconcile')) AS locked",
     )
@@ -147,11 +161,18 @@ async fn redispatch_lost(services: &Arc<Services>) -> Result<usize, EngineError>
     }
     let mut lost: Vec<(Uuid, String)> = Vec::new();
     for (queue, rows) in by_queue {
-        let Ok(queue) = queue.parse::<Queue>() else { continue };
+        let Ok(queue) = queue.parse::<Queue>() else {
+            continue;
+        };
         let tokens: Vec<String> = rows.iter().map(|r| r.dispatch_token.clone()).collect();
         let mut redis = services.redis.clone();
         let held = transport::held(&mut redis, &services.ns, queue, &tokens).await?;
-        lost.extend(rows.into_iter().zip(held).filter(|(_, h)| !h).map(|(r, _)| (r.id, r.dispatch_token)));
+        lost.extend(
+            rows.into_iter()
+                .zip(held)
+                .filter(|(_, h)| !h)
+                .map(|(r, _)| (r.id, r.dispatch_token)),
+        );
     }
     if lost.is_empty() {
         return Ok(0);

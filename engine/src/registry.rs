@@ -50,7 +50,9 @@ fn run<J: Job>(payload: Value, ctx: JobContext) -> BoxFuture<'static, JobResult>
 }
 
 fn rate_limit_key<J: Job>(payload: &Value) -> Option<String> {
-    J::deserialize(payload).ok().and_then(|job| job.rate_limit_key())
+    J::deserialize(payload)
+        .ok()
+        .and_then(|job| job.rate_limit_key())
 }
 
 fn build<J: Job>(payload: Value) -> Result<NewJob, EngineError> {
@@ -101,7 +103,11 @@ impl Registry {
     pub fn register<J: Job>(mut self) -> Registry {
         let types = Arc::make_mut(&mut self.types);
         let previous = types.insert(J::KIND, JobType::of::<J>());
-        assert!(previous.is_none(), "job kind `{}` registered twice", J::KIND);
+        assert!(
+            previous.is_none(),
+            "job kind `{}` registered twice",
+            J::KIND
+        );
         self
     }
 
@@ -114,13 +120,19 @@ impl Registry {
     }
 
     pub fn kinds_of(&self, queue: Queue) -> Vec<&'static str> {
-        self.types.values().filter(|t| t.queue == queue).map(|t| t.kind).collect()
+        self.types
+            .values()
+            .filter(|t| t.queue == queue)
+            .map(|t| t.kind)
+            .collect()
     }
 
     /// A ledger row for `kind` from a JSON payload (CLI, API, workflow steps): the payload is
     /// checked against the type, so a typo fails now rather than in a worker.
     pub fn new_job(&self, kind: &str, payload: Value) -> Result<NewJob, EngineError> {
-        let job_type = self.get(kind).ok_or_else(|| EngineError::UnknownKind(kind.to_owned()))?;
+        let job_type = self
+            .get(kind)
+            .ok_or_else(|| EngineError::UnknownKind(kind.to_owned()))?;
         (job_type.build)(payload)
     }
 }

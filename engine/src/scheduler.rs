@@ -20,13 +20,22 @@ use crate::ledger::{EnqueueOptions, Trigger, insert_jobs};
 pub async fn run(services: Arc<Services>, stop: CancellationToken) -> Result<(), EngineError> {
     let schedules = enabled_schedules(&services)?;
     let monitor = CronMonitor::new(
-        services.config.sentry_dsn.as_ref().map(secrecy::ExposeSecret::expose_secret),
+        services
+            .config
+            .sentry_dsn
+            .as_ref()
+            .map(secrecy::ExposeSecret::expose_secret),
         &services.config.environment,
     )
     .map_err(|e| EngineError::Invalid(format!("SENTRY_DSN: {e}")))?;
     let dispatcher = tokio::spawn(crate::dispatch::run(services.clone(), stop.clone()));
     let reconciler = tokio::spawn(reconcile_loop(services.clone(), stop.clone()));
-    let cron = tokio::spawn(cron_loop(services.clone(), schedules, monitor, stop.clone()));
+    let cron = tokio::spawn(cron_loop(
+        services.clone(),
+        schedules,
+        monitor,
+        stop.clone(),
+    ));
     let _ = tokio::join!(dispatcher, reconciler, cron);
     Ok(())
 }
@@ -46,8 +55,9 @@ async fn reconcile_loop(services: Arc<Services>, stop: CancellationToken) {
 /// The built-in schedules with the operator's overrides, minus those whose job kind has no
 /// worker in this build (their ticks would pile up as jobs nobody runs).
 fn enabled_schedules(services: &Services) -> Result<Vec<Schedule>, EngineError> {
-    let schedules = apply_overrides(default_schedules(), &services.config.cron_overrides)
-        .map_err(|problems| EngineError::Invalid(format!("CRON_SCHEDULES: {}", problems.join("; "))))?;
+    let schedules = apply_overrides(default_schedules(), &services.config.cron_overrides).map_err(
+        |problems| EngineError::Invalid(format!("CRON_SCHEDULES: {}", problems.join("; "))),
+    )?;
     Ok(schedules
         .into_iter()
         .filter(|s| {
@@ -71,7 +81,8 @@ async fn cron_loop(
         for schedule in &schedules {
             match tick(&services, schedule, &replica).await {
                 Ok(Some(job)) => {
-                    let (services, schedule, monitor) = (services.clone(), schedule.clone(), monitor.clone());
+                    let (services, schedule, monitor) =
+                        (services.clone(), schedule.clone(), monitor.clone());
                     tokio::spawn(async move { follow(services, schedule, monitor, job).await });
                 }
                 Ok(None) => {}
@@ -166,7 +177,9 @@ struct JobState {
 
 /// Sentry Crons: `in_progress` now, `ok`/`error` when the tick's job is final.
 async fn follow(services: Arc<Services>, schedule: Schedule, monitor: CronMonitor, job: JobId) {
-    let Some(check_in) = monitor.start(&schedule).await else { return };
+    let Some(check_in) = monitor.start(&schedule).await else {
+        return;
+    };
     loop {
         tokio::time::sleep(Duration::from_secs(2)).await;
         let db = services.db.clone();

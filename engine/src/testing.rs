@@ -7,7 +7,7 @@ use std::time::Duration;
 use findash_schema::testing::TestDb;
 use secrecy::SecretString;
 
-use crate::{EngineConfig, Engine, Registry};
+use crate::{Engine, EngineConfig, Registry};
 
 /// The Redis URL tests use.
 pub fn redis_url() -> String {
@@ -35,9 +35,17 @@ pub fn config(namespace: &str) -> EngineConfig {
 
 /// Deletes every key of `namespace`.
 pub async fn delete_namespace(namespace: &str) {
-    let Ok(client) = redis::Client::open(redis_url()) else { return };
-    let Ok(mut conn) = client.get_multiplexed_async_connection().await else { return };
-    let keys: Vec<String> = match redis::cmd("KEYS").arg(format!("{namespace}:*")).query_async(&mut conn).await {
+    let Ok(client) = redis::Client::open(redis_url()) else {
+        return;
+    };
+    let Ok(mut conn) = client.get_multiplexed_async_connection().await else {
+        return;
+    };
+    let keys: Vec<String> = match redis::cmd("KEYS")
+        .arg(format!("{namespace}:*"))
+        .query_async(&mut conn)
+        .await
+    {
         Ok(keys) => keys,
         Err(_) => return,
     };
@@ -62,8 +70,15 @@ impl TestEngine {
         tweak(&mut config);
         let engine = match Engine::connect(config, db.db().clone(), registry).await {
             Ok(engine) => engine,
-            Err(e) => panic!("engine did not start (is Redis running at {}?): {e:#}", redis_url()),
+            Err(e) => panic!(
+                "engine did not start (is Redis running at {}?): {e:#}",
+                redis_url()
+            ),
         };
-        TestEngine { db, namespace, engine }
+        TestEngine {
+            db,
+            namespace,
+            engine,
+        }
     }
 }

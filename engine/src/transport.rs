@@ -159,10 +159,10 @@ pub fn wake_stream(client: redis::Client, channel: String) -> futures::channel::
                         let mut messages = pubsub.on_message();
                         while messages.next().await.is_some() {
                             // Full means a wake-up is already pending: that is enough.
-                            if let Err(e) = tx.try_send(()) {
-                                if e.is_disconnected() {
-                                    return;
-                                }
+                            if let Err(e) = tx.try_send(())
+                                && e.is_disconnected()
+                            {
+                                return;
                             }
                         }
                     }

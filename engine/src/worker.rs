@@ -28,7 +28,10 @@ pub struct WorkerOptions {
 
 impl Default for WorkerOptions {
     fn default() -> WorkerOptions {
-        WorkerOptions { queues: Queue::ALL.to_vec(), concurrency: None }
+        WorkerOptions {
+            queues: Queue::ALL.to_vec(),
+            concurrency: None,
+        }
     }
 }
 
@@ -36,7 +39,11 @@ impl Default for WorkerOptions {
 /// and the ledger's leases must tell this process from its previous life.
 pub fn process_name() -> String {
     let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "worker".to_owned());
-    format!("{host}-{}-{}", std::process::id(), &ulid::Ulid::generate().to_string()[20..])
+    format!(
+        "{host}-{}-{}",
+        std::process::id(),
+        &ulid::Ulid::generate().to_string()[20..]
+    )
 }
 
 async fn handle(dispatch: Dispatch, state: Data<Arc<WorkerState>>) -> Result<(), BoxDynError> {
@@ -57,7 +64,12 @@ pub async fn run(services: Arc<Services>, options: WorkerOptions, stop: Cancella
     let mut pools = Vec::new();
     for queue in options.queues.iter().copied() {
         let concurrency = options.concurrency.unwrap_or(queue.default_concurrency());
-        pools.push(tokio::spawn(supervise(state.clone(), queue, concurrency, pools_stop.clone())));
+        pools.push(tokio::spawn(supervise(
+            state.clone(),
+            queue,
+            concurrency,
+            pools_stop.clone(),
+        )));
     }
     stop.cancelled().await;
     tracing::info!("worker stopping: no new jobs; waiting for running ones");
@@ -70,14 +82,20 @@ pub async fn run(services: Arc<Services>, options: WorkerOptions, stop: Cancella
     }
     let left = release_all(&state);
     if left > 0 {
-        tracing::warn!(jobs = left, "releasing jobs still running at the shutdown deadline");
+        tracing::warn!(
+            jobs = left,
+            "releasing jobs still running at the shutdown deadline"
+        );
     }
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     while running_count(&state) > 0 && tokio::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     for pool in pools {
-        if tokio::time::timeout(Duration::from_secs(5), pool).await.is_err() {
+        if tokio::time::timeout(Duration::from_secs(5), pool)
+            .await
+            .is_err()
+        {
             tracing::warn!("an apalis worker did not stop within 5 s");
         }
     }
@@ -90,7 +108,9 @@ fn running_count(state: &WorkerState) -> usize {
 }
 
 fn release_all(state: &WorkerState) -> usize {
-    let Ok(running) = state.running.lock() else { return 0 };
+    let Ok(running) = state.running.lock() else {
+        return 0;
+    };
     for job in running.values() {
         if let Ok(mut reason) = job.reason.lock() {
             reason.get_or_insert(StopReason::Shutdown);
@@ -102,17 +122,30 @@ fn release_all(state: &WorkerState) -> usize {
 
 /// Keeps one queue's apalis worker alive: a worker that dies (Redis flushed, connection lost,
 /// a registration conflict) is replaced under a new name.
-async fn supervise(state: Arc<WorkerState>, queue: Queue, concurrency: usize, stop: CancellationToken) {
-    let live = crate::metrics::get().live_workers.with_label_values(&[queue.as_str()]);
+async fn supervise(
+    state: Arc<WorkerState>,
+    queue: Queue,
+    concurrency: usize,
+    stop: CancellationToken,
+) {
+    let live = crate::metrics::get()
+        .live_workers
+        .with_label_values(&[queue.as_str()]);
     let mut generation = 0_u32;
     while !stop.is_cancelled() {
         generation += 1;
         let name = format!("{}:{}:{generation}", state.name, queue.as_str());
         live.inc();
-        state.services.live_workers.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        state
+            .services
+            .live_workers
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let result = run_pool(&state, queue, concurrency, &name, stop.clone()).await;
         live.dec();
-        state.services.live_workers.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+        state
+            .services
+            .live_workers
+            .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
         if stop.is_cancelled() {
             break;
         }
@@ -138,8 +171,13 @@ async fn run_pool(
     let redis = services.redis.clone();
     let storage = apalis_redis::RedisStorage::<Dispatch>::new(redis)
         .with_config(services.ns.apalis_config(queue));
-    let wake = transport::wake_stream(services.redis_client.clone(), services.ns.worker_wake(queue));
-    let strategy = Strategy::new().interval(Duration::from_millis(200)).stream(wake);
+    let wake = transport::wake_stream(
+        services.redis_client.clone(),
+        services.ns.worker_wake(queue),
+    );
+    let strategy = Strategy::new()
+        .interval(Duration::from_millis(200))
+        .stream(wake);
     let backend = storage.poll_with_strategy(strategy);
     let worker = WorkerBuilder::new(name)
         .backend(backend)

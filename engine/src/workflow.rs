@@ -13,7 +13,9 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::error::EngineError;
-use crate::ledger::{EnqueueOptions, Enqueued, Finished, LedgerScope, NewJob, Trigger, insert_jobs};
+use crate::ledger::{
+    EnqueueOptions, Enqueued, Finished, LedgerScope, NewJob, Trigger, insert_jobs,
+};
 use crate::registry::Registry;
 
 /// A workflow to start.
@@ -90,7 +92,10 @@ pub fn start(
         .bind::<Text, _>(&spec.name)
         .bind::<Text, _>(&spec.run_key)
         .get_result(conn)?;
-        return Ok(WorkflowStarted { run_id: WorkflowRunId(existing.id), duplicate: true });
+        return Ok(WorkflowStarted {
+            run_id: WorkflowRunId(existing.id),
+            duplicate: true,
+        });
     };
     for step in &spec.steps {
         diesel::sql_query(
@@ -118,7 +123,10 @@ pub fn start(
         }
     }
     advance_in(sys, registry, WorkflowRunId(run.id))?;
-    Ok(WorkflowStarted { run_id: WorkflowRunId(run.id), duplicate: false })
+    Ok(WorkflowStarted {
+        run_id: WorkflowRunId(run.id),
+        duplicate: false,
+    })
 }
 
 #[derive(QueryableByName)]
@@ -206,7 +214,9 @@ pub fn jobs_finished(
                 ("cancelled", _) => "cancelled",
                 _ => return None,
             };
-            let reason = (state != "succeeded").then(|| f.attempt_error.clone()).flatten();
+            let reason = (state != "succeeded")
+                .then(|| f.attempt_error.clone())
+                .flatten();
             Some((run, step, state, reason))
         })
         .collect();
@@ -219,7 +229,11 @@ pub fn jobs_finished(
 }
 
 /// A workflow job an operator cancelled before it ran.
-pub fn job_cancelled(sys: &mut SystemConn<'_>, registry: &Registry, job: JobId) -> Result<(), EngineError> {
+pub fn job_cancelled(
+    sys: &mut SystemConn<'_>,
+    registry: &Registry,
+    job: JobId,
+) -> Result<(), EngineError> {
     #[derive(QueryableByName)]
     struct Step {
         #[diesel(sql_type = Nullable<SqlUuid>)]
@@ -227,11 +241,19 @@ pub fn job_cancelled(sys: &mut SystemConn<'_>, registry: &Registry, job: JobId) 
         #[diesel(sql_type = Nullable<Text>)]
         workflow_step: Option<String>,
     }
-    let row: Step = diesel::sql_query("SELECT workflow_run_id, workflow_step FROM jobs WHERE id = $1")
-        .bind::<SqlUuid, _>(job.0)
-        .get_result(sys.pg())?;
+    let row: Step =
+        diesel::sql_query("SELECT workflow_run_id, workflow_step FROM jobs WHERE id = $1")
+            .bind::<SqlUuid, _>(job.0)
+            .get_result(sys.pg())?;
     if let (Some(run), Some(step)) = (row.workflow_run_id, row.workflow_step) {
-        finish_step(sys, registry, WorkflowRunId(run), &step, "cancelled", Some("cancelled by an operator"))?;
+        finish_step(
+            sys,
+            registry,
+            WorkflowRunId(run),
+            &step,
+            "cancelled",
+            Some("cancelled by an operator"),
+        )?;
     }
     Ok(())
 }
@@ -276,7 +298,11 @@ struct Ready {
 
 /// Starts every pending step whose upstream is finished (or blocks it), until nothing changes;
 /// then closes the run if every step is finished.
-fn advance_in(sys: &mut SystemConn<'_>, registry: &Registry, run: WorkflowRunId) -> Result<(), EngineError> {
+fn advance_in(
+    sys: &mut SystemConn<'_>,
+    registry: &Registry,
+    run: WorkflowRunId,
+) -> Result<(), EngineError> {
     loop {
         let ready: Vec<Ready> = diesel::sql_query(
             "SELECT s.step, s.job_kind, s.payload, s.tenant_id, \

@@ -24,7 +24,16 @@ struct Spread {
 impl Job for Spread {
     const KIND: &'static str = "test_spread";
     async fn run(self, ctx: JobContext) -> JobResult {
-        let children = (0..self.children).map(|i| (format!("c{i}"), Leaf { ms: 20 + u64::from(i % 3) * 10 })).collect();
+        let children = (0..self.children)
+            .map(|i| {
+                (
+                    format!("c{i}"),
+                    Leaf {
+                        ms: 20 + u64::from(i % 3) * 10,
+                    },
+                )
+            })
+            .collect();
         let spawned = ctx.fan_out(children).await?;
         Ok(json!({ "spawned": spawned.len() }))
     }
@@ -53,7 +62,9 @@ impl Job for Gate {
     const KIND: &'static str = "test_gate";
     async fn run(self, _ctx: JobContext) -> JobResult {
         if self.block {
-            return Err(JobError::Blocked { reason: "2 critical findings".to_owned() });
+            return Err(JobError::Blocked {
+                reason: "2 critical findings".to_owned(),
+            });
         }
         Ok(json!({}))
     }
@@ -80,7 +91,10 @@ fn spec(key: &str, block: bool) -> WorkflowSpec {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn fan_in_starts_the_dependent_step_exactly_once_and_a_block_stops_downstream() {
-    let registry = registry().register::<Spread>().register::<Leaf>().register::<Gate>();
+    let registry = registry()
+        .register::<Spread>()
+        .register::<Leaf>()
+        .register::<Gate>();
     let t = TestEngine::start(registry, |_| {}).await;
     let a = tenant(&mut t.db.admin_conn(), "a");
     let running = run(&t, 16);
@@ -97,21 +111,87 @@ async fn fan_in_starts_the_dependent_step_exactly_once_and_a_block_stops_downstr
         })
         .unwrap();
     t.engine.notify().await;
-    assert!(again.duplicate && again.run_id == ok.run_id, "one run per workflow, tenant and key");
-    wait_count(&t, "SELECT count(*) AS n FROM workflow_runs WHERE finished_at IS NOT NULL", 2, Duration::from_secs(60)).await;
-    let mut conn = t.db.admin_conn();
-    let q = |run: &findash_engine::workflow::WorkflowStarted, what: &str| format!("{what} AND workflow_run_id = '{}'", run.run_id);
-    // 40 children finished concurrently on 16 slots; the gate was enqueued once per run.
-    assert_eq!(sql::count(&mut conn, &q(&ok, "SELECT count(*) AS n FROM jobs WHERE workflow_step = 'gate'")), 1);
-    assert_eq!(sql::count(&mut conn, &q(&ok, "SELECT count(*) AS n FROM jobs WHERE workflow_step LIKE 'sync:%' AND state = 'succeeded'")), 40);
-    assert_eq!(sql::text(&mut conn, &format!("SELECT state AS value FROM workflow_runs WHERE id = '{}'", ok.run_id)), "succeeded");
-    // The gate's block: gate blocked, forecast blocked (never enqueued), run blocked.
-    assert_eq!(sql::text(&mut conn, &format!("SELECT state AS value FROM workflow_runs WHERE id = '{}'", blocked.run_id)), "blocked");
-    assert_eq!(
-        sql::texts(&mut conn, &format!("SELECT step || ' ' || state || ' ' || coalesce(reason, '') AS value FROM workflow_steps WHERE run_id = '{}' AND step NOT LIKE 'sync:%' ORDER BY step", blocked.run_id)),
-        ["forecast blocked a step it depends on did not succeed", "gate blocked 2 critical findings", "sync succeeded "]
+    assert!(
+        again.duplicate && again.run_id == ok.run_id,
+        "one run per workflow, tenant and key"
     );
-    assert_eq!(sql::count(&mut conn, &q(&blocked, "SELECT count(*) AS n FROM jobs WHERE workflow_step = 'forecast'")), 0);
+    wait_count(
+        &t,
+        "SELECT count(*) AS n FROM workflow_runs WHERE finished_at IS NOT NULL",
+        2,
+        Duration::from_secs(60),
+    )
+    .await;
+    let mut conn = t.db.admin_conn();
+    let q = |run: &findash_engine::workflow::WorkflowStarted, what: &str| {
+        format!("{what} AND workflow_run_id = '{}'", run.run_id)
+    };
+    // 40 children finished concurrently on 16 slots; the gate was enqueued once per run.
+    assert_eq!(
+        sql::count(
+            &mut conn,
+            &q(
+                &ok,
+                "SELECT count(*) AS n FROM jobs WHERE workflow_step = 'gate'"
+            )
+        ),
+        1
+    );
+    assert_eq!(
+        sql::count(
+            &mut conn,
+            &q(
+                &ok,
+                "SELECT count(*) AS n FROM jobs WHERE workflow_step LIKE 'sync:%' AND state = 'succeeded'"
+            )
+        ),
+        40
+    );
+    assert_eq!(
+        sql::text(
+            &mut conn,
+            &format!(
+                "SELECT state AS value FROM workflow_runs WHERE id = '{}'",
+                ok.run_id
+            )
+        ),
+        "succeeded"
+    );
+    // The gate's block: gate blocked, forecast blocked (never enqueued), run blocked.
+    assert_eq!(
+        sql::text(
+            &mut conn,
+            &format!(
+                "SELECT state AS value FROM workflow_runs WHERE id = '{}'",
+                blocked.run_id
+            )
+        ),
+        "blocked"
+    );
+    assert_eq!(
+        sql::texts(
+            &mut conn,
+            &format!(
+                "SELECT step || ' ' || state || ' ' || coalesce(reason, '') AS value FROM workflow_steps WHERE run_id = '{}' AND step NOT LIKE 'sync:%' ORDER BY step",
+                blocked.run_id
+            )
+        ),
+        [
+            "forecast blocked a step it depends on did not succeed",
+            "gate blocked 2 critical findings",
+            "sync succeeded "
+        ]
+    );
+    assert_eq!(
+        sql::count(
+            &mut conn,
+            &q(
+                &blocked,
+                "SELECT count(*) AS n FROM jobs WHERE workflow_step = 'forecast'"
+            )
+        ),
+        0
+    );
     running.shutdown().await;
     delete_namespace(&t.namespace).await;
 }

@@ -33,15 +33,19 @@ pub fn run(
                 let found = engine.db().system(SystemTask::Jobs, |sys| {
                     tenants::find_by_slug_or_id(sys, key).map_err(DbError::from)
                 })?;
-                Some(found.with_context(|| format!("no tenant with slug or id `{key}`"))?.id)
+                Some(
+                    found
+                        .with_context(|| format!("no tenant with slug or id `{key}`"))?
+                        .id,
+                )
             }
         };
         let row = engine.registry().new_job(kind, payload)?;
         let rows = vec![row; usize::try_from(count).unwrap_or(1)];
         let mut options = EnqueueOptions::new(Trigger::new("cli", None));
         options.idempotency_key = key;
-        options.run_at = delay
-            .map(|d| chrono::Utc::now() + chrono::Duration::from_std(d).unwrap_or_default());
+        options.run_at =
+            delay.map(|d| chrono::Utc::now() + chrono::Duration::from_std(d).unwrap_or_default());
         let enqueued = engine.enqueue_rows(tenant, rows, options).await?;
         for job in enqueued {
             if job.duplicate {

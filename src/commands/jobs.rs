@@ -9,9 +9,21 @@ use crate::config::Config;
 
 pub fn run(config: &Config, command: JobsCommand) -> anyhow::Result<()> {
     match command {
-        JobsCommand::List { state, kind, queue, limit, json } => {
+        JobsCommand::List {
+            state,
+            kind,
+            queue,
+            limit,
+            json,
+        } => {
             let db = super::open_db(config)?;
-            let filter = JobFilter { state, kind, queue, before: None, limit };
+            let filter = JobFilter {
+                state,
+                kind,
+                queue,
+                before: None,
+                limit,
+            };
             let rows = db.system(SystemTask::Jobs, |sys| {
                 ledger::list_jobs(sys, &filter).map_err(findash_engine::EngineError::from)
             })?;
@@ -38,7 +50,9 @@ pub fn run(config: &Config, command: JobsCommand) -> anyhow::Result<()> {
             let found = db.system(SystemTask::Jobs, |sys| {
                 ledger::get_job(sys, id).map_err(findash_engine::EngineError::from)
             })?;
-            let Some((job, attempts)) = found else { bail!("no job {id}") };
+            let Some((job, attempts)) = found else {
+                bail!("no job {id}")
+            };
             let mut value = serde_json::to_value(job)?;
             value["attempt_history"] = serde_json::to_value(attempts)?;
             println!("{}", serde_json::to_string_pretty(&value)?);

@@ -31,7 +31,9 @@ pub fn run(config: &Config) -> anyhow::Result<()> {
             let (engine, stop) = (engine.clone(), stop.clone());
             tokio::spawn(async move { engine.run_scheduler(stop).await })
         };
-        engine.run_workers(findash_engine::WorkerOptions::default(), stop).await;
+        engine
+            .run_workers(findash_engine::WorkerOptions::default(), stop)
+            .await;
         scheduler.await??;
         Ok(())
     })

@@ -6,7 +6,11 @@ use crate::config::Config;
 
 pub fn run(config: &Config, queues: Vec<Queue>, concurrency: Option<usize>) -> anyhow::Result<()> {
     let options = WorkerOptions {
-        queues: if queues.is_empty() { Queue::ALL.to_vec() } else { queues },
+        queues: if queues.is_empty() {
+            Queue::ALL.to_vec()
+        } else {
+            queues
+        },
         concurrency,
     };
     super::runtime()?.block_on(async {

@@ -330,10 +330,16 @@ fn engine_config(r: &mut Reader<'_>, deployed: bool, env: Environment) -> Engine
     engine.sentry_dsn = r.sentry_dsn("SENTRY_DSN");
     engine.environment = env.as_str().to_owned();
     engine.redis_namespace = r.parse("REDIS_NAMESPACE", engine.redis_namespace.clone());
-    if !engine.redis_namespace.chars().all(|c| c.is_ascii_alphanumeric() || "-_:.".contains(c))
+    if !engine
+        .redis_namespace
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "-_:.".contains(c))
         || engine.redis_namespace.is_empty()
     {
-        r.problem("REDIS_NAMESPACE", "must be non-empty letters, digits, `-`, `_`, `:` or `.`");
+        r.problem(
+            "REDIS_NAMESPACE",
+            "must be non-empty letters, digits, `-`, `_`, `:` or `.`",
+        );
     }
     engine.dispatch_window = r.parse_in("DISPATCH_WINDOW", engine.dispatch_window, 1..=100_000);
     engine.rate_limits = r.parse("RATE_LIMITS", String::new());
@@ -363,7 +369,8 @@ fn engine_config(r: &mut Reader<'_>, deployed: bool, env: Environment) -> Engine
     // Derived from the lease: renew it six times per lease, look for expired ones twice per
     // lease, and suspect Redis lost a dispatched job after half a lease unclaimed.
     engine.heartbeat = (engine.lease / 6).max(Duration::from_millis(100));
-    engine.reconcile_every = (engine.lease / 2).clamp(Duration::from_millis(500), Duration::from_secs(5));
+    engine.reconcile_every =
+        (engine.lease / 2).clamp(Duration::from_millis(500), Duration::from_secs(5));
     engine.lost_dispatch_after = (engine.lease / 2).max(Duration::from_secs(1));
     engine.retention_succeeded = duration(r, "JOB_RETENTION_SUCCEEDED", engine.retention_succeeded);
     engine.retention_failed = duration(r, "JOB_RETENTION_FAILED", engine.retention_failed);

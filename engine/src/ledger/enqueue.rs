@@ -48,7 +48,10 @@ pub struct Trigger {
 
 impl Trigger {
     pub fn new(kind: &'static str, reference: impl Into<Option<String>>) -> Trigger {
-        Trigger { kind, reference: reference.into() }
+        Trigger {
+            kind,
+            reference: reference.into(),
+        }
     }
 }
 
@@ -188,7 +191,10 @@ pub fn insert_jobs(
 
     let mut result: Vec<Enqueued> = ids
         .iter()
-        .map(|id| Enqueued { id: JobId(*id), duplicate: true })
+        .map(|id| Enqueued {
+            id: JobId(*id),
+            duplicate: true,
+        })
         .collect();
     let fresh: std::collections::HashSet<Uuid> = inserted.into_iter().map(|r| r.id).collect();
     for (slot, id) in result.iter_mut().zip(&ids) {

@@ -14,7 +14,7 @@ pub use claim::{Claimed, claim};
 pub use enqueue::{EnqueueOptions, Enqueued, LedgerScope, NewJob, Trigger, insert_jobs};
 pub use operate::{Action, ActionResult, apply_action};
 pub use outcome::{AttemptEnd, Finished, Outcome, record_outcomes};
-pub use read::{JobFilter, JobRow, AttemptRow, Stats, get_job, list_jobs, stats};
+pub use read::{AttemptRow, JobFilter, JobRow, Stats, get_job, list_jobs, stats};
 
 /// States in which a job can still run.
 pub const PENDING_STATES: [&str; 2] = ["queued", "retrying"];

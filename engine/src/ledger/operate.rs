@@ -47,7 +47,6 @@ struct StateRow {
     state: String,
 }
 
-
 /// Applies `action` to job `id`, as seen from `scope` (a tenant sees only its jobs). The row
 /// is locked first, so the action and a worker's transition never interleave.
 pub fn apply_action(
@@ -64,7 +63,11 @@ pub fn apply_action(
     let Some(current) = current else {
         return Ok(ActionResult::NotFound);
     };
-    let not_applicable = || Ok(ActionResult::NotApplicable { state: current.state.clone() });
+    let not_applicable = || {
+        Ok(ActionResult::NotApplicable {
+            state: current.state.clone(),
+        })
+    };
     let applied = |rows: Vec<StateRow>| match rows.into_iter().next() {
         Some(row) => ActionResult::Applied { state: row.state },
         None => ActionResult::NotFound,
@@ -105,7 +108,9 @@ pub fn apply_action(
             diesel::sql_query("DELETE FROM jobs WHERE id = $1")
                 .bind::<SqlUuid, _>(id.0)
                 .execute(conn)?;
-            Ok(ActionResult::Applied { state: "discarded".to_owned() })
+            Ok(ActionResult::Applied {
+                state: "discarded".to_owned(),
+            })
         }
         _ => not_applicable(),
     }

@@ -11,15 +11,30 @@ use uuid::Uuid;
 /// How an attempt ended, as the executor decided it.
 #[derive(Debug, Clone)]
 pub enum Outcome {
-    Succeeded { result: Value },
+    Succeeded {
+        result: Value,
+    },
     /// The job succeeded and blocks its workflow step (and what depends on it).
-    Blocked { result: Value, reason: String },
+    Blocked {
+        result: Value,
+        reason: String,
+    },
     /// A failure with attempts left: `retrying`, next run at `run_at`.
-    Retry { error: String, run_at: DateTime<Utc>, attempt: AttemptEnd },
+    Retry {
+        error: String,
+        run_at: DateTime<Utc>,
+        attempt: AttemptEnd,
+    },
     /// A permanent failure, or the last attempt failed.
-    Dead { error: String, attempt: AttemptEnd },
+    Dead {
+        error: String,
+        attempt: AttemptEnd,
+    },
     /// A rate limit said no: back to `queued` for `run_at`, the attempt given back.
-    Deferred { run_at: DateTime<Utc>, reason: String },
+    Deferred {
+        run_at: DateTime<Utc>,
+        reason: String,
+    },
     /// An operator cancelled it while it ran.
     Cancelled,
     /// The worker stopped before the job finished: back to `queued`, the attempt given back.
@@ -68,13 +83,20 @@ impl Outcome {
             attempt_error: None,
         };
         match self {
-            Outcome::Succeeded { result } => Row { result: Some(result), ..base("succeeded", "succeeded") },
+            Outcome::Succeeded { result } => Row {
+                result: Some(result),
+                ..base("succeeded", "succeeded")
+            },
             Outcome::Blocked { result, reason } => Row {
                 result: Some(result),
                 attempt_error: Some(reason),
                 ..base("succeeded", "blocked")
             },
-            Outcome::Retry { error, run_at, attempt } => Row {
+            Outcome::Retry {
+                error,
+                run_at,
+                attempt,
+            } => Row {
                 job_error: Some(error.clone()),
                 attempt_error: Some(error),
                 run_at: Some(run_at),
@@ -176,17 +198,17 @@ pub fn record_outcomes(
           THEN 'cancelled' ELSE o.state END)",
     );
     diesel::sql_query(sql)
-    .bind::<Array<SqlUuid>, _>(&ids)
-    .bind::<Array<Text>, _>(&states)
-    .bind::<Array<Nullable<Jsonb>>, _>(&results)
-    .bind::<Array<Nullable<Text>>, _>(&job_errors)
-    .bind::<Array<Nullable<Timestamptz>>, _>(&run_ats)
-    .bind::<Array<Int4>, _>(&refunds)
-    .bind::<Array<Int4>, _>(&deferrals)
-    .bind::<Array<Text>, _>(&attempt_outcomes)
-    .bind::<Array<Nullable<Text>>, _>(&attempt_errors)
-    .bind::<Text, _>(worker)
-    .load(conn)
+        .bind::<Array<SqlUuid>, _>(&ids)
+        .bind::<Array<Text>, _>(&states)
+        .bind::<Array<Nullable<Jsonb>>, _>(&results)
+        .bind::<Array<Nullable<Text>>, _>(&job_errors)
+        .bind::<Array<Nullable<Timestamptz>>, _>(&run_ats)
+        .bind::<Array<Int4>, _>(&refunds)
+        .bind::<Array<Int4>, _>(&deferrals)
+        .bind::<Array<Text>, _>(&attempt_outcomes)
+        .bind::<Array<Nullable<Text>>, _>(&attempt_errors)
+        .bind::<Text, _>(worker)
+        .load(conn)
 }
 
 const RECORD_OUTCOMES: &str = "WITH o AS ( \

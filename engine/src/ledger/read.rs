@@ -159,10 +159,18 @@ pub fn stats(scope: &mut impl LedgerScope) -> QueryResult<Stats> {
     .load(scope.pg())?;
     let mut stats = Stats {
         total: 0,
-        by_state: ["queued", "running", "retrying", "succeeded", "dead", "cancelled", "quarantined"]
-            .into_iter()
-            .map(|s| (s.to_owned(), 0))
-            .collect(),
+        by_state: [
+            "queued",
+            "running",
+            "retrying",
+            "succeeded",
+            "dead",
+            "cancelled",
+            "quarantined",
+        ]
+        .into_iter()
+        .map(|s| (s.to_owned(), 0))
+        .collect(),
         by_kind: BTreeMap::new(),
         by_queue: BTreeMap::new(),
     };
@@ -170,7 +178,12 @@ pub fn stats(scope: &mut impl LedgerScope) -> QueryResult<Stats> {
         stats.total += row.n;
         *stats.by_state.entry(row.state.clone()).or_default() += row.n;
         *stats.by_kind.entry(row.kind).or_default() += row.n;
-        *stats.by_queue.entry(row.queue).or_default().entry(row.state).or_default() += row.n;
+        *stats
+            .by_queue
+            .entry(row.queue)
+            .or_default()
+            .entry(row.state)
+            .or_default() += row.n;
     }
     Ok(stats)
 }

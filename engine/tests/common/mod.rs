@@ -49,7 +49,13 @@ pub fn run(t: &TestEngine, concurrency: usize) -> Running {
         let (engine, stop) = (t.engine.clone(), stop.clone());
         tokio::spawn(async move {
             engine
-                .run_workers(WorkerOptions { queues: findash_engine::Queue::ALL.to_vec(), concurrency: Some(concurrency) }, stop)
+                .run_workers(
+                    WorkerOptions {
+                        queues: findash_engine::Queue::ALL.to_vec(),
+                        concurrency: Some(concurrency),
+                    },
+                    stop,
+                )
                 .await;
         })
     };
@@ -59,7 +65,10 @@ pub fn run(t: &TestEngine, concurrency: usize) -> Running {
             engine.run_scheduler(stop).await.unwrap();
         })
     };
-    Running { stop, handles: vec![workers, scheduler] }
+    Running {
+        stop,
+        handles: vec![workers, scheduler],
+    }
 }
 
 /// Polls `sql` (a count) until it equals `expected`, or fails after `timeout`.
@@ -72,7 +81,10 @@ pub async fn wait_count(t: &TestEngine, query: &str, expected: i64, timeout: Dur
             return;
         }
         if started.elapsed() > timeout {
-            let states = sql::texts(&mut conn, "SELECT state || ' ' || coalesce(last_error, '') AS value FROM jobs ORDER BY created_at LIMIT 20");
+            let states = sql::texts(
+                &mut conn,
+                "SELECT state || ' ' || coalesce(last_error, '') AS value FROM jobs ORDER BY created_at LIMIT 20",
+            );
             panic!("`{query}` is {n}, expected {expected} after {timeout:?}; jobs: {states:?}");
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
