@@ -14,7 +14,7 @@ use crate::retry::RetryPolicy;
 
 /// A kind of background work. Implement it on the payload struct:
 ///
-/// ```ignore
+/// ```text
 /// #[derive(Serialize, Deserialize)]
 /// struct RefreshRates { day: NaiveDate }
 ///
