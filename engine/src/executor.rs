@@ -97,17 +97,33 @@ async fn record_batch(
     batch: Vec<(JobId, Outcome)>,
 ) -> Vec<Result<Option<Finished>, String>> {
     let ids: Vec<JobId> = batch.iter().map(|(id, _)| *id).collect();
-    let db = services.db.clone();
-    let registry = services.registry.clone();
-    let worker = worker.to_owned();
-    let result = tokio::task::spawn_blocking(move || {
-        db.system(SystemTask::Jobs, |sys| {
-            let finished = record_outcomes(sys.conn(), &worker, batch)?;
-            crate::workflow::jobs_finished(sys, &registry, &finished)?;
-            Ok::<_, EngineError>(finished)
+    // A deadlock or a dropped connection fails the whole batch; try again before leaving the
+    // jobs to lease expiry.
+    let mut result = None;
+    for attempt in 1..=3 {
+        let db = services.db.clone();
+        let registry = services.registry.clone();
+        let worker = worker.to_owned();
+        let batch = batch.clone();
+        let outcome = tokio::task::spawn_blocking(move || {
+            db.system(SystemTask::Jobs, |sys| {
+                let finished = record_outcomes(sys.conn(), &worker, batch)?;
+                crate::workflow::jobs_finished(sys, &registry, &finished)?;
+                Ok::<_, EngineError>(finished)
+            })
         })
-    })
-    .await;
+        .await;
+        let failed = !matches!(outcome, Ok(Ok(_)));
+        result = Some(outcome);
+        if !failed {
+            break;
+        }
+        tracing::warn!(attempt, "recording a batch of outcomes failed; retrying");
+        tokio::time::sleep(std::time::Duration::from_millis(50 * attempt)).await;
+    }
+    let Some(result) = result else {
+        return Vec::new();
+    };
     let n = ids.len();
     match result {
         Ok(Ok(finished)) => {

@@ -25,6 +25,7 @@ pub struct Metrics {
     pub reconciler: IntCounterVec,
     pub unknown_kinds: IntGaugeVec,
     pub live_workers: IntGaugeVec,
+    pub worker_restarts: IntCounterVec,
     pub rate_limit_waits: IntCounterVec,
     pub pickup: Histogram,
 }
@@ -142,6 +143,12 @@ impl Metrics {
                 "findash_job_rate_limit_waits_total",
                 "Attempts deferred by a rate limit",
                 &["kind"],
+            ),
+            worker_restarts: counter(
+                &registry,
+                "findash_worker_restarts_total",
+                "apalis workers that died and were replaced",
+                &["queue"],
             ),
             live_workers: gauge(
                 &registry,

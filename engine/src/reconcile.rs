@@ -185,7 +185,9 @@ async fn redispatch_lost(services: &Arc<Services>) -> Result<usize, EngineError>
                 "UPDATE jobs j SET dispatched_at = NULL, dispatch_token = NULL \
                  FROM unnest($1::uuid[], $2::text[]) AS u(id, token) \
                  WHERE j.id = u.id AND j.dispatch_token = u.token \
-                   AND j.state IN ('queued', 'retrying')",
+                   AND j.id IN (SELECT id FROM jobs WHERE id = ANY($1) \
+                                  AND state IN ('queued', 'retrying') ORDER BY id \
+                                  FOR UPDATE SKIP LOCKED)",
             )
             .bind::<Array<SqlUuid>, _>(&ids)
             .bind::<Array<Text>, _>(&tokens)

@@ -42,10 +42,11 @@ impl Namespace {
             // lease (longer) decides whether the job itself runs again.
             .heartbeat_interval(Duration::from_secs(5))
             .missed_heartbeats(6)
-            // The ledger holds results, leases and events; apalis keeping its own copies would
-            // only cost Redis round trips and memory.
+            // The ledger holds leases and events; apalis's would only cost Redis round trips.
             .lock_tasks(false)
-            .persist_results(false)
+            // This is apalis's acknowledgement switch: without it a finished task never leaves
+            // the worker's in-flight set. The result it stores is `null`; the sweep deletes it.
+            .persist_results(true)
             .emit_events(false)
     }
 

@@ -149,6 +149,10 @@ async fn supervise(
         if stop.is_cancelled() {
             break;
         }
+        crate::metrics::get()
+            .worker_restarts
+            .with_label_values(&[queue.as_str()])
+            .inc();
         match result {
             Ok(()) => tracing::warn!(worker = %name, "apalis worker ended; restarting"),
             Err(e) => tracing::error!(worker = %name, error = %e, "apalis worker died; restarting"),
@@ -207,18 +211,27 @@ async fn heartbeat(state: Arc<WorkerState>, stop: CancellationToken) {
             () = stop.cancelled() => {}
             () = tokio::time::sleep(state.services.config.heartbeat) => {}
         }
+        let ids: Vec<Uuid> = match state.running.lock() {
+            Ok(running) => running.keys().map(|id| id.0).collect(),
+            Err(_) => Vec::new(),
+        };
         let db = state.services.db.clone();
         let name = state.name.clone();
         let lease = state.services.config.lease;
+        // Only this process's jobs, by primary key; rows an outcome is being written for are
+        // locked by that transaction and skipped (they are finishing), so renewal never waits
+        // on, or deadlocks with, the outcome batches.
         let renewed = tokio::task::spawn_blocking(move || {
             db.system(SystemTask::Jobs, |sys| {
                 diesel::sql_query(
                     "UPDATE jobs SET lease_expires_at = now() + make_interval(secs => $2) \
-                     WHERE lease_owner = $1 AND state = 'running' \
+                     WHERE id IN (SELECT id FROM jobs WHERE id = ANY($3) AND lease_owner = $1 \
+                                    AND state = 'running' ORDER BY id FOR UPDATE SKIP LOCKED) \
                      RETURNING id, cancel_requested_at IS NOT NULL AS cancel",
                 )
                 .bind::<Text, _>(&name)
                 .bind::<Double, _>(lease.as_secs_f64())
+                .bind::<diesel::sql_types::Array<SqlUuid>, _>(&ids)
                 .load::<Renewed>(sys.conn())
                 .map_err(crate::error::EngineError::from)
             })

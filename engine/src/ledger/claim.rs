@@ -60,8 +60,8 @@ pub fn claim(
         "UPDATE jobs SET state = 'running', attempts = LEAST(attempts + 1, max_attempts), \
                 runs = runs + 1, lease_owner = $1, \
                 lease_expires_at = now() + make_interval(secs => $2), started_at = now() \
-         WHERE id = ANY($3) AND state IN ('queued', 'retrying') \
-           AND run_at <= now() + interval '1 second' \
+         WHERE id IN (SELECT id FROM jobs WHERE id = ANY($3) AND state IN ('queued', 'retrying') \
+                        AND run_at <= now() ORDER BY id FOR UPDATE) \
          RETURNING id, tenant_id, kind, payload, attempts, max_attempts, deferrals, \
                    workflow_run_id, workflow_step, trigger_kind",
     )

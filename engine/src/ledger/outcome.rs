@@ -216,6 +216,8 @@ const RECORD_OUTCOMES: &str = "WITH o AS ( \
                                   $5::timestamptz[], $6::int4[], $7::int4[], $8::text[], $9::text[]) \
                  AS o(id, state, result, job_error, run_at, refund, deferral, attempt_outcome, \
                       attempt_error) \
+         ), locked AS ( \
+             SELECT id FROM jobs WHERE id = ANY($1) ORDER BY id FOR UPDATE \
          ), done AS ( \
              UPDATE jobs j SET state = {EFFECTIVE}, result = o.result, \
                     last_error = coalesce(o.job_error, j.last_error), \
@@ -225,7 +227,8 @@ const RECORD_OUTCOMES: &str = "WITH o AS ( \
                                                          'quarantined') THEN now() END, \
                     lease_owner = NULL, lease_expires_at = NULL, dispatched_at = NULL, \
                     dispatch_token = NULL \
-             FROM o WHERE j.id = o.id AND j.state = 'running' AND j.lease_owner = $10 \
+             FROM o JOIN locked USING (id) \
+             WHERE j.id = o.id AND j.state = 'running' AND j.lease_owner = $10 \
              RETURNING j.id, j.tenant_id, j.runs, j.started_at, j.state, o.attempt_outcome, \
                        o.attempt_error, j.workflow_run_id, j.workflow_step \
          ), attempts AS ( \
