@@ -177,7 +177,8 @@ fn pick(
     let marked: Vec<Marked> = diesel::sql_query(
         "UPDATE jobs j SET dispatched_at = now(), dispatch_token = u.token \
          FROM unnest($1::uuid[], $2::text[]) AS u(id, token) \
-         WHERE j.id = u.id AND j.state IN ('queued', 'retrying') AND j.dispatched_at IS NULL \
+         WHERE j.id = u.id AND j.id = ANY($1) AND j.state IN ('queued', 'retrying') \
+           AND j.dispatched_at IS NULL \
          RETURNING j.id, u.token, j.run_at",
     )
     .bind::<Array<SqlUuid>, _>(&ids)

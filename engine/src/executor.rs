@@ -43,16 +43,27 @@ pub(crate) struct WorkerState {
     claims: Batcher<JobId, Result<Option<Claimed>, String>>,
     outcomes: Batcher<(JobId, Outcome), Result<Option<Finished>, String>>,
     pub running: Mutex<HashMap<JobId, Running>>,
+    /// Per queue: how many jobs may run at once (`--concurrency`). apalis is given more slots
+    /// than this, so deliveries waiting for their claim or outcome batch never hold a running
+    /// slot and the batches fill up.
+    slots: Mutex<HashMap<crate::Queue, Arc<tokio::sync::Semaphore>>>,
 }
+
+/// apalis slots per running slot: deliveries in the claim and outcome batches.
+pub(crate) const DELIVERIES_PER_SLOT: usize = 8;
 
 impl WorkerState {
     pub fn new(name: String, services: Arc<Services>) -> Arc<WorkerState> {
         let claims = {
             let (services, name) = (services.clone(), name.clone());
-            Batcher::spawn(256, move |ids: Vec<JobId>| {
+            Batcher::spawn(512, 2, move |ids: Vec<JobId>| {
                 let (services, name) = (services.clone(), name.clone());
                 async move {
                     let n = ids.len();
+                    crate::metrics::get()
+                        .batch_size
+                        .with_label_values(&["claim"])
+                        .observe(n as f64);
                     let db = services.db.clone();
                     let lease = services.config.lease;
                     let wanted = ids.clone();
@@ -76,7 +87,7 @@ impl WorkerState {
         };
         let outcomes = {
             let (services, name) = (services.clone(), name.clone());
-            Batcher::spawn(256, move |batch: Vec<(JobId, Outcome)>| {
+            Batcher::spawn(512, 2, move |batch: Vec<(JobId, Outcome)>| {
                 let (services, name) = (services.clone(), name.clone());
                 async move { record_batch(&services, &name, batch).await }
             })
@@ -87,7 +98,25 @@ impl WorkerState {
             claims,
             outcomes,
             running: Mutex::new(HashMap::new()),
+            slots: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// Sets how many of `queue`'s jobs may run at once in this process.
+    pub fn set_concurrency(&self, queue: crate::Queue, concurrency: usize) {
+        if let Ok(mut slots) = self.slots.lock() {
+            slots.insert(
+                queue,
+                Arc::new(tokio::sync::Semaphore::new(concurrency.max(1))),
+            );
+        }
+    }
+
+    fn slots_for(&self, queue: crate::Queue) -> Option<Arc<tokio::sync::Semaphore>> {
+        self.slots
+            .lock()
+            .ok()
+            .and_then(|slots| slots.get(&queue).cloned())
     }
 }
 
@@ -97,6 +126,10 @@ async fn record_batch(
     batch: Vec<(JobId, Outcome)>,
 ) -> Vec<Result<Option<Finished>, String>> {
     let ids: Vec<JobId> = batch.iter().map(|(id, _)| *id).collect();
+    crate::metrics::get()
+        .batch_size
+        .with_label_values(&["outcome"])
+        .observe(ids.len() as f64);
     // A deadlock or a dropped connection fails the whole batch; try again before leaving the
     // jobs to lease expiry.
     let mut result = None;
@@ -183,7 +216,13 @@ async fn run_claimed(state: Arc<WorkerState>, claimed: Claimed) {
             },
         );
     }
+    let queue = state.services.registry.get(&claimed.kind).map(|t| t.queue);
+    let slot = match queue.and_then(|q| state.slots_for(q)) {
+        Some(slots) => slots.acquire_owned().await.ok(),
+        None => None,
+    };
     let (outcome, label) = decide(&state, &claimed, token, &reason).await;
+    drop(slot);
     if let Outcome::Retry { error, .. } | Outcome::Dead { error, .. } = &outcome {
         tracing::warn!(error = %error, outcome = label, "job attempt failed");
         state.services.report_failure(&claimed, error, label);

@@ -28,6 +28,7 @@ pub struct Metrics {
     pub worker_restarts: IntCounterVec,
     pub rate_limit_waits: IntCounterVec,
     pub pickup: Histogram,
+    pub batch_size: HistogramVec,
 }
 
 static METRICS: LazyLock<Metrics> = LazyLock::new(Metrics::build);
@@ -83,7 +84,18 @@ impl Metrics {
         )
         .unwrap_or_else(|e| unreachable!("histogram is well-formed: {e}"));
         register(&registry, Box::new(pickup.clone()));
+        let batch_size = HistogramVec::new(
+            HistogramOpts::new(
+                "findash_ledger_batch_size",
+                "Jobs per claim or outcome statement",
+            )
+            .buckets(vec![1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0]),
+            &["transition"],
+        )
+        .unwrap_or_else(|e| unreachable!("histogram is well-formed: {e}"));
+        register(&registry, Box::new(batch_size.clone()));
         Metrics {
+            batch_size,
             enqueued: counter(
                 &registry,
                 "findash_jobs_enqueued_total",

@@ -184,7 +184,7 @@ async fn redispatch_lost(services: &Arc<Services>) -> Result<usize, EngineError>
             diesel::sql_query(
                 "UPDATE jobs j SET dispatched_at = NULL, dispatch_token = NULL \
                  FROM unnest($1::uuid[], $2::text[]) AS u(id, token) \
-                 WHERE j.id = u.id AND j.dispatch_token = u.token \
+                 WHERE j.id = u.id AND j.id = ANY($1) AND j.dispatch_token = u.token \
                    AND j.id IN (SELECT id FROM jobs WHERE id = ANY($1) \
                                   AND state IN ('queued', 'retrying') ORDER BY id \
                                   FOR UPDATE SKIP LOCKED)",

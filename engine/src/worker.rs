@@ -64,6 +64,7 @@ pub async fn run(services: Arc<Services>, options: WorkerOptions, stop: Cancella
     let mut pools = Vec::new();
     for queue in options.queues.iter().copied() {
         let concurrency = options.concurrency.unwrap_or(queue.default_concurrency());
+        state.set_concurrency(queue, concurrency);
         pools.push(tokio::spawn(supervise(
             state.clone(),
             queue,
@@ -186,7 +187,7 @@ async fn run_pool(
     let worker = WorkerBuilder::new(name)
         .backend(backend)
         .data(state.clone())
-        .concurrency(concurrency)
+        .concurrency(concurrency * crate::executor::DELIVERIES_PER_SLOT)
         .build(handle);
     worker
         .run_until(async move {

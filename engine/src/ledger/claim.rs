@@ -56,6 +56,7 @@ pub fn claim(
     ids: &[JobId],
 ) -> QueryResult<Vec<Claimed>> {
     let ids: Vec<Uuid> = ids.iter().map(|id| id.0).collect();
+    super::relax_commit(conn)?;
     diesel::sql_query(
         "UPDATE jobs SET state = 'running', attempts = LEAST(attempts + 1, max_attempts), \
                 runs = runs + 1, lease_owner = $1, \

@@ -20,3 +20,14 @@ pub use read::{AttemptRow, JobFilter, JobRow, Stats, get_job, list_jobs, stats};
 pub const PENDING_STATES: [&str; 2] = ["queued", "retrying"];
 /// States in which a job is done for good (until an operator retries it).
 pub const TERMINAL_STATES: [&str; 4] = ["succeeded", "dead", "cancelled", "quarantined"];
+
+/// Lets this transaction commit without waiting for its WAL flush. Used for claims, outcomes
+/// and lease renewals only: if PostgreSQL crashes, the last few milliseconds of those
+/// transitions may be lost, and the affected jobs simply run again — delivery is at least once
+/// and handlers are idempotent anyway. Enqueues (business transactions) stay fully durable.
+pub fn relax_commit(conn: &mut diesel::PgConnection) -> diesel::QueryResult<()> {
+    use diesel::RunQueryDsl;
+    diesel::sql_query("SET LOCAL synchronous_commit = off")
+        .execute(conn)
+        .map(|_| ())
+}

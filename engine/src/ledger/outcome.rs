@@ -191,6 +191,7 @@ pub fn record_outcomes(
         attempt_outcomes.push(row.attempt_outcome);
         attempt_errors.push(row.attempt_error);
     }
+    super::relax_commit(conn)?;
     // A job an operator cancelled while it ran does not go back to the queue.
     let sql = RECORD_OUTCOMES.replace(
         "{EFFECTIVE}",
@@ -228,7 +229,8 @@ const RECORD_OUTCOMES: &str = "WITH o AS ( \
                     lease_owner = NULL, lease_expires_at = NULL, dispatched_at = NULL, \
                     dispatch_token = NULL \
              FROM o JOIN locked USING (id) \
-             WHERE j.id = o.id AND j.state = 'running' AND j.lease_owner = $10 \
+             WHERE j.id = o.id AND j.id = ANY($1) AND j.state = 'running' \
+               AND j.lease_owner = $10 \
              RETURNING j.id, j.tenant_id, j.runs, j.started_at, j.state, o.attempt_outcome, \
                        o.attempt_error, j.workflow_run_id, j.workflow_step \
          ), attempts AS ( \
