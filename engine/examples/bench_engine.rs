@@ -200,7 +200,7 @@ async fn main() -> Result<(), BoxError> {
         "concurrency": concurrency,
         "window": window,
         "seconds": (seconds * 1000.0).round() / 1000.0,
-        "jobs_per_sec": (jobs as f64 / seconds).round(),
+        "jobs_per_sec": (jobs as f64 / seconds).round() as u64,
         "not_succeeded": failed,
         "pickup_p50_ms": (percentile(&pickups, 0.50) * 100.0).round() / 100.0,
         "pickup_p99_ms": (percentile(&pickups, 0.99) * 100.0).round() / 100.0,

@@ -137,16 +137,19 @@ fn pick(
         "WITH RECURSIVE t(tid) AS ( \
              (SELECT coalesce(tenant_id, {NIL}) FROM jobs \
               WHERE queue = $1 AND state IN ('queued', 'retrying') AND dispatched_at IS NULL \
+                AND run_at <= now() AND kind = ANY($2) \
               ORDER BY coalesce(tenant_id, {NIL}) LIMIT 1) \
              UNION ALL \
              SELECT (SELECT coalesce(tenant_id, {NIL}) FROM jobs \
                      WHERE queue = $1 AND state IN ('queued', 'retrying') \
                        AND dispatched_at IS NULL AND coalesce(tenant_id, {NIL}) > t.tid \
+                       AND run_at <= now() AND kind = ANY($2) \
                      ORDER BY coalesce(tenant_id, {NIL}) LIMIT 1) \
              FROM t WHERE t.tid IS NOT NULL) \
          SELECT tid FROM t WHERE tid IS NOT NULL LIMIT 100000"
     ))
     .bind::<Text, _>(queue.as_str())
+    .bind::<Array<Text>, _>(kinds)
     .load(conn)?;
     if tenants.is_empty() {
         return Ok(Vec::new());
@@ -169,6 +172,8 @@ fn pick(
     if chosen.is_empty() {
         return Ok(Vec::new());
     }
+    // Losing this mark in a crash only means a job is dispatched twice; the claim runs it once.
+    crate::ledger::relax_commit(conn)?;
     let ids: Vec<Uuid> = chosen.iter().map(|r| r.id).collect();
     let tokens: Vec<String> = chosen
         .iter()
@@ -177,8 +182,9 @@ fn pick(
     let marked: Vec<Marked> = diesel::sql_query(
         "UPDATE jobs j SET dispatched_at = now(), dispatch_token = u.token \
          FROM unnest($1::uuid[], $2::text[]) AS u(id, token) \
-         WHERE j.id = u.id AND j.id = ANY($1) AND j.state IN ('queued', 'retrying') \
-           AND j.dispatched_at IS NULL \
+         WHERE j.id = u.id AND j.id IN ( \
+             SELECT id FROM jobs WHERE id = ANY($1) AND state IN ('queued', 'retrying') \
+               AND dispatched_at IS NULL ORDER BY id FOR UPDATE) \
          RETURNING j.id, u.token, j.run_at",
     )
     .bind::<Array<SqlUuid>, _>(&ids)

@@ -28,6 +28,8 @@ use crate::ratelimit::Decision;
 pub(crate) enum StopReason {
     Cancelled,
     Shutdown,
+    /// The reconciler gave the job to another worker: stop; this attempt's outcome is void.
+    LeaseLost,
 }
 
 pub(crate) struct Running {
@@ -47,6 +49,9 @@ pub(crate) struct WorkerState {
     /// than this, so deliveries waiting for their claim or outcome batch never hold a running
     /// slot and the batches fill up.
     slots: Mutex<HashMap<crate::Queue, Arc<tokio::sync::Semaphore>>>,
+    /// Set once shutdown releases running jobs: a claim that lands afterwards is released at
+    /// once instead of starting.
+    pub shutting_down: std::sync::atomic::AtomicBool,
 }
 
 /// apalis slots per running slot: deliveries in the claim and outcome batches.
@@ -99,6 +104,7 @@ impl WorkerState {
             outcomes,
             running: Mutex::new(HashMap::new()),
             slots: Mutex::new(HashMap::new()),
+            shutting_down: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -274,8 +280,11 @@ async fn decide(
     if let Some(key) = job_type.rate_limit_key(&claimed.payload) {
         match services.limiter.acquire(&key).await {
             Ok(Decision::Allowed) => {}
-            Ok(Decision::Limited { retry_after }) => {
+            Ok(Decision::Limited { retry_after }) if claimed.deferrals < MAX_DEFERRALS => {
                 return deferred(claimed, retry_after);
+            }
+            Ok(Decision::Limited { .. }) => {
+                tracing::warn!("deferral limit reached; running despite the rate limit");
             }
             Err(e) => tracing::warn!(error = %e, "rate limiter unavailable; running unthrottled"),
         }
@@ -292,9 +301,11 @@ async fn decide(
         services: services.clone(),
     });
     let run = AssertUnwindSafe(job_type.run(claimed.payload.clone(), ctx)).catch_unwind();
+    // A job stopped before it started (shutdown, cancel) never starts.
     let result = tokio::select! {
-        r = tokio::time::timeout(job_type.timeout, run) => Some(r),
+        biased;
         () = token.cancelled() => None,
+        r = tokio::time::timeout(job_type.timeout, run) => Some(r),
     };
     let retry_or_dead = |error: String, end: AttemptEnd| {
         if claimed.attempts < claimed.max_attempts {
@@ -315,6 +326,8 @@ async fn decide(
     match result {
         None => match reason.lock().ok().and_then(|r| *r) {
             Some(StopReason::Shutdown) => (Outcome::Released, "released"),
+            // Recorded nowhere: the lease is someone else's now, and the write would be refused.
+            Some(StopReason::LeaseLost) => (Outcome::Released, "lease_lost"),
             _ => (Outcome::Cancelled, "cancelled"),
         },
         Some(Err(_elapsed)) => (
@@ -356,13 +369,16 @@ async fn decide(
             if claimed.deferrals < MAX_DEFERRALS {
                 deferred(claimed, retry_after)
             } else {
-                (
-                    retry_or_dead(
-                        format!("still rate limited after {MAX_DEFERRALS} deferrals"),
-                        AttemptEnd::Failed,
-                    ),
-                    "retrying",
-                )
+                let outcome = retry_or_dead(
+                    format!("still rate limited after {MAX_DEFERRALS} deferrals"),
+                    AttemptEnd::Failed,
+                );
+                let label = if matches!(outcome, Outcome::Dead { .. }) {
+                    "dead"
+                } else {
+                    "retrying"
+                };
+                (outcome, label)
             }
         }
         Some(Ok(Ok(Err(JobError::Blocked { reason })))) => (

@@ -19,6 +19,7 @@ use uuid::Uuid;
 
 use crate::engine::Services;
 use crate::error::EngineError;
+use crate::ledger::Finished;
 use crate::queue::Queue;
 use crate::transport;
 
@@ -26,12 +27,6 @@ use crate::transport;
 struct Locked {
     #[diesel(sql_type = Bool)]
     locked: bool,
-}
-
-#[derive(QueryableByName)]
-struct Expired {
-    #[diesel(sql_type = Text)]
-    state: String,
 }
 
 #[derive(QueryableByName)]
@@ -74,7 +69,7 @@ pub(crate) async fn reconcile_once(services: &Arc<Services>) -> Result<Repairs, 
     for row in &expired {
         if row.state == "quarantined" {
             repairs.quarantined += 1;
-        } else {
+        } else if row.state == "queued" {
             repairs.requeued += 1;
         }
     }
@@ -103,7 +98,7 @@ pub(crate) async fn reconcile_once(services: &Arc<Services>) -> Result<Repairs, 
 fn expire_leases(
     conn: &mut PgConnection,
     quarantine_after: i32,
-) -> Result<Vec<Expired>, EngineError> {
+) -> Result<Vec<Finished>, EngineError> {
     let lock: Locked = diesel::sql_query(
         "SELECT pg_try_advisory_xact_lock(hashtext('findash:reconcile')) AS locked",
     )
@@ -114,15 +109,17 @@ fn expire_leases(
     Ok(diesel::sql_query(
         "WITH expired AS ( \
              UPDATE jobs SET \
-                 state = CASE WHEN lease_losses + 1 >= $1 THEN 'quarantined' ELSE 'queued' END, \
-                 finished_at = CASE WHEN lease_losses + 1 >= $1 THEN now() END, \
+                 state = CASE WHEN cancel_requested_at IS NOT NULL THEN 'cancelled' \
+                              WHEN lease_losses + 1 >= $1 THEN 'quarantined' ELSE 'queued' END, \
+                 finished_at = CASE WHEN cancel_requested_at IS NOT NULL \
+                                      OR lease_losses + 1 >= $1 THEN now() END, \
                  lease_losses = lease_losses + 1, attempts = greatest(attempts - 1, 0), \
                  last_error = 'the worker running it stopped heartbeating (lease expired)', \
                  lease_owner = NULL, lease_expires_at = NULL, dispatched_at = NULL, \
                  dispatch_token = NULL, run_at = now() \
              WHERE id IN (SELECT id FROM jobs WHERE state = 'running' AND lease_expires_at < now() \
-                          ORDER BY lease_expires_at LIMIT 1000 FOR UPDATE SKIP LOCKED) \
-             RETURNING id, tenant_id, runs, started_at, state, \
+                          ORDER BY id LIMIT 1000 FOR UPDATE SKIP LOCKED) \
+             RETURNING id, tenant_id, runs, started_at, state, workflow_run_id, workflow_step, \
                        (SELECT lease_owner FROM jobs j2 WHERE j2.id = jobs.id) AS owner \
          ), attempts AS ( \
              INSERT INTO job_attempts (job_id, tenant_id, attempt, worker, started_at, finished_at, \
@@ -132,7 +129,9 @@ fn expire_leases(
                     'the worker stopped heartbeating mid-run' \
              FROM expired WHERE started_at IS NOT NULL \
              ON CONFLICT (job_id, attempt) DO NOTHING \
-         ) SELECT state FROM expired",
+         ) SELECT id, tenant_id, state, 'lease_expired' AS attempt_outcome, \
+                  'the worker stopped heartbeating mid-run' AS attempt_error, workflow_run_id, \
+                  workflow_step FROM expired",
     )
     .bind::<Int4, _>(quarantine_after)
     .load(conn)?)

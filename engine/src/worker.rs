@@ -109,6 +109,9 @@ fn running_count(state: &WorkerState) -> usize {
 }
 
 fn release_all(state: &WorkerState) -> usize {
+    state
+        .shutting_down
+        .store(true, std::sync::atomic::Ordering::SeqCst);
     let Ok(running) = state.running.lock() else {
         return 0;
     };
@@ -208,10 +211,8 @@ struct Renewed {
 /// Renews the leases of this process's running jobs and stops the ones an operator cancelled.
 async fn heartbeat(state: Arc<WorkerState>, stop: CancellationToken) {
     loop {
-        tokio::select! {
-            () = stop.cancelled() => {}
-            () = tokio::time::sleep(state.services.config.heartbeat) => {}
-        }
+        // After stop, leases of jobs still finishing keep being renewed at the same pace.
+        tokio::time::sleep(state.services.config.heartbeat).await;
         let ids: Vec<Uuid> = match state.running.lock() {
             Ok(running) => running.keys().map(|id| id.0).collect(),
             Err(_) => Vec::new(),
@@ -219,6 +220,7 @@ async fn heartbeat(state: Arc<WorkerState>, stop: CancellationToken) {
         let db = state.services.db.clone();
         let name = state.name.clone();
         let lease = state.services.config.lease;
+        let wanted = ids.clone();
         // Only this process's jobs, by primary key; rows an outcome is being written for are
         // locked by that transaction and skipped (they are finishing), so renewal never waits
         // on, or deadlocks with, the outcome batches.
@@ -232,7 +234,7 @@ async fn heartbeat(state: Arc<WorkerState>, stop: CancellationToken) {
                 )
                 .bind::<Text, _>(&name)
                 .bind::<Double, _>(lease.as_secs_f64())
-                .bind::<diesel::sql_types::Array<SqlUuid>, _>(&ids)
+                .bind::<diesel::sql_types::Array<SqlUuid>, _>(&wanted)
                 .load::<Renewed>(sys.conn())
                 .map_err(crate::error::EngineError::from)
             })
@@ -240,6 +242,7 @@ async fn heartbeat(state: Arc<WorkerState>, stop: CancellationToken) {
         .await;
         match renewed {
             Ok(Ok(rows)) => {
+                lost_leases(&state, &ids, &rows).await;
                 if let Ok(running) = state.running.lock() {
                     for row in rows.iter().filter(|r| r.cancel) {
                         if let Some(job) = running.get(&JobId(row.id)) {
@@ -256,6 +259,55 @@ async fn heartbeat(state: Arc<WorkerState>, stop: CancellationToken) {
         }
         if stop.is_cancelled() && running_count(&state) == 0 {
             return;
+        }
+    }
+}
+
+#[derive(QueryableByName)]
+struct NotOurs {
+    #[diesel(sql_type = SqlUuid)]
+    id: Uuid,
+}
+
+/// Fencing: jobs this process runs whose lease the reconciler gave away (renewals failed for a
+/// whole lease) are stopped, so the same job never runs on two workers for longer than one
+/// heartbeat.
+async fn lost_leases(state: &Arc<WorkerState>, ids: &[Uuid], renewed: &[Renewed]) {
+    let renewed: std::collections::HashSet<Uuid> = renewed.iter().map(|r| r.id).collect();
+    let unrenewed: Vec<Uuid> = ids
+        .iter()
+        .filter(|id| !renewed.contains(id))
+        .copied()
+        .collect();
+    if unrenewed.is_empty() {
+        return;
+    }
+    let db = state.services.db.clone();
+    let name = state.name.clone();
+    let lost = tokio::task::spawn_blocking(move || {
+        db.system(SystemTask::Jobs, |sys| {
+            diesel::sql_query(
+                "SELECT id FROM jobs WHERE id = ANY($1) \
+                   AND NOT (state = 'running' AND lease_owner = $2)",
+            )
+            .bind::<diesel::sql_types::Array<SqlUuid>, _>(&unrenewed)
+            .bind::<Text, _>(&name)
+            .load::<NotOurs>(sys.conn())
+            .map_err(crate::error::EngineError::from)
+        })
+    })
+    .await;
+    let Ok(Ok(lost)) = lost else { return };
+    let Ok(running) = state.running.lock() else {
+        return;
+    };
+    for row in lost {
+        if let Some(job) = running.get(&JobId(row.id)) {
+            tracing::error!(job_id = %row.id, "lease lost to another worker; stopping this run");
+            if let Ok(mut reason) = job.reason.lock() {
+                reason.get_or_insert(StopReason::LeaseLost);
+            }
+            job.token.cancel();
         }
     }
 }

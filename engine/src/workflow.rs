@@ -323,8 +323,24 @@ fn advance_in(
         }
         for step in ready {
             if step.upstream_ok {
-                let job = registry.new_job(&step.job_kind, step.payload)?;
-                enqueue_step(sys, TenantId(step.tenant_id), run, &step.step, job, None)?;
+                match registry.new_job(&step.job_kind, step.payload) {
+                    Ok(job) => {
+                        enqueue_step(sys, TenantId(step.tenant_id), run, &step.step, job, None)?;
+                    }
+                    // One step this build cannot run (unknown kind during a rolling deploy, a
+                    // payload that no longer parses) fails itself, not the whole batch of
+                    // outcomes being recorded with it.
+                    Err(e) => {
+                        diesel::sql_query(
+                            "UPDATE workflow_steps SET state = 'failed', finished_at = now(), \
+                                    reason = $3 WHERE run_id = $1 AND step = $2",
+                        )
+                        .bind::<SqlUuid, _>(run.0)
+                        .bind::<Text, _>(&step.step)
+                        .bind::<Text, _>(format!("cannot enqueue: {e}"))
+                        .execute(sys.pg())?;
+                    }
+                }
             } else {
                 diesel::sql_query(
                     "UPDATE workflow_steps SET state = 'blocked', finished_at = now(), \

@@ -535,3 +535,66 @@ async fn an_expired_lease_requeues_and_repeated_losses_quarantine() {
     );
     delete_namespace(&t.namespace).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_run_whose_lease_went_to_another_worker_is_stopped() {
+    let t = TestEngine::start(registry(), |_| {}).await;
+    let running = run(&t, 2);
+    let job = t
+        .engine
+        .enqueue(
+            None,
+            &Noop {
+                sleep_ms: Some(60_000),
+                ..Noop::default()
+            },
+            cli(),
+        )
+        .await
+        .unwrap();
+    wait_count(
+        &t,
+        &format!(
+            "SELECT count(*) AS n FROM jobs WHERE id = '{}' AND state = 'running'",
+            job.id
+        ),
+        1,
+        Duration::from_secs(10),
+    )
+    .await;
+    let lost = findash_engine::metrics::get()
+        .outcomes
+        .with_label_values(&["noop", "lease_lost"]);
+    let before = lost.get();
+    // What the reconciler does after a whole lease without renewals, and another worker's claim.
+    sql::count(
+        &mut t.db.admin_conn(),
+        &format!(
+            "WITH u AS (UPDATE jobs SET lease_owner = 'another-worker' WHERE id = '{}' RETURNING 1) \
+         SELECT count(*) AS n FROM u",
+            job.id
+        ),
+    );
+    let started = std::time::Instant::now();
+    while lost.get() == before {
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "the first run kept going"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mut conn = t.db.admin_conn();
+    assert_eq!(
+        sql::text(
+            &mut conn,
+            &format!(
+                "SELECT state || ' ' || lease_owner AS value FROM jobs WHERE id = '{}'",
+                job.id
+            )
+        ),
+        "running another-worker",
+        "the stopped run wrote nothing over the new owner's"
+    );
+    running.shutdown().await;
+    delete_namespace(&t.namespace).await;
+}

@@ -62,7 +62,8 @@ pub fn claim(
                 runs = runs + 1, lease_owner = $1, \
                 lease_expires_at = now() + make_interval(secs => $2), started_at = now() \
          WHERE id IN (SELECT id FROM jobs WHERE id = ANY($3) AND state IN ('queued', 'retrying') \
-                        AND run_at <= now() ORDER BY id FOR UPDATE) \
+                        AND run_at <= now() AND cancel_requested_at IS NULL \
+                        ORDER BY id FOR UPDATE) \
          RETURNING id, tenant_id, kind, payload, attempts, max_attempts, deferrals, \
                    workflow_run_id, workflow_step, trigger_kind",
     )
