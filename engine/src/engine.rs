@@ -251,8 +251,12 @@ pub fn act_in(
     action: Action,
 ) -> Result<ActionResult, EngineError> {
     let result = ledger::apply_action(sys, id, action)?;
-    if action == Action::Cancel && matches!(result, ActionResult::Applied { .. }) {
-        crate::workflow::job_cancelled(sys, registry, id)?;
+    if matches!(result, ActionResult::Applied { .. }) {
+        match action {
+            Action::Cancel => crate::workflow::job_cancelled(sys, registry, id)?,
+            Action::Retry => crate::workflow::job_retried(sys, id)?,
+            Action::Discard => {}
+        }
     }
     Ok(result)
 }

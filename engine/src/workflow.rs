@@ -258,6 +258,52 @@ pub fn job_cancelled(
     Ok(())
 }
 
+/// An operator retried a workflow job: its step runs again, and so does the run — the steps
+/// that were blocked because of it wait for it once more.
+pub fn job_retried(sys: &mut SystemConn<'_>, job: JobId) -> Result<(), EngineError> {
+    #[derive(QueryableByName)]
+    struct Step {
+        #[diesel(sql_type = Nullable<SqlUuid>)]
+        workflow_run_id: Option<Uuid>,
+        #[diesel(sql_type = Nullable<Text>)]
+        workflow_step: Option<String>,
+    }
+    let row: Step =
+        diesel::sql_query("SELECT workflow_run_id, workflow_step FROM jobs WHERE id = $1")
+            .bind::<SqlUuid, _>(job.0)
+            .get_result(sys.pg())?;
+    let (Some(run), Some(step)) = (row.workflow_run_id, row.workflow_step) else {
+        return Ok(());
+    };
+    let conn = sys.pg();
+    diesel::sql_query("SELECT id FROM workflow_runs WHERE id = $1 FOR UPDATE")
+        .bind::<SqlUuid, _>(run)
+        .execute(conn)?;
+    diesel::sql_query(
+        "UPDATE workflow_steps SET state = 'queued', finished_at = NULL, reason = NULL \
+         WHERE run_id = $1 AND step = $2",
+    )
+    .bind::<SqlUuid, _>(run)
+    .bind::<Text, _>(&step)
+    .execute(conn)?;
+    diesel::sql_query(
+        "UPDATE workflow_steps SET state = 'pending', finished_at = NULL, reason = NULL \
+         WHERE run_id = $1 AND state = 'blocked' AND reason = $2",
+    )
+    .bind::<SqlUuid, _>(run)
+    .bind::<Text, _>(UPSTREAM_BLOCKED)
+    .execute(conn)?;
+    diesel::sql_query(
+        "UPDATE workflow_runs SET state = 'running', finished_at = NULL WHERE id = $1",
+    )
+    .bind::<SqlUuid, _>(run)
+    .execute(conn)?;
+    Ok(())
+}
+
+/// Why a step never ran because of an upstream step.
+const UPSTREAM_BLOCKED: &str = "a step it depends on did not succeed";
+
 fn finish_step(
     sys: &mut SystemConn<'_>,
     registry: &Registry,
@@ -344,11 +390,12 @@ fn advance_in(
             } else {
                 diesel::sql_query(
                     "UPDATE workflow_steps SET state = 'blocked', finished_at = now(), \
-                            reason = 'a step it depends on did not succeed' \
+                            reason = $3 \
                      WHERE run_id = $1 AND step = $2",
                 )
                 .bind::<SqlUuid, _>(run.0)
                 .bind::<Text, _>(&step.step)
+                .bind::<Text, _>(UPSTREAM_BLOCKED)
                 .execute(sys.pg())?;
             }
         }

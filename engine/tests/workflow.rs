@@ -195,3 +195,100 @@ async fn fan_in_starts_the_dependent_step_exactly_once_and_a_block_stops_downstr
     running.shutdown().await;
     delete_namespace(&t.namespace).await;
 }
+
+static FAILED_ONCE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Fails for good the first time it runs in this process, then succeeds.
+#[derive(Serialize, Deserialize)]
+struct FlakyOnce {}
+
+impl Job for FlakyOnce {
+    const KIND: &'static str = "test_flaky_once";
+    const MAX_ATTEMPTS: u32 = 1;
+    async fn run(self, _ctx: JobContext) -> JobResult {
+        if !FAILED_ONCE.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            return Err(JobError::permanent(anyhow::anyhow!("first run fails")));
+        }
+        Ok(json!({}))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn retrying_a_dead_step_resumes_its_blocked_run() {
+    let registry = registry().register::<FlakyOnce>().register::<Leaf>();
+    let t = TestEngine::start(registry, |_| {}).await;
+    let a = tenant(&mut t.db.admin_conn(), "a");
+    let running = run(&t, 4);
+    let registry = t.engine.registry().clone();
+    let spec = WorkflowSpec {
+        name: "test_resume".to_owned(),
+        run_key: "k".to_owned(),
+        steps: vec![
+            StepSpec {
+                name: "first".to_owned(),
+                kind: "test_flaky_once".to_owned(),
+                payload: json!({}),
+                depends_on: vec![],
+            },
+            StepSpec {
+                name: "second".to_owned(),
+                kind: "test_leaf".to_owned(),
+                payload: json!({ "ms": 1 }),
+                depends_on: vec!["first".to_owned()],
+            },
+        ],
+        trigger: Trigger::new("cli", None),
+    };
+    let started = t
+        .engine
+        .db()
+        .system(SystemTask::Jobs, |sys| start(sys, &registry, a, &spec))
+        .unwrap();
+    t.engine.notify().await;
+    let run_state = format!(
+        "SELECT count(*) AS n FROM workflow_runs WHERE id = '{}' AND state = ",
+        started.run_id
+    );
+    wait_count(
+        &t,
+        &format!("{run_state}'failed'"),
+        1,
+        Duration::from_secs(20),
+    )
+    .await;
+    let mut conn = t.db.admin_conn();
+    assert_eq!(
+        sql::text(
+            &mut conn,
+            &format!(
+                "SELECT state AS value FROM workflow_steps WHERE run_id = '{}' AND step = 'second'",
+                started.run_id
+            )
+        ),
+        "blocked"
+    );
+    let dead: findash_schema::JobId = sql::text(&mut conn, &format!("SELECT id::text AS value FROM jobs WHERE workflow_run_id = '{}' AND workflow_step = 'first'", started.run_id)).parse().unwrap();
+    t.engine
+        .act(dead, findash_engine::ledger::Action::Retry)
+        .await
+        .unwrap();
+    wait_count(
+        &t,
+        &format!("{run_state}'succeeded'"),
+        1,
+        Duration::from_secs(20),
+    )
+    .await;
+    assert_eq!(
+        sql::count(
+            &mut conn,
+            &format!(
+                "SELECT count(*) AS n FROM jobs WHERE workflow_run_id = '{}' AND workflow_step = 'second' AND state = 'succeeded'",
+                started.run_id
+            )
+        ),
+        1
+    );
+    running.shutdown().await;
+    delete_namespace(&t.namespace).await;
+}
