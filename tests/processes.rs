@@ -79,6 +79,23 @@ impl Env {
     }
 }
 
+impl Drop for Env {
+    /// The namespace's Redis keys go with the test (its processes have stopped by now).
+    fn drop(&mut self) {
+        let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+        let Ok(mut conn) = redis::Client::open(url).and_then(|c| c.get_connection()) else {
+            return;
+        };
+        let keys: Vec<String> = redis::cmd("KEYS")
+            .arg(format!("{}:*", self.namespace))
+            .query(&mut conn)
+            .unwrap_or_default();
+        for chunk in keys.chunks(500) {
+            let _: Result<(), _> = redis::cmd("DEL").arg(chunk).query(&mut conn);
+        }
+    }
+}
+
 struct Reaper(Vec<Child>);
 
 impl Drop for Reaper {
