@@ -221,10 +221,26 @@ async fn run_claimed(state: Arc<WorkerState>, claimed: Claimed) {
                 reason: reason.clone(),
             },
         );
+        // Checked under the lock `release_all` takes after setting the flag: a claim that
+        // lands after shutdown released everything is released too, never started.
+        if state
+            .shutting_down
+            .load(std::sync::atomic::Ordering::SeqCst)
+        {
+            if let Ok(mut reason) = reason.lock() {
+                reason.get_or_insert(StopReason::Shutdown);
+            }
+            token.cancel();
+        }
     }
     let queue = state.services.registry.get(&claimed.kind).map(|t| t.queue);
+    // Waiting for a running slot still answers cancel and shutdown.
     let slot = match queue.and_then(|q| state.slots_for(q)) {
-        Some(slots) => slots.acquire_owned().await.ok(),
+        Some(slots) => tokio::select! {
+            biased;
+            () = token.cancelled() => None,
+            permit = slots.acquire_owned() => permit.ok(),
+        },
         None => None,
     };
     let (outcome, label) = decide(&state, &claimed, token, &reason).await;

@@ -59,9 +59,13 @@ pub struct Repairs {
 pub(crate) async fn reconcile_once(services: &Arc<Services>) -> Result<Repairs, EngineError> {
     let db = services.db.clone();
     let quarantine_after = i32::try_from(services.config.quarantine_after).unwrap_or(3);
+    let registry = services.registry.clone();
     let expired = tokio::task::spawn_blocking(move || {
         db.system(SystemTask::Jobs, |sys| {
-            expire_leases(sys.conn(), quarantine_after)
+            let expired = expire_leases(sys.conn(), quarantine_after)?;
+            // Quarantined and cancelled jobs end their workflow steps too.
+            crate::workflow::jobs_finished(sys, &registry, &expired)?;
+            Ok::<_, EngineError>(expired)
         })
     })
     .await??;

@@ -303,7 +303,7 @@ async fn lost_leases(state: &Arc<WorkerState>, ids: &[Uuid], renewed: &[Renewed]
     };
     for row in lost {
         if let Some(job) = running.get(&JobId(row.id)) {
-            tracing::error!(job_id = %row.id, "lease lost to another worker; stopping this run");
+            tracing::warn!(job_id = %row.id, "lease no longer ours; stopping this run");
             if let Ok(mut reason) = job.reason.lock() {
                 reason.get_or_insert(StopReason::LeaseLost);
             }

@@ -292,3 +292,69 @@ async fn retrying_a_dead_step_resumes_its_blocked_run() {
     running.shutdown().await;
     delete_namespace(&t.namespace).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_quarantined_step_fails_its_run() {
+    let registry = registry().register::<Leaf>();
+    let t = TestEngine::start(registry, |c| c.quarantine_after = 1).await;
+    let a = tenant(&mut t.db.admin_conn(), "a");
+    let registry = t.engine.registry().clone();
+    let spec = WorkflowSpec {
+        name: "test_poison".to_owned(),
+        run_key: "k".to_owned(),
+        steps: vec![
+            StepSpec {
+                name: "only".to_owned(),
+                kind: "test_leaf".to_owned(),
+                payload: json!({ "ms": 1 }),
+                depends_on: vec![],
+            },
+            StepSpec {
+                name: "after".to_owned(),
+                kind: "test_leaf".to_owned(),
+                payload: json!({ "ms": 1 }),
+                depends_on: vec!["only".to_owned()],
+            },
+        ],
+        trigger: Trigger::new("cli", None),
+    };
+    let started = t
+        .engine
+        .db()
+        .system(SystemTask::Jobs, |sys| start(sys, &registry, a, &spec))
+        .unwrap();
+    let mut conn = t.db.admin_conn();
+    // Its worker died mid-run (no workers run in this test): running, lease in the past.
+    sql::count(
+        &mut conn,
+        &format!(
+            "WITH u AS (UPDATE jobs SET state = 'running', attempts = 1, runs = 1, lease_owner = 'ghost', \
+             lease_expires_at = now() - interval '1 second', started_at = now() - interval '5 seconds' \
+         WHERE workflow_run_id = '{}' RETURNING 1) SELECT count(*) AS n FROM u",
+            started.run_id
+        ),
+    );
+    let repairs = t.engine.reconcile_once().await.unwrap();
+    assert_eq!(repairs.quarantined, 1);
+    assert_eq!(
+        sql::texts(
+            &mut conn,
+            &format!(
+                "SELECT step || ' ' || state AS value FROM workflow_steps WHERE run_id = '{}' ORDER BY step",
+                started.run_id
+            )
+        ),
+        ["after blocked", "only failed"]
+    );
+    assert_eq!(
+        sql::text(
+            &mut conn,
+            &format!(
+                "SELECT state AS value FROM workflow_runs WHERE id = '{}'",
+                started.run_id
+            )
+        ),
+        "failed"
+    );
+    delete_namespace(&t.namespace).await;
+}
