@@ -68,7 +68,16 @@ impl TestEngine {
         let namespace = unique_namespace();
         let mut config = config(&namespace);
         tweak(&mut config);
-        let engine = match Engine::connect(config, db.db().clone(), registry).await {
+        // The engine keeps about eight system connections busy at once (two claim and two
+        // outcome statements, dispatcher, reconciler, heartbeat, cron); the harness's default
+        // pool of 4 would make lease renewals queue behind them.
+        let mut db_config = db.config();
+        db_config.pool_size = 16;
+        let pools = match findash_schema::Db::connect(&db_config) {
+            Ok(pools) => pools,
+            Err(e) => panic!("test database pools: {e:#}"),
+        };
+        let engine = match Engine::connect(config, pools, registry).await {
             Ok(engine) => engine,
             Err(e) => panic!(
                 "engine did not start (is Redis running at {}?): {e:#}",

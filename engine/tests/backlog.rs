@@ -17,9 +17,41 @@ fn cli() -> EnqueueOptions {
     EnqueueOptions::new(Trigger::new("cli", None))
 }
 
+/// A production-like lease: these tests are about volume, not recovery, and a 3 s lease on a
+/// busy CI machine turns slow renewals into needless re-runs.
+fn steady(c: &mut findash_engine::EngineConfig) {
+    c.lease = Duration::from_secs(30);
+    c.heartbeat = Duration::from_secs(2);
+    c.reconcile_every = Duration::from_secs(2);
+    c.lost_dispatch_after = Duration::from_secs(10);
+}
+
+/// What the engine did, for a failure message.
+fn diagnostics(conn: &mut diesel::PgConnection) -> String {
+    let metrics = findash_engine::metrics::get();
+    let states = sql::texts(
+        conn,
+        "SELECT state || ' ' || (dispatched_at IS NOT NULL)::text || ' ' || count(*) AS value FROM jobs GROUP BY state, dispatched_at IS NOT NULL",
+    );
+    let reconciler: Vec<String> = ["lease_requeued", "quarantined", "redispatched"]
+        .iter()
+        .map(|a| format!("{a}={}", metrics.reconciler.with_label_values(&[a]).get()))
+        .collect();
+    let restarts: u64 = findash_engine::Queue::ALL
+        .iter()
+        .map(|q| {
+            metrics
+                .worker_restarts
+                .with_label_values(&[q.as_str()])
+                .get()
+        })
+        .sum();
+    format!("jobs {states:?}; reconciler {reconciler:?}; worker restarts {restarts}")
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_backlog_of_50000_jobs_drains_without_a_worker_crash() {
-    let t = TestEngine::start(registry(), |_| {}).await;
+    let t = TestEngine::start(registry(), steady).await;
     let a = tenant(&mut t.db.admin_conn(), "a");
     let row = t.engine.registry().new_job("noop", json!({})).unwrap();
     for _ in 0..10 {
@@ -56,8 +88,9 @@ async fn a_backlog_of_50000_jobs_drains_without_a_worker_crash() {
             break;
         }
         assert!(
-            started.elapsed() < Duration::from_secs(300),
-            "the backlog did not drain in 5 minutes"
+            started.elapsed() < Duration::from_secs(600),
+            "the backlog did not drain in 10 minutes: {}",
+            diagnostics(&mut conn)
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
@@ -82,7 +115,11 @@ async fn a_backlog_of_50000_jobs_drains_without_a_worker_crash() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn another_tenants_job_waits_for_the_window_not_for_the_backlog() {
     let window = 16;
-    let t = TestEngine::start(registry(), |c| c.dispatch_window = window).await;
+    let t = TestEngine::start(registry(), |c| {
+        steady(c);
+        c.dispatch_window = window;
+    })
+    .await;
     let a = tenant(&mut t.db.admin_conn(), "a");
     let b = tenant(&mut t.db.admin_conn(), "b");
     let row = t
