@@ -175,13 +175,12 @@ impl JobContext {
         }
         let parent = self.inner.job_id;
         let services = self.inner.services.clone();
-        let queue = J::QUEUE;
         let enqueued = self
             .system_db(SystemTask::Jobs, move |sys| {
                 crate::workflow::add_children(sys, run, parent, rows).map_err(anyhow::Error::from)
             })
             .await?;
-        services.notify(queue).await;
+        services.wake_dispatchers().await;
         Ok(enqueued)
     }
 
@@ -199,7 +198,7 @@ impl JobContext {
                     .ok_or_else(|| anyhow::anyhow!("enqueue returned no row"))
             })
             .await?;
-        self.inner.services.notify(J::QUEUE).await;
+        self.inner.services.wake_dispatchers().await;
         Ok(enqueued)
     }
 }

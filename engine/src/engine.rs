@@ -14,7 +14,6 @@ use crate::config::EngineConfig;
 use crate::error::EngineError;
 use crate::job::Job;
 use crate::ledger::{self, Action, ActionResult, EnqueueOptions, Enqueued, NewJob};
-use crate::queue::Queue;
 use crate::ratelimit::{RateLimiter, RateLimits};
 use crate::registry::Registry;
 use crate::transport::Namespace;
@@ -38,11 +37,6 @@ pub struct Services {
 }
 
 impl Services {
-    /// Tells dispatchers (every replica) that `queue` has new work.
-    pub(crate) async fn notify(&self, _queue: Queue) {
-        self.wake_dispatchers().await;
-    }
-
     pub(crate) async fn wake_dispatchers(&self) {
         self.local_wake.notify_one();
         let mut redis = self.redis.clone();

@@ -5,9 +5,7 @@
 
 use std::sync::LazyLock;
 
-use prometheus::{
-    Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry,
-};
+use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry};
 
 use crate::ledger::Enqueued;
 
@@ -27,7 +25,6 @@ pub struct Metrics {
     pub live_workers: IntGaugeVec,
     pub worker_restarts: IntCounterVec,
     pub rate_limit_waits: IntCounterVec,
-    pub pickup: Histogram,
     pub batch_size: HistogramVec,
 }
 
@@ -73,17 +70,6 @@ impl Metrics {
         )
         .unwrap_or_else(|e| unreachable!("histogram is well-formed: {e}"));
         register(&registry, Box::new(duration.clone()));
-        let pickup = Histogram::with_opts(
-            HistogramOpts::new(
-                "findash_job_pickup_seconds",
-                "Time from a job being due to its attempt starting",
-            )
-            .buckets(vec![
-                0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0, 30.0,
-            ]),
-        )
-        .unwrap_or_else(|e| unreachable!("histogram is well-formed: {e}"));
-        register(&registry, Box::new(pickup.clone()));
         let batch_size = HistogramVec::new(
             HistogramOpts::new(
                 "findash_ledger_batch_size",
@@ -169,7 +155,6 @@ impl Metrics {
                 &["queue"],
             ),
             duration,
-            pickup,
             registry,
         }
     }

@@ -79,6 +79,7 @@ pub(crate) async fn reconcile_once(services: &Arc<Services>) -> Result<Repairs, 
     }
     repairs.redispatched = redispatch_lost(services).await?;
     report_unknown_kinds(services).await?;
+    report_queues(services).await?;
     let metrics = crate::metrics::get();
     metrics
         .reconciler
@@ -222,6 +223,60 @@ async fn report_unknown_kinds(services: &Arc<Services>) -> Result<(), EngineErro
     for row in rows {
         tracing::warn!(kind = %row.kind, jobs = row.n, "pending jobs of a kind no worker knows");
         gauge.with_label_values(&[row.kind.as_str()]).set(row.n);
+    }
+    Ok(())
+}
+
+#[derive(QueryableByName)]
+struct QueueState {
+    #[diesel(sql_type = Text)]
+    queue: String,
+    #[diesel(sql_type = Text)]
+    state: String,
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+    /// Seconds since the oldest due job of this state became due (0 when none is due).
+    #[diesel(sql_type = BigInt)]
+    oldest_due: i64,
+}
+
+/// Queue depth per queue and state, and the age of the oldest due job that has not started:
+/// the gauges an operator looks at first.
+async fn report_queues(services: &Arc<Services>) -> Result<(), EngineError> {
+    let db = services.db.clone();
+    let rows: Vec<QueueState> = tokio::task::spawn_blocking(move || {
+        db.system(SystemTask::Jobs, |sys| {
+            diesel::sql_query(
+                "SELECT queue, state, count(*) AS n, \
+                        coalesce(extract(epoch FROM now() - min(run_at) \
+                                 FILTER (WHERE run_at <= now())), 0)::bigint AS oldest_due \
+                 FROM jobs WHERE state IN ('queued', 'retrying', 'running') \
+                 GROUP BY queue, state",
+            )
+            .load(sys.conn())
+            .map_err(EngineError::from)
+        })
+    })
+    .await??;
+    let metrics = crate::metrics::get();
+    metrics.queue_depth.reset();
+    metrics.oldest_queued_seconds.reset();
+    for queue in Queue::ALL {
+        let rows = rows.iter().filter(|r| r.queue == queue.as_str());
+        let mut oldest = 0;
+        for row in rows {
+            metrics
+                .queue_depth
+                .with_label_values(&[queue.as_str(), row.state.as_str()])
+                .set(row.n);
+            if row.state != "running" {
+                oldest = oldest.max(row.oldest_due);
+            }
+        }
+        metrics
+            .oldest_queued_seconds
+            .with_label_values(&[queue.as_str()])
+            .set(oldest);
     }
     Ok(())
 }

@@ -228,12 +228,11 @@ pub fn jobs_finished(
     Ok(())
 }
 
-/// A workflow job an operator cancelled before it ran.
-pub fn job_cancelled(
+/// The workflow run and step `job` executes, if any.
+fn step_of(
     sys: &mut SystemConn<'_>,
-    registry: &Registry,
     job: JobId,
-) -> Result<(), EngineError> {
+) -> Result<Option<(WorkflowRunId, String)>, EngineError> {
     #[derive(QueryableByName)]
     struct Step {
         #[diesel(sql_type = Nullable<SqlUuid>)]
@@ -245,11 +244,23 @@ pub fn job_cancelled(
         diesel::sql_query("SELECT workflow_run_id, workflow_step FROM jobs WHERE id = $1")
             .bind::<SqlUuid, _>(job.0)
             .get_result(sys.pg())?;
-    if let (Some(run), Some(step)) = (row.workflow_run_id, row.workflow_step) {
+    Ok(row
+        .workflow_run_id
+        .map(WorkflowRunId)
+        .zip(row.workflow_step))
+}
+
+/// A workflow job an operator cancelled before it ran.
+pub fn job_cancelled(
+    sys: &mut SystemConn<'_>,
+    registry: &Registry,
+    job: JobId,
+) -> Result<(), EngineError> {
+    if let Some((run, step)) = step_of(sys, job)? {
         finish_step(
             sys,
             registry,
-            WorkflowRunId(run),
+            run,
             &step,
             "cancelled",
             Some("cancelled by an operator"),
@@ -261,18 +272,7 @@ pub fn job_cancelled(
 /// An operator retried a workflow job: its step runs again, and so does the run — the steps
 /// that were blocked because of it wait for it once more.
 pub fn job_retried(sys: &mut SystemConn<'_>, job: JobId) -> Result<(), EngineError> {
-    #[derive(QueryableByName)]
-    struct Step {
-        #[diesel(sql_type = Nullable<SqlUuid>)]
-        workflow_run_id: Option<Uuid>,
-        #[diesel(sql_type = Nullable<Text>)]
-        workflow_step: Option<String>,
-    }
-    let row: Step =
-        diesel::sql_query("SELECT workflow_run_id, workflow_step FROM jobs WHERE id = $1")
-            .bind::<SqlUuid, _>(job.0)
-            .get_result(sys.pg())?;
-    let (Some(run), Some(step)) = (row.workflow_run_id, row.workflow_step) else {
+    let Some((WorkflowRunId(run), step)) = step_of(sys, job)? else {
         return Ok(());
     };
     let conn = sys.pg();

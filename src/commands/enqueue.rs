@@ -30,8 +30,10 @@ pub fn run(
         let tenant = match tenant {
             None => None,
             Some(key) => {
-                let found = engine.db().system(SystemTask::Jobs, |sys| {
-                    tenants::find_by_slug_or_id(sys, key).map_err(DbError::from)
+                let found = tokio::task::block_in_place(|| {
+                    engine.db().system(SystemTask::Jobs, |sys| {
+                        tenants::find_by_slug_or_id(sys, key).map_err(DbError::from)
+                    })
                 })?;
                 Some(
                     found

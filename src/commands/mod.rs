@@ -36,7 +36,9 @@ pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 
 /// The engine on the application's database, with every job type of this build.
 pub async fn engine(config: &Config) -> anyhow::Result<findash_engine::Engine> {
-    let db = open_db(config)?;
+    // Opening the pools blocks (connect, migration check): off the async workers' backs. The
+    // runtime is `runtime()`'s multi-threaded one, where `block_in_place` is allowed.
+    let db = tokio::task::block_in_place(|| open_db(config))?;
     findash_engine::Engine::connect(config.engine.clone(), db, findash_jobs::registry())
         .await
         .context("cannot start the job engine")

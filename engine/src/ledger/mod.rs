@@ -16,11 +16,6 @@ pub use operate::{Action, ActionResult, apply_action};
 pub use outcome::{AttemptEnd, Finished, Outcome, record_outcomes};
 pub use read::{AttemptRow, JobFilter, JobRow, Stats, get_job, list_jobs, stats};
 
-/// States in which a job can still run.
-pub const PENDING_STATES: [&str; 2] = ["queued", "retrying"];
-/// States in which a job is done for good (until an operator retries it).
-pub const TERMINAL_STATES: [&str; 4] = ["succeeded", "dead", "cancelled", "quarantined"];
-
 /// Lets this transaction commit without waiting for its WAL flush. Used for claims, outcomes
 /// and lease renewals only: if PostgreSQL crashes, the last few milliseconds of those
 /// transitions may be lost, and the affected jobs simply run again — delivery is at least once
