@@ -5,14 +5,15 @@
 //! time dispatch a queue. A job enqueued behind another tenant's backlog waits for at most the
 //! window's worth of that queue's jobs, never for the backlog.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
+
+use tokio::time::Instant;
 
 use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Bool, Text, Timestamptz, Uuid as SqlUuid};
 use findash_schema::{JobId, SystemTask};
-use futures::StreamExt;
 use uuid::Uuid;
 
 use crate::engine::Services;
@@ -48,11 +49,48 @@ struct DueRow {
 
 const NIL: &str = "'00000000-0000-0000-0000-000000000000'::uuid";
 
-/// Hands up to the free part of `queue`'s window to Redis; returns how many jobs it pushed.
+/// What one dispatch pass over a queue found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Pass {
+    /// No worker type of this process uses the queue.
+    Idle,
+    /// Another dispatcher holds the queue right now.
+    Busy,
+    /// The window had `room` free slots; `pushed` jobs went to Redis.
+    Counted { room: i64, pushed: usize },
+}
+
+impl Pass {
+    /// Whether to look at the queue again at once: it had room and due work, and the per-tenant
+    /// shares may have left some of each.
+    pub fn look_again(self) -> bool {
+        matches!(self, Pass::Counted { room, pushed } if pushed > 0 && (pushed as i64) < room)
+    }
+
+    /// How many of the queue's jobs must finish before another look can dispatch a refill
+    /// (`i64::MAX`: only new work can change anything).
+    pub fn slots_to_wait_for(self, window: i64) -> i64 {
+        let refill = refill_threshold(window);
+        match self {
+            Pass::Idle => i64::MAX,
+            Pass::Busy => refill,
+            Pass::Counted { room, pushed: 0 } if room >= refill => i64::MAX,
+            Pass::Counted { room, pushed } => (refill - (room - pushed as i64)).max(1),
+        }
+    }
+}
+
+/// Refills come in chunks of at least a quarter window: with three quarters of a window still
+/// waiting in Redis, topping up a handful at a time would only cost statements.
+fn refill_threshold(window: i64) -> i64 {
+    (window / 4).max(1)
+}
+
+/// Hands up to the free part of `queue`'s window to Redis.
 pub(crate) async fn dispatch_once(
     services: &Arc<Services>,
     queue: Queue,
-) -> Result<usize, EngineError> {
+) -> Result<Pass, EngineError> {
     let kinds: Vec<String> = services
         .registry
         .kinds_of(queue)
@@ -60,7 +98,7 @@ pub(crate) async fn dispatch_once(
         .map(str::to_owned)
         .collect();
     if kinds.is_empty() {
-        return Ok(0);
+        return Ok(Pass::Idle);
     }
     let window = i64::from(services.config.dispatch_window);
     let db = services.db.clone();
@@ -70,8 +108,11 @@ pub(crate) async fn dispatch_once(
         })
     })
     .await??;
+    let Some((room, picked)) = picked else {
+        return Ok(Pass::Busy);
+    };
     if picked.is_empty() {
-        return Ok(0);
+        return Ok(Pass::Counted { room, pushed: 0 });
     }
     // The token stored in the ledger is the Redis task id, so the reconciler can look it up.
     let tasks: Vec<_> = picked
@@ -104,23 +145,29 @@ pub(crate) async fn dispatch_once(
         .dispatched
         .with_label_values(&[queue.as_str()])
         .inc_by(picked.len() as u64);
-    Ok(picked.len())
+    Ok(Pass::Counted {
+        room,
+        pushed: picked.len(),
+    })
 }
 
-/// Chooses and marks the jobs to dispatch, in one transaction holding the queue's lock.
+type Picked = Vec<(JobId, String, chrono::DateTime<chrono::Utc>)>;
+
+/// Chooses and marks the jobs to dispatch, in one transaction holding the queue's lock; with
+/// the window's free room. `None` when another dispatcher holds the lock.
 fn pick(
     conn: &mut PgConnection,
     queue: Queue,
     window: i64,
     kinds: &[String],
-) -> Result<Vec<(JobId, String, chrono::DateTime<chrono::Utc>)>, EngineError> {
+) -> Result<Option<(i64, Picked)>, EngineError> {
     let lock: Locked = diesel::sql_query(
         "SELECT pg_try_advisory_xact_lock(hashtext('findash:dispatch:' || $1)) AS locked",
     )
     .bind::<Text, _>(queue.as_str())
     .get_result(conn)?;
     if !lock.locked {
-        return Ok(Vec::new());
+        return Ok(None);
     }
     let in_window: Count = diesel::sql_query(
         "SELECT count(*) AS n FROM jobs WHERE queue = $1 \
@@ -129,10 +176,8 @@ fn pick(
     .bind::<Text, _>(queue.as_str())
     .get_result(conn)?;
     let room = window - in_window.n;
-    // Refill in chunks of at least a quarter window: with three quarters of a window still
-    // waiting in Redis, topping up a handful at a time would only cost statements.
-    if room <= 0 || (room < window / 4 && in_window.n > 0) {
-        return Ok(Vec::new());
+    if room <= 0 || (room < refill_threshold(window) && in_window.n > 0) {
+        return Ok(Some((room, Vec::new())));
     }
     // The tenants with undispatched work: a skip scan, one index probe per tenant.
     let tenants: Vec<TenantRow> = diesel::sql_query(format!(
@@ -154,7 +199,7 @@ fn pick(
     .bind::<Array<Text>, _>(kinds)
     .load(conn)?;
     if tenants.is_empty() {
-        return Ok(Vec::new());
+        return Ok(Some((room, Vec::new())));
     }
     let share = (room + tenants.len() as i64 - 1) / tenants.len() as i64;
     let tids: Vec<Uuid> = tenants.into_iter().map(|t| t.tid).collect();
@@ -172,9 +217,10 @@ fn pick(
     .load(conn)?;
     let chosen = round_robin(due, usize::try_from(room).unwrap_or(0));
     if chosen.is_empty() {
-        return Ok(Vec::new());
+        return Ok(Some((room, Vec::new())));
     }
     // Losing this mark in a crash only means a job is dispatched twice; the claim runs it once.
+    // Rows are locked by id alone and checked afterwards (see `ledger::claim`).
     crate::ledger::relax_commit(conn)?;
     let ids: Vec<Uuid> = chosen.iter().map(|r| r.id).collect();
     let tokens: Vec<String> = chosen
@@ -182,20 +228,24 @@ fn pick(
         .map(|_| ulid::Ulid::generate().to_string())
         .collect();
     let marked: Vec<Marked> = diesel::sql_query(
-        "UPDATE jobs j SET dispatched_at = now(), dispatch_token = u.token \
-         FROM unnest($1::uuid[], $2::text[]) AS u(id, token) \
-         WHERE j.id = u.id AND j.id IN ( \
-             SELECT id FROM jobs WHERE id = ANY($1) AND state IN ('queued', 'retrying') \
-               AND dispatched_at IS NULL ORDER BY id FOR UPDATE) \
+        "WITH locked AS ( \
+             SELECT id, state, dispatched_at FROM jobs WHERE id = ANY($1) ORDER BY id FOR UPDATE \
+         ) \
+         UPDATE jobs j SET dispatched_at = now(), dispatch_token = u.token \
+         FROM unnest($1::uuid[], $2::text[]) AS u(id, token) JOIN locked l USING (id) \
+         WHERE j.id = l.id AND l.state IN ('queued', 'retrying') AND l.dispatched_at IS NULL \
          RETURNING j.id, u.token, j.run_at",
     )
     .bind::<Array<SqlUuid>, _>(&ids)
     .bind::<Array<Text>, _>(&tokens)
     .load(conn)?;
-    Ok(marked
-        .into_iter()
-        .map(|m| (JobId(m.id), m.token, m.run_at))
-        .collect())
+    Ok(Some((
+        room,
+        marked
+            .into_iter()
+            .map(|m| (JobId(m.id), m.token, m.run_at))
+            .collect(),
+    )))
 }
 
 #[derive(QueryableByName)]
@@ -229,23 +279,54 @@ fn round_robin(due: Vec<DueRow>, room: usize) -> Vec<DueRow> {
     chosen
 }
 
-/// The dispatcher loop of one process: every queue, whenever woken (enqueue, completion) or
-/// every poll interval, until `stop`.
+/// The dispatcher loop of one process, until `stop`. A queue is looked at when there is new
+/// work, when enough of its jobs finished to be worth a refill (`crate::wake`), and every poll
+/// interval whatever happened.
 pub async fn run(services: Arc<Services>, stop: tokio_util::sync::CancellationToken) {
-    let mut wake =
-        transport::wake_stream(services.redis_client.clone(), services.ns.dispatch_wake());
-    let local = services.local_wake.clone();
-    let mut sweep_at = tokio::time::Instant::now();
+    let board = services.wakes.clone();
+    {
+        let (board, stop) = (board.clone(), stop.clone());
+        transport::subscribe(
+            services.redis_client.clone(),
+            services.ns.dispatch_wake(),
+            move |message| {
+                board.receive(message);
+                !stop.is_cancelled()
+            },
+        );
+    }
+    let window = i64::from(services.config.dispatch_window);
+    let mut waiting_for: HashMap<Queue, i64> = HashMap::new();
+    let mut poll_at = Instant::now();
+    let mut sweep_at = Instant::now();
     loop {
-        let mut busy = false;
+        let news = board.take();
+        let poll = Instant::now() >= poll_at;
+        if poll {
+            poll_at = Instant::now() + services.config.dispatch_poll;
+        }
+        let mut again = false;
         for queue in Queue::ALL {
+            let wait = waiting_for.entry(queue).or_insert(0);
+            let freed = i64::try_from(news.freed(queue)).unwrap_or(i64::MAX);
+            *wait = wait.saturating_sub(freed);
+            if !(poll || news.new_work || *wait <= 0) {
+                continue;
+            }
             match dispatch_once(&services, queue).await {
-                Ok(n) => busy |= n > 0,
-                Err(e) => tracing::warn!(queue = queue.as_str(), error = %e, "dispatch failed"),
+                Ok(pass) => {
+                    again |= pass.look_again();
+                    *wait = pass.slots_to_wait_for(window);
+                }
+                Err(e) => {
+                    tracing::warn!(queue = queue.as_str(), error = %e, "dispatch failed");
+                    // The next poll tries again.
+                    *wait = i64::MAX;
+                }
             }
         }
         if sweep_at.elapsed() > Duration::from_secs(1) {
-            sweep_at = tokio::time::Instant::now();
+            sweep_at = Instant::now();
             for queue in Queue::ALL {
                 let mut redis = services.redis.clone();
                 if let Err(e) = transport::sweep_finished(&mut redis, &services.ns, queue).await {
@@ -253,16 +334,44 @@ pub async fn run(services: Arc<Services>, stop: tokio_util::sync::CancellationTo
                 }
             }
         }
-        if busy {
-            // More may fit as soon as workers finish; yield, then look again.
+        if again {
             tokio::task::yield_now().await;
             continue;
         }
         tokio::select! {
             () = stop.cancelled() => return,
-            _ = wake.next() => {}
-            () = local.notified() => {}
-            () = tokio::time::sleep(services.config.dispatch_poll) => {}
+            () = board.notified() => {}
+            () = tokio::time::sleep_until(poll_at) => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_queue_is_looked_at_again_once_a_refill_can_be_dispatched() {
+        let window = 2048;
+        // Another dispatcher has it: a quarter window of news, or the poll.
+        assert_eq!(Pass::Busy.slots_to_wait_for(window), 512);
+        assert_eq!(Pass::Idle.slots_to_wait_for(window), i64::MAX);
+        // Nothing due: only new work helps.
+        let empty = Pass::Counted { room: 2048, pushed: 0 };
+        assert_eq!(empty.slots_to_wait_for(window), i64::MAX);
+        assert!(!empty.look_again());
+        // Too little room for a refill: wait until a quarter window is free.
+        let full = Pass::Counted { room: 100, pushed: 0 };
+        assert_eq!(full.slots_to_wait_for(window), 412);
+        // Filled the window: a quarter window must finish first.
+        let filled = Pass::Counted { room: 600, pushed: 600 };
+        assert_eq!(filled.slots_to_wait_for(window), 512);
+        assert!(!filled.look_again());
+        // Room left after pushing: look again at once.
+        let partial = Pass::Counted { room: 600, pushed: 10 };
+        assert!(partial.look_again());
+        assert_eq!(partial.slots_to_wait_for(window), 1);
+        // A tiny window still refills one job at a time.
+        assert_eq!(Pass::Counted { room: 1, pushed: 1 }.slots_to_wait_for(1), 1);
     }
 }

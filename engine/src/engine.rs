@@ -1,6 +1,7 @@
 //! The engine's shared services and its public face: enqueue, notify, operator actions, and the
 //! long-running roles (worker pools, dispatcher, scheduler).
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::AtomicUsize;
 
@@ -8,7 +9,7 @@ use findash_schema::{Db, JobId, SystemConn, SystemTask, TenantId};
 use redis::AsyncCommands;
 use redis::aio::ConnectionManager;
 use secrecy::ExposeSecret;
-use tokio::sync::Notify;
+
 
 use crate::config::EngineConfig;
 use crate::error::EngineError;
@@ -29,19 +30,39 @@ pub struct Services {
     pub(crate) limiter: RateLimiter,
     pub(crate) config: EngineConfig,
     pub(crate) sentry: Option<Arc<sentry::Client>>,
-    /// Wakes this process's dispatcher without a Redis round trip (`findash up`).
-    pub(crate) local_wake: Arc<Notify>,
+    /// News for this process's dispatcher (`crate::wake`).
+    pub(crate) wakes: Arc<crate::wake::Board>,
     pub(crate) limiter_metrics: prometheus::Registry,
     /// apalis workers alive in this process, for readiness probes.
     pub(crate) live_workers: AtomicUsize,
 }
 
 impl Services {
+    /// Tells every dispatcher that there is new work. This process's dispatcher hears it over
+    /// pub/sub like the others, or directly when Redis cannot be reached.
     pub(crate) async fn wake_dispatchers(&self) {
-        self.local_wake.notify_one();
         let mut redis = self.redis.clone();
-        if let Err(e) = redis.publish::<_, _, ()>(self.ns.dispatch_wake(), 1).await {
+        if let Err(e) = redis
+            .publish::<_, _, ()>(self.ns.dispatch_wake(), crate::wake::NEW_WORK)
+            .await
+        {
             tracing::debug!(error = %e, "dispatch wake-up not published; dispatchers will poll");
+            self.wakes.new_work();
+        }
+    }
+
+    /// Tells every dispatcher how many jobs of each queue just finished (window space freed).
+    pub(crate) async fn report_freed(&self, freed: &HashMap<crate::Queue, usize>) {
+        let mut redis = self.redis.clone();
+        for (queue, n) in freed {
+            let message = crate::wake::freed_message(*queue, *n);
+            if let Err(e) = redis
+                .publish::<_, _, ()>(self.ns.dispatch_wake(), message)
+                .await
+            {
+                tracing::debug!(error = %e, "dispatch wake-up not published; dispatchers will poll");
+                return;
+            }
         }
     }
 
@@ -127,7 +148,7 @@ impl Engine {
                 limiter,
                 config,
                 sentry,
-                local_wake: Arc::new(Notify::new()),
+                wakes: Arc::default(),
                 limiter_metrics,
                 live_workers: AtomicUsize::new(0),
             }),

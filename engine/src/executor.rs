@@ -166,8 +166,20 @@ async fn record_batch(
     let n = ids.len();
     match result {
         Ok(Ok(finished)) => {
-            // Finished jobs free window space: let the dispatchers refill it now.
-            services.wake_dispatchers().await;
+            // Finished jobs free window space; jobs back in the queue or workflow steps they
+            // started are new work for the dispatchers.
+            let mut freed: HashMap<crate::Queue, usize> = HashMap::new();
+            let mut new_work = false;
+            for f in &finished {
+                if let Ok(queue) = f.queue.parse() {
+                    *freed.entry(queue).or_default() += 1;
+                }
+                new_work |= f.workflow_run().is_some() || matches!(f.state.as_str(), "queued" | "retrying");
+            }
+            services.report_freed(&freed).await;
+            if new_work {
+                services.wake_dispatchers().await;
+            }
             let mut by_id: HashMap<JobId, Finished> =
                 finished.into_iter().map(|f| (f.id(), f)).collect();
             ids.iter().map(|id| Ok(by_id.remove(id))).collect()

@@ -28,6 +28,7 @@ mod retry;
 mod scheduler;
 pub mod tls;
 mod transport;
+mod wake;
 mod worker;
 pub mod workflow;
 

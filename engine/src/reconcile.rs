@@ -122,10 +122,10 @@ fn expire_leases(
                  last_error = 'the worker running it stopped heartbeating (lease expired)', \
                  lease_owner = NULL, lease_expires_at = NULL, dispatched_at = NULL, \
                  dispatch_token = NULL, run_at = now() \
-             WHERE id IN (SELECT id FROM jobs WHERE state = 'running' AND lease_expires_at < now() \
-                          ORDER BY id LIMIT 1000 FOR UPDATE SKIP LOCKED) \
-             RETURNING id, tenant_id, runs, started_at, state, workflow_run_id, workflow_step, \
-                       (SELECT lease_owner FROM jobs j2 WHERE j2.id = jobs.id) AS owner \
+             WHERE id IN (SELECT id FROM jobs WHERE state = 'running' AND dispatched_at IS NOT NULL \
+                            AND lease_expires_at < now() LIMIT 1000 FOR UPDATE SKIP LOCKED) \
+             RETURNING id, tenant_id, queue, runs, started_at, state, workflow_run_id, \
+                       workflow_step, (SELECT lease_owner FROM jobs j2 WHERE j2.id = jobs.id) AS owner \
          ), attempts AS ( \
              INSERT INTO job_attempts (job_id, tenant_id, attempt, worker, started_at, finished_at, \
                                        outcome, error) \
@@ -134,7 +134,7 @@ fn expire_leases(
                     'the worker stopped heartbeating mid-run' \
              FROM expired WHERE started_at IS NOT NULL \
              ON CONFLICT (job_id, attempt) DO NOTHING \
-         ) SELECT id, tenant_id, state, 'lease_expired' AS attempt_outcome, \
+         ) SELECT id, tenant_id, queue, state, 'lease_expired' AS attempt_outcome, \
                   'the worker stopped heartbeating mid-run' AS attempt_error, workflow_run_id, \
                   workflow_step FROM expired",
     )
@@ -209,8 +209,10 @@ async fn report_unknown_kinds(services: &Arc<Services>) -> Result<(), EngineErro
     let rows: Vec<KindCount> = tokio::task::spawn_blocking(move || {
         db.system(SystemTask::Jobs, |sys| {
             diesel::sql_query(
+                // Never dispatched (the dispatcher skips unknown kinds): the backlog's index.
                 "SELECT kind, count(*) AS n FROM jobs \
-                 WHERE state IN ('queued', 'retrying') AND kind <> ALL($1) GROUP BY kind",
+                 WHERE state IN ('queued', 'retrying') AND dispatched_at IS NULL \
+                   AND kind <> ALL($1) GROUP BY kind",
             )
             .bind::<Array<Text>, _>(&known)
             .load(sys.conn())
@@ -247,10 +249,17 @@ async fn report_queues(services: &Arc<Services>) -> Result<(), EngineError> {
     let rows: Vec<QueueState> = tokio::task::spawn_blocking(move || {
         db.system(SystemTask::Jobs, |sys| {
             diesel::sql_query(
+                // Pending jobs are either in the backlog or in the window (a running job always
+                // is): one index each.
                 "SELECT queue, state, count(*) AS n, \
                         coalesce(extract(epoch FROM now() - min(run_at) \
                                  FILTER (WHERE run_at <= now())), 0)::bigint AS oldest_due \
-                 FROM jobs WHERE state IN ('queued', 'retrying', 'running') \
+                 FROM (SELECT queue, state, run_at FROM jobs \
+                       WHERE state IN ('queued', 'retrying') AND dispatched_at IS NULL \
+                       UNION ALL \
+                       SELECT queue, state, run_at FROM jobs \
+                       WHERE state IN ('queued', 'retrying', 'running') \
+                         AND dispatched_at IS NOT NULL) pending \
                  GROUP BY queue, state",
             )
             .load(sys.conn())

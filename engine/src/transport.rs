@@ -145,11 +145,26 @@ static SWEEP: std::sync::LazyLock<redis::Script> = std::sync::LazyLock::new(|| {
     )
 });
 
-/// A stream that yields whenever something is published on `channel`, reconnecting after
-/// errors; used to wake idle apalis workers and dispatchers at once instead of on their next
-/// poll. Messages are hints: a lost one only costs a poll interval.
+/// A stream that yields whenever something is published on `channel`; used to wake idle apalis
+/// workers at once instead of on their next poll. Messages are hints: a lost one only costs a
+/// poll interval.
 pub fn wake_stream(client: redis::Client, channel: String) -> futures::channel::mpsc::Receiver<()> {
     let (mut tx, rx) = futures::channel::mpsc::channel(1);
+    subscribe(client, channel, move |_| {
+        // Full means a wake-up is already pending: that is enough.
+        !matches!(tx.try_send(()), Err(e) if e.is_disconnected())
+    });
+    rx
+}
+
+/// Calls `on_message` with the payload of everything published on `channel`, and with an empty
+/// payload whenever the subscription was lost (messages may have been missed meanwhile), until
+/// it returns false. Reconnects after errors.
+pub fn subscribe(
+    client: redis::Client,
+    channel: String,
+    mut on_message: impl FnMut(&[u8]) -> bool + Send + 'static,
+) {
     tokio::spawn(async move {
         loop {
             match client.get_async_pubsub().await {
@@ -158,11 +173,8 @@ pub fn wake_stream(client: redis::Client, channel: String) -> futures::channel::
                         tracing::warn!(error = %e, "wake channel subscribe failed");
                     } else {
                         let mut messages = pubsub.on_message();
-                        while messages.next().await.is_some() {
-                            // Full means a wake-up is already pending: that is enough.
-                            if let Err(e) = tx.try_send(())
-                                && e.is_disconnected()
-                            {
+                        while let Some(message) = messages.next().await {
+                            if !on_message(message.get_payload_bytes()) {
                                 return;
                             }
                         }
@@ -170,11 +182,10 @@ pub fn wake_stream(client: redis::Client, channel: String) -> futures::channel::
                 }
                 Err(e) => tracing::warn!(error = %e, "wake channel connection failed"),
             }
-            if tx.is_closed() {
+            if !on_message(&[]) {
                 return;
             }
             tokio::time::sleep(Duration::from_secs(1)).await;
         }
     });
-    rx
 }

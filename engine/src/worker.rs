@@ -227,10 +227,14 @@ async fn heartbeat(state: Arc<WorkerState>, stop: CancellationToken) {
         let renewed = tokio::task::spawn_blocking(move || {
             db.system(SystemTask::Jobs, |sys| {
                 diesel::sql_query(
-                    "UPDATE jobs SET lease_expires_at = now() + make_interval(secs => $2) \
-                     WHERE id IN (SELECT id FROM jobs WHERE id = ANY($3) AND lease_owner = $1 \
-                                    AND state = 'running' ORDER BY id FOR UPDATE SKIP LOCKED) \
-                     RETURNING id, cancel_requested_at IS NOT NULL AS cancel",
+                    "WITH locked AS ( \
+                         SELECT id, state, lease_owner FROM jobs WHERE id = ANY($3) \
+                         ORDER BY id FOR UPDATE SKIP LOCKED \
+                     ) \
+                     UPDATE jobs j SET lease_expires_at = now() + make_interval(secs => $2) \
+                     FROM locked l \
+                     WHERE j.id = l.id AND l.lease_owner = $1 AND l.state = 'running' \
+                     RETURNING j.id, j.cancel_requested_at IS NOT NULL AS cancel",
                 )
                 .bind::<Text, _>(&name)
                 .bind::<Double, _>(lease.as_secs_f64())

@@ -48,7 +48,8 @@ impl Claimed {
 
 /// Claims every job of `ids` that may run now for `worker`, with a lease of `lease`. Jobs that
 /// are running elsewhere, finished, cancelled, or not due yet are left alone and simply missing
-/// from the result: a redelivered message is harmless.
+/// from the result: a redelivered message is harmless. A claimed job is in its queue's window
+/// (`dispatched_at` set), even when the delivery was one the dispatcher had taken back.
 pub fn claim(
     conn: &mut PgConnection,
     worker: &str,
@@ -57,15 +58,24 @@ pub fn claim(
 ) -> QueryResult<Vec<Claimed>> {
     let ids: Vec<Uuid> = ids.iter().map(|id| id.0).collect();
     super::relax_commit(conn)?;
+    // Rows are locked by id alone and filtered afterwards: a condition on `state` in the
+    // locking scan would let the planner pick a state index (bloated by the very transitions
+    // it serves) over the primary key.
     diesel::sql_query(
-        "UPDATE jobs SET state = 'running', attempts = LEAST(attempts + 1, max_attempts), \
-                runs = runs + 1, lease_owner = $1, \
-                lease_expires_at = now() + make_interval(secs => $2), started_at = now() \
-         WHERE id IN (SELECT id FROM jobs WHERE id = ANY($3) AND state IN ('queued', 'retrying') \
-                        AND run_at <= now() AND cancel_requested_at IS NULL \
-                        ORDER BY id FOR UPDATE) \
-         RETURNING id, tenant_id, kind, payload, attempts, max_attempts, deferrals, \
-                   workflow_run_id, workflow_step, trigger_kind",
+        "WITH locked AS ( \
+             SELECT id, state, run_at, cancel_requested_at FROM jobs WHERE id = ANY($3) \
+             ORDER BY id FOR UPDATE \
+         ) \
+         UPDATE jobs j SET state = 'running', attempts = LEAST(j.attempts + 1, j.max_attempts), \
+                runs = j.runs + 1, lease_owner = $1, \
+                lease_expires_at = now() + make_interval(secs => $2), started_at = now(), \
+                dispatched_at = coalesce(j.dispatched_at, now()), \
+                dispatch_token = coalesce(j.dispatch_token, 'claimed') \
+         FROM locked l \
+         WHERE j.id = l.id AND l.state IN ('queued', 'retrying') AND l.run_at <= now() \
+           AND l.cancel_requested_at IS NULL \
+         RETURNING j.id, j.tenant_id, j.kind, j.payload, j.attempts, j.max_attempts, j.deferrals, \
+                   j.workflow_run_id, j.workflow_step, j.trigger_kind",
     )
     .bind::<Text, _>(worker)
     .bind::<Double, _>(lease.as_secs_f64())

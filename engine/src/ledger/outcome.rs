@@ -136,6 +136,8 @@ pub struct Finished {
     #[diesel(sql_type = Nullable<SqlUuid>)]
     tenant_id: Option<Uuid>,
     #[diesel(sql_type = Text)]
+    pub queue: String,
+    #[diesel(sql_type = Text)]
     pub state: String,
     #[diesel(sql_type = Text)]
     pub attempt_outcome: String,
@@ -192,6 +194,7 @@ pub fn record_outcomes(
         attempt_errors.push(row.attempt_error);
     }
     super::relax_commit(conn)?;
+    // Rows are locked by id alone and checked afterwards (see `claim`).
     // A job an operator cancelled while it ran does not go back to the queue.
     let sql = RECORD_OUTCOMES.replace(
         "{EFFECTIVE}",
@@ -218,7 +221,7 @@ const RECORD_OUTCOMES: &str = "WITH o AS ( \
                  AS o(id, state, result, job_error, run_at, refund, deferral, attempt_outcome, \
                       attempt_error) \
          ), locked AS ( \
-             SELECT id FROM jobs WHERE id = ANY($1) ORDER BY id FOR UPDATE \
+             SELECT id, state, lease_owner FROM jobs WHERE id = ANY($1) ORDER BY id FOR UPDATE \
          ), done AS ( \
              UPDATE jobs j SET state = {EFFECTIVE}, result = o.result, \
                     last_error = coalesce(o.job_error, j.last_error), \
@@ -228,10 +231,9 @@ const RECORD_OUTCOMES: &str = "WITH o AS ( \
                                                          'quarantined') THEN now() END, \
                     lease_owner = NULL, lease_expires_at = NULL, dispatched_at = NULL, \
                     dispatch_token = NULL \
-             FROM o JOIN locked USING (id) \
-             WHERE j.id = o.id AND j.id = ANY($1) AND j.state = 'running' \
-               AND j.lease_owner = $10 \
-             RETURNING j.id, j.tenant_id, j.runs, j.started_at, j.state, o.attempt_outcome, \
+             FROM o JOIN locked l USING (id) \
+             WHERE j.id = l.id AND l.state = 'running' AND l.lease_owner = $10 \
+             RETURNING j.id, j.tenant_id, j.queue, j.runs, j.started_at, j.state, o.attempt_outcome, \
                        o.attempt_error, j.workflow_run_id, j.workflow_step \
          ), attempts AS ( \
              INSERT INTO job_attempts (job_id, tenant_id, attempt, worker, started_at, \
@@ -240,5 +242,5 @@ const RECORD_OUTCOMES: &str = "WITH o AS ( \
                     attempt_outcome, attempt_error \
              FROM done \
          ) \
-         SELECT id, tenant_id, state, attempt_outcome, attempt_error, workflow_run_id, \
+         SELECT id, tenant_id, queue, state, attempt_outcome, attempt_error, workflow_run_id, \
                 workflow_step FROM done";
