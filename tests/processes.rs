@@ -155,6 +155,60 @@ fn a_job_whose_worker_is_killed_mid_run_completes_once_after_its_lease_expires()
 }
 
 #[test]
+fn sigterm_lets_short_jobs_finish_and_releases_the_rest_at_the_deadline() {
+    let env = Env::new();
+    let mut scheduler = env.spawn(&["scheduler"], &[]);
+    let mut worker = env.spawn(
+        &["worker", "--queues", "default"],
+        &[("WORKER_SHUTDOWN_TIMEOUT", "2s"), ("JOB_LEASE", "60s")],
+    );
+    let short = env.enqueue(&["noop", "--json", r#"{"sleep_ms": 1000}"#]);
+    let long = env.enqueue(&["noop", "--json", r#"{"sleep_ms": 60000}"#]);
+    env.wait(
+        "SELECT count(*) AS n FROM jobs WHERE state = 'running'",
+        2,
+        Duration::from_secs(20),
+    );
+    // Nothing may dispatch the released job again before it is looked at.
+    terminate(&mut scheduler);
+    let signalled = Instant::now();
+    terminate(&mut worker);
+    let stopped_after = signalled.elapsed();
+    assert!(
+        stopped_after < Duration::from_secs(10),
+        "the worker took {stopped_after:?} to stop with a 2 s shutdown timeout"
+    );
+    let state = |id: &str| {
+        sql::texts(
+            &mut env.db.admin_conn(),
+            &format!(
+                "SELECT state || ' ' || attempts || ' ' || coalesce(string_agg(a.outcome, ',' ORDER BY a.attempt), '') AS value \
+                 FROM jobs j LEFT JOIN job_attempts a ON a.job_id = j.id WHERE j.id = '{id}' \
+                 GROUP BY j.id"
+            ),
+        )
+    };
+    assert_eq!(
+        state(&short),
+        ["succeeded 1 succeeded"],
+        "finished within the deadline"
+    );
+    assert_eq!(
+        state(&long),
+        ["queued 0 released"],
+        "released at the deadline: back in the queue, the attempt given back"
+    );
+    assert_eq!(
+        env.count(&format!(
+            "SELECT count(*) AS n FROM jobs WHERE id = '{long}' AND lease_owner IS NULL \
+               AND dispatched_at IS NULL AND run_at <= now()"
+        )),
+        1,
+        "a released job holds no lease and is due for the next worker at once"
+    );
+}
+
+#[test]
 fn three_schedulers_enqueue_each_tick_once() {
     let env = Env::new();
     // Every minute, so the current minute's tick is due as the schedulers start.

@@ -9,11 +9,10 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::time::Instant;
-
 use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Bool, Text, Timestamptz, Uuid as SqlUuid};
 use findash_schema::{JobId, SystemTask};
+use tokio::time::Instant;
 use uuid::Uuid;
 
 use crate::engine::Services;
@@ -357,18 +356,30 @@ mod tests {
         assert_eq!(Pass::Busy.slots_to_wait_for(window), 512);
         assert_eq!(Pass::Idle.slots_to_wait_for(window), i64::MAX);
         // Nothing due: only new work helps.
-        let empty = Pass::Counted { room: 2048, pushed: 0 };
+        let empty = Pass::Counted {
+            room: 2048,
+            pushed: 0,
+        };
         assert_eq!(empty.slots_to_wait_for(window), i64::MAX);
         assert!(!empty.look_again());
         // Too little room for a refill: wait until a quarter window is free.
-        let full = Pass::Counted { room: 100, pushed: 0 };
+        let full = Pass::Counted {
+            room: 100,
+            pushed: 0,
+        };
         assert_eq!(full.slots_to_wait_for(window), 412);
         // Filled the window: a quarter window must finish first.
-        let filled = Pass::Counted { room: 600, pushed: 600 };
+        let filled = Pass::Counted {
+            room: 600,
+            pushed: 600,
+        };
         assert_eq!(filled.slots_to_wait_for(window), 512);
         assert!(!filled.look_again());
         // Room left after pushing: look again at once.
-        let partial = Pass::Counted { room: 600, pushed: 10 };
+        let partial = Pass::Counted {
+            room: 600,
+            pushed: 10,
+        };
         assert!(partial.look_again());
         assert_eq!(partial.slots_to_wait_for(window), 1);
         // A tiny window still refills one job at a time.

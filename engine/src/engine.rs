@@ -10,7 +10,6 @@ use redis::AsyncCommands;
 use redis::aio::ConnectionManager;
 use secrecy::ExposeSecret;
 
-
 use crate::config::EngineConfig;
 use crate::error::EngineError;
 use crate::job::Job;
@@ -133,6 +132,13 @@ impl Engine {
                 options.dsn = Some(dsn);
                 options.environment = Some(config.environment.clone().into());
                 options.release = sentry::release_name!();
+                // A client made by hand has no transport (events would vanish) and no
+                // integrations; the panic integration stays off: the engine reports the panics
+                // of jobs itself, on the job's own hub.
+                options.transport = Some(Arc::new(sentry::transports::DefaultTransportFactory));
+                options.integrations = vec![Arc::new(
+                    sentry::integrations::contexts::ContextIntegration::default(),
+                )];
                 Some(Arc::new(sentry::Client::from(options)))
             }
             None => None,

@@ -174,7 +174,8 @@ async fn record_batch(
                 if let Ok(queue) = f.queue.parse() {
                     *freed.entry(queue).or_default() += 1;
                 }
-                new_work |= f.workflow_run().is_some() || matches!(f.state.as_str(), "queued" | "retrying");
+                new_work |=
+                    f.workflow_run().is_some() || matches!(f.state.as_str(), "queued" | "retrying");
             }
             services.report_freed(&freed).await;
             if new_work {

@@ -7,7 +7,7 @@
 //! - **freed slots** (`n` jobs of a queue finished): the dispatcher adds them up and looks at the
 //!   queue again only once enough are free to be worth a refill.
 //!
-//! Messages are hints; a lost one costs at most a poll interval (`DISPATCH_POLL`).
+//! Messages are hints; a lost one costs at most a poll interval (250 ms by default).
 
 use std::collections::HashMap;
 use std::sync::Mutex;

@@ -494,7 +494,8 @@ async fn an_expired_lease_requeues_and_repeated_losses_quarantine() {
             &mut conn,
             &format!(
                 "WITH u AS (UPDATE jobs SET state = 'running', attempts = attempts + 1, runs = runs + 1, \
-                 lease_owner = 'ghost', lease_expires_at = now() - interval '1 second', started_at = now() - interval '5 seconds' \
+                 lease_owner = 'ghost', lease_expires_at = now() - interval '1 second', started_at = now() - interval '5 seconds', \
+                 dispatched_at = now() - interval '6 seconds', dispatch_token = 'ghost-{loss}' \
              WHERE id = '{}' RETURNING 1) SELECT count(*) AS n FROM u",
                 job.id
             ),

@@ -329,7 +329,8 @@ async fn a_quarantined_step_fails_its_run() {
         &mut conn,
         &format!(
             "WITH u AS (UPDATE jobs SET state = 'running', attempts = 1, runs = 1, lease_owner = 'ghost', \
-             lease_expires_at = now() - interval '1 second', started_at = now() - interval '5 seconds' \
+             lease_expires_at = now() - interval '1 second', started_at = now() - interval '5 seconds', \
+             dispatched_at = now() - interval '6 seconds', dispatch_token = 'ghost' \
          WHERE workflow_run_id = '{}' RETURNING 1) SELECT count(*) AS n FROM u",
             started.run_id
         ),

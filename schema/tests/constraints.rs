@@ -163,8 +163,18 @@ fn job_ledger_states_and_idempotency_keys_are_enforced() {
         "UPDATE jobs SET state = 'exploded' WHERE idempotency_key = 'k1'",
     );
     assert!(message.contains("jobs_state_check"), "{message}");
-    conn.batch_execute(
+    let message = fails(
+        &mut conn,
         "UPDATE jobs SET state = 'running', attempts = 1, lease_owner = 'w1', lease_expires_at = now() + interval '30 s' \
+         WHERE idempotency_key = 'k1'",
+    );
+    assert!(
+        message.contains("jobs_running_in_window"),
+        "running without having been dispatched: {message}"
+    );
+    conn.batch_execute(
+        "UPDATE jobs SET state = 'running', attempts = 1, lease_owner = 'w1', lease_expires_at = now() + interval '30 s', \
+                dispatched_at = now(), dispatch_token = 't1' \
          WHERE idempotency_key = 'k1'",
     )
     .unwrap();
@@ -211,37 +221,48 @@ fn rows_without_a_tenant_cannot_point_at_a_tenants_job() {
     let tenant_job = "'00000000-0000-0000-0000-0000000000b1'";
     let system_job = "'00000000-0000-0000-0000-0000000000b2'";
     let tenant = "'00000000-0000-0000-0000-00000000000a'";
-    for (sql, trigger) in [
+    // Without a tenant, the trigger holds the row to system jobs; with one, the composite
+    // foreign key (tenant_id, job) does.
+    for (sql, expected) in [
         (
             format!(
                 "INSERT INTO job_attempts (job_id, tenant_id, attempt, worker) VALUES ({tenant_job}, NULL, 1, 'w')"
             ),
-            "job_attempts.job_id",
+            "job_attempts.job_id must point at a job of the same tenant",
         ),
         (
             format!(
                 "INSERT INTO job_attempts (job_id, tenant_id, attempt, worker) VALUES ({system_job}, {tenant}, 1, 'w')"
             ),
-            "job_attempts.job_id",
+            "violates foreign key constraint \"job_attempts_tenant_id_job_id_fkey\"",
         ),
         (
             format!(
                 "INSERT INTO jobs (kind, queue, max_attempts, parent_job_id) VALUES ('prune', 'default', 1, {tenant_job})"
             ),
-            "jobs.parent_job_id",
+            "jobs.parent_job_id must point at a job of the same tenant",
+        ),
+        (
+            format!(
+                "INSERT INTO jobs (tenant_id, kind, queue, max_attempts, parent_job_id) VALUES ({tenant}, 'sync_account', 'sync', 1, {system_job})"
+            ),
+            "violates foreign key constraint \"jobs_tenant_id_parent_job_id_fkey\"",
         ),
         (
             format!(
                 "INSERT INTO webhook_inbox (provider, event_id, raw_body, job_id) VALUES ('stripe', 'evt_1', '\\x7b7d', {tenant_job})"
             ),
-            "webhook_inbox.job_id",
+            "webhook_inbox.job_id must point at a job of the same tenant",
+        ),
+        (
+            format!(
+                "INSERT INTO webhook_inbox (provider, event_id, raw_body, job_id, tenant_id) VALUES ('stripe', 'evt_3', '\\x7b7d', {system_job}, {tenant})"
+            ),
+            "violates foreign key constraint \"webhook_inbox_tenant_id_job_id_fkey\"",
         ),
     ] {
         let message = fails(&mut conn, &sql);
-        assert!(
-            message.contains(&format!("{trigger} must point at a job of the same tenant")),
-            "{sql}: {message}"
-        );
+        assert!(message.contains(expected), "{sql}: {message}");
     }
     conn.batch_execute(&format!(
         "INSERT INTO job_attempts (job_id, tenant_id, attempt, worker) VALUES ({tenant_job}, {tenant}, 1, 'w'), ({system_job}, NULL, 1, 'w'); \

@@ -269,7 +269,7 @@ fn every_reference_between_tenant_tables_includes_the_tenant() {
         &format!("UPDATE jobs SET parent_job_id = '{b_job}'"),
     );
     assert!(
-        message.contains("jobs.parent_job_id must point at a job of the same tenant"),
+        message.contains("jobs_tenant_id_parent_job_id_fkey"),
         "{message}"
     );
     let message = rejected(

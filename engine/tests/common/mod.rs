@@ -1,6 +1,8 @@
 //! Shared helpers of the engine's integration tests.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod sentry;
+
 use std::time::{Duration, Instant};
 
 use diesel::PgConnection;

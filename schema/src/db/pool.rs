@@ -144,13 +144,16 @@ SELECT NOT EXISTS (
 /// False when a connection carries state a previous holder left that could act on the next
 /// one's queries: another role, a session-wide tenant, another search path, temporary objects
 /// (which could shadow tables or capture rows), or SQL-level prepared statements (which could
-/// replace the statements Diesel prepared under predictable names).
+/// replace the statements Diesel prepared under predictable names). A session that never made
+/// a temporary object has no temporary schema, which spares the catalog scans at most checkouts.
 const CLEAN_SESSION: &str = "\
 SELECT current_user = $1
    AND coalesce(current_setting('app.tenant_id', true), '') = ''
    AND current_setting('search_path') = $2
-   AND NOT EXISTS (SELECT FROM pg_class WHERE relnamespace = pg_my_temp_schema())
-   AND NOT EXISTS (SELECT FROM pg_proc WHERE pronamespace = pg_my_temp_schema())
+   AND CASE WHEN pg_my_temp_schema() = 0 THEN true
+            ELSE NOT EXISTS (SELECT FROM pg_class WHERE relnamespace = pg_my_temp_schema())
+                 AND NOT EXISTS (SELECT FROM pg_proc WHERE pronamespace = pg_my_temp_schema())
+       END
    AND NOT EXISTS (SELECT FROM pg_prepared_statements WHERE from_sql)
    AS ok";
 
