@@ -72,7 +72,8 @@ impl Job for Noop {
 
 /// Deletes final ledger rows older than the retention (`JOB_RETENTION_SUCCEEDED`,
 /// `JOB_RETENTION_FAILED`) and old cron ticks, a thousand rows per statement so no statement
-/// holds locks for long.
+/// holds locks for long. A job that finished before the cutoff was created before it too, and
+/// job ids are UUIDv7, so each statement walks a range of the primary key rather than the table.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Prune {}
@@ -94,15 +95,18 @@ impl Job for Prune {
                 if ctx.is_cancelled() {
                     return Err(JobError::retryable(anyhow::anyhow!("cancelled mid-prune")));
                 }
+                let created_before = id_floor(age);
                 let n = ctx
                     .system_db(SystemTask::Prune, move |sys| {
                         Ok(diesel::sql_query(
                             "DELETE FROM jobs WHERE id IN ( \
-                                 SELECT id FROM jobs WHERE state = ANY($1::text[]) \
-                                   AND finished_at < now() - make_interval(secs => $2) LIMIT 1000)",
+                                 SELECT id FROM jobs WHERE id < $3 AND state = ANY($1::text[]) \
+                                   AND finished_at < now() - make_interval(secs => $2) \
+                                 ORDER BY id LIMIT 1000)",
                         )
                         .bind::<Text, _>(states)
                         .bind::<Double, _>(age)
+                        .bind::<diesel::sql_types::Uuid, _>(created_before)
                         .execute(sys.conn())?)
                     })
                     .await?;
@@ -123,6 +127,14 @@ impl Job for Prune {
             .await?;
         Ok(json!({ "jobs_deleted": deleted, "ticks_deleted": ticks }))
     }
+}
+
+/// The smallest UUIDv7 of the millisecond `age` seconds ago: every job created earlier has a
+/// smaller id.
+fn id_floor(age: f64) -> uuid::Uuid {
+    let cutoff = chrono::Utc::now().timestamp_millis() - (age * 1000.0) as i64;
+    uuid::Builder::from_unix_timestamp_millis(u64::try_from(cutoff).unwrap_or(0), &[0; 10])
+        .into_uuid()
 }
 
 /// Registers the built-in job types.

@@ -60,21 +60,17 @@ pub(crate) enum Pass {
 }
 
 impl Pass {
-    /// Whether to look at the queue again at once: it had room and due work, and the per-tenant
-    /// shares may have left some of each.
-    pub fn look_again(self) -> bool {
-        matches!(self, Pass::Counted { room, pushed } if pushed > 0 && (pushed as i64) < room)
-    }
-
-    /// How many of the queue's jobs must finish before another look can dispatch a refill
-    /// (`i64::MAX`: only new work can change anything).
+    /// How many of the queue's jobs must finish before another look can dispatch a refill:
+    /// 0 to look again at once (it pushed jobs and a refill's worth of room is still free: the
+    /// per-tenant shares may have left due work behind), `i64::MAX` when only new work can
+    /// change anything.
     pub fn slots_to_wait_for(self, window: i64) -> i64 {
         let refill = refill_threshold(window);
         match self {
             Pass::Idle => i64::MAX,
             Pass::Busy => refill,
             Pass::Counted { room, pushed: 0 } if room >= refill => i64::MAX,
-            Pass::Counted { room, pushed } => (refill - (room - pushed as i64)).max(1),
+            Pass::Counted { room, pushed } => (refill - (room - pushed as i64)).max(0),
         }
     }
 }
@@ -314,8 +310,8 @@ pub async fn run(services: Arc<Services>, stop: tokio_util::sync::CancellationTo
             }
             match dispatch_once(&services, queue).await {
                 Ok(pass) => {
-                    again |= pass.look_again();
                     *wait = pass.slots_to_wait_for(window);
+                    again |= *wait == 0;
                 }
                 Err(e) => {
                     tracing::warn!(queue = queue.as_str(), error = %e, "dispatch failed");
@@ -361,7 +357,6 @@ mod tests {
             pushed: 0,
         };
         assert_eq!(empty.slots_to_wait_for(window), i64::MAX);
-        assert!(!empty.look_again());
         // Too little room for a refill: wait until a quarter window is free.
         let full = Pass::Counted {
             room: 100,
@@ -374,14 +369,18 @@ mod tests {
             pushed: 600,
         };
         assert_eq!(filled.slots_to_wait_for(window), 512);
-        assert!(!filled.look_again());
-        // Room left after pushing: look again at once.
+        // Pushed some and a refill's worth of room is left: look again at once.
         let partial = Pass::Counted {
             room: 600,
             pushed: 10,
         };
-        assert!(partial.look_again());
-        assert_eq!(partial.slots_to_wait_for(window), 1);
+        assert_eq!(partial.slots_to_wait_for(window), 0);
+        // Pushed some, and what is left is less than a refill: wait for the difference.
+        let nearly = Pass::Counted {
+            room: 600,
+            pushed: 400,
+        };
+        assert_eq!(nearly.slots_to_wait_for(window), 312);
         // A tiny window still refills one job at a time.
         assert_eq!(Pass::Counted { room: 1, pushed: 1 }.slots_to_wait_for(1), 1);
     }

@@ -69,6 +69,14 @@ pub(crate) async fn reconcile_once(services: &Arc<Services>) -> Result<Repairs, 
         })
     })
     .await??;
+    // Every expired job left its queue's window, whatever became of it.
+    let mut freed: std::collections::HashMap<Queue, usize> = std::collections::HashMap::new();
+    for row in &expired {
+        if let Ok(queue) = row.queue.parse() {
+            *freed.entry(queue).or_default() += 1;
+        }
+    }
+    services.report_freed(&freed).await;
     let mut repairs = Repairs::default();
     for row in &expired {
         if row.state == "quarantined" {
@@ -186,12 +194,14 @@ async fn redispatch_lost(services: &Arc<Services>) -> Result<usize, EngineError>
     let n = tokio::task::spawn_blocking(move || {
         db.system(SystemTask::Jobs, |sys| {
             diesel::sql_query(
-                "UPDATE jobs j SET dispatched_at = NULL, dispatch_token = NULL \
-                 FROM unnest($1::uuid[], $2::text[]) AS u(id, token) \
-                 WHERE j.id = u.id AND j.id = ANY($1) AND j.dispatch_token = u.token \
-                   AND j.id IN (SELECT id FROM jobs WHERE id = ANY($1) \
-                                  AND state IN ('queued', 'retrying') ORDER BY id \
-                                  FOR UPDATE SKIP LOCKED)",
+                "WITH locked AS ( \
+                     SELECT id, state, dispatch_token FROM jobs WHERE id = ANY($1) \
+                     ORDER BY id FOR UPDATE SKIP LOCKED \
+                 ) \
+                 UPDATE jobs j SET dispatched_at = NULL, dispatch_token = NULL \
+                 FROM unnest($1::uuid[], $2::text[]) AS u(id, token) JOIN locked l USING (id) \
+                 WHERE j.id = l.id AND l.dispatch_token = u.token \
+                   AND l.state IN ('queued', 'retrying')",
             )
             .bind::<Array<SqlUuid>, _>(&ids)
             .bind::<Array<Text>, _>(&tokens)

@@ -158,8 +158,8 @@ pub fn wake_stream(client: redis::Client, channel: String) -> futures::channel::
 }
 
 /// Calls `on_message` with the payload of everything published on `channel`, and with an empty
-/// payload whenever the subscription was lost (messages may have been missed meanwhile), until
-/// it returns false. Reconnects after errors.
+/// payload whenever a subscription starts or is lost (messages may have been missed before or
+/// meanwhile), until it returns false. Reconnects after errors.
 pub fn subscribe(
     client: redis::Client,
     channel: String,
@@ -171,7 +171,7 @@ pub fn subscribe(
                 Ok(mut pubsub) => {
                     if let Err(e) = pubsub.subscribe(&channel).await {
                         tracing::warn!(error = %e, "wake channel subscribe failed");
-                    } else {
+                    } else if on_message(&[]) {
                         let mut messages = pubsub.on_message();
                         while let Some(message) = messages.next().await {
                             if !on_message(message.get_payload_bytes()) {

@@ -69,16 +69,17 @@ async fn a_backlog_of_50000_jobs_drains_without_a_worker_crash() {
     let mut max_in_redis = 0_usize;
     let started = std::time::Instant::now();
     loop {
-        let held: usize = redis::cmd("HLEN")
+        // One transaction: the dispatcher's sweep removes finished tasks from both at once, so
+        // reading them apart could count swept tasks as held and unfinished.
+        let (held, done): (usize, usize) = redis::pipe()
+            .atomic()
+            .cmd("HLEN")
             .arg(format!("{key}:data"))
-            .query_async(&mut redis)
-            .await
-            .unwrap_or(0);
-        let done: usize = redis::cmd("SCARD")
+            .cmd("SCARD")
             .arg(format!("{key}:done"))
             .query_async(&mut redis)
             .await
-            .unwrap_or(0);
+            .unwrap();
         max_in_redis = max_in_redis.max(held.saturating_sub(done));
         if sql::count(
             &mut conn,

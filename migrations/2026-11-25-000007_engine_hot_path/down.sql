@@ -1,4 +1,6 @@
 DROP INDEX jobs_attention_idx;
+ALTER TABLE jobs ALTER COLUMN id SET DEFAULT gen_random_uuid();
+DROP FUNCTION findash_uuid_v7(timestamptz);
 CREATE INDEX jobs_state_kind_idx ON jobs (state, kind, updated_at DESC);
 CREATE INDEX jobs_tenant_recent_idx ON jobs (tenant_id, created_at DESC);
 CREATE INDEX jobs_lease_idx ON jobs (lease_expires_at) WHERE state = 'running';

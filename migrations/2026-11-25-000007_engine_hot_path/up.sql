@@ -51,7 +51,9 @@ CREATE TRIGGER job_tenant_matches BEFORE INSERT OR UPDATE OF job_id, tenant_id O
 -- for a delivery the dispatcher had given up on. The reconciler finds expired leases through
 -- the window's index, which is bounded by the window size, so the separate lease index (one
 -- more entry for every claim, and a plan trap for statements on a handful of running jobs)
--- goes.
+-- goes. Deploying: a worker of an earlier release claiming such a taken-back delivery would
+-- now fail its claim batch (the jobs are dispatched again later, nothing is lost); stop the
+-- old workers before starting the new ones rather than mixing them for long.
 UPDATE jobs SET dispatched_at = coalesce(started_at, now()), dispatch_token = 'claimed'
     WHERE state = 'running' AND dispatched_at IS NULL;
 ALTER TABLE jobs ADD CONSTRAINT jobs_running_in_window
@@ -60,11 +62,24 @@ DROP INDEX jobs_lease_idx;
 
 -- Every move of a job (dispatch, claim, outcome) writes a new row version with an entry in
 -- every index whose predicate the row matches, so the ledger keeps few indexes over all rows.
--- The engine writes UUIDv7 (time-ordered) job ids, so (tenant_id, id) already lists a
--- tenant's jobs newest first; the state index becomes one over the states an operator hunts
--- for. Pending jobs are covered by the dispatcher's two indexes: undispatched, and in the
--- window.
+-- Job ids are UUIDv7 (creation time in milliseconds first), whoever inserts the row, so
+-- (tenant_id, id) already lists a tenant's jobs newest first and retention deletes by a range
+-- of the primary key; the state index becomes one over the states an operator hunts for.
+-- Pending jobs are covered by the dispatcher's two indexes: undispatched, and in the window.
+CREATE FUNCTION findash_uuid_v7(at timestamptz DEFAULT clock_timestamp()) RETURNS uuid
+    LANGUAGE sql VOLATILE PARALLEL SAFE
+    AS $$
+    -- A random (v4) UUID with its first 48 bits replaced by the time and its version set to 7.
+    SELECT encode(
+        set_bit(set_bit(
+            overlay(uuid_send(gen_random_uuid())
+                    PLACING substring(int8send(floor(extract(epoch FROM at) * 1000)::bigint) FROM 3)
+                    FROM 1 FOR 6),
+            52, 1), 53, 1),
+        'hex')::uuid
+$$;
+ALTER TABLE jobs ALTER COLUMN id SET DEFAULT findash_uuid_v7();
 DROP INDEX jobs_tenant_recent_idx;
 DROP INDEX jobs_state_kind_idx;
-CREATE INDEX jobs_attention_idx ON jobs (state, kind, id)
+CREATE INDEX jobs_attention_idx ON jobs (state, id)
     WHERE state IN ('retrying', 'dead', 'cancelled', 'quarantined');
