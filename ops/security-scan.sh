@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Offline dependency audit: cargo-deny (advisories, licenses, bans, sources; policy in deny.toml)
 # against the RustSec advisory snapshot shipped beside the repository (../shared/advisory-db, or
-# $FINDASH_ADVISORY_DB). Nothing is fetched from the network.
+# $FINDASH_ADVISORY_DB). The advisory data is never fetched from the network.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source ops/lib/env.sh
@@ -24,4 +24,7 @@ if [ "$(cat "$db.snapshot" 2>/dev/null)" != "$snapshot_id" ]; then
         git -C "$db" -c user.name=findash -c user.email=ops@findash.invalid commit -qm "$snapshot_id"
     echo "$snapshot_id" > "$db.snapshot"
 fi
+# cargo-deny reads the metadata of every platform's dependencies without the network: make sure
+# cargo's registry cache holds them all (a fresh machine has only what its builds needed).
+cargo fetch --locked --quiet
 cargo deny --offline check
