@@ -63,6 +63,8 @@ pub enum Command {
     },
     /// Run the scheduler: dispatcher, reconciler, cron. Safe to run on several replicas.
     Scheduler,
+    /// Run the HTTP server (BIND_ADDR) until SIGTERM/SIGINT, then drain in-flight requests.
+    Web,
     /// Enqueue a job (or --count of them in one bulk insert) and print the id(s).
     Enqueue {
         /// The job kind, e.g. `noop`.

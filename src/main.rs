@@ -70,6 +70,7 @@ fn run(command: Command, config: &Config) -> anyhow::Result<()> {
             concurrency,
         } => commands::worker::run(config, queues, concurrency.map(usize::from)),
         Command::Scheduler => commands::scheduler::run(config),
+        Command::Web => commands::web::run(config),
         Command::Enqueue {
             kind,
             tenant,

@@ -70,18 +70,52 @@ fn migration_count() -> usize {
         .count()
 }
 
-/// Runs `findash up` until it reports its workers and scheduler running, then stops it with
-/// SIGTERM as an operator would; returns its stdout.
+/// A port nothing listens on right now.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+/// `GET path` on 127.0.0.1:`port`: the status code and body, or `None` while nothing answers.
+fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .ok()?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    let status = response.split(' ').nth(1)?.parse().ok()?;
+    let body = response
+        .split("\r\n\r\n")
+        .nth(1)
+        .unwrap_or_default()
+        .to_owned();
+    Some((status, body))
+}
+
+/// Runs `findash up` until it reports its server, workers and scheduler running and answers
+/// `/healthz` and `/readyz`, then stops it with SIGTERM as an operator would; returns its
+/// stdout.
 fn up(url: &str) -> String {
     use std::io::{BufRead, BufReader};
     use std::process::Stdio;
     let namespace = format!("test:{}", uuid::Uuid::new_v4().simple());
+    let port = free_port();
     let mut child = Command::new(env!("CARGO_BIN_EXE_findash"))
         .arg("up")
         .env_clear()
         .env("FINDASH_ENV", "test")
         .env("DATABASE_URL", url)
         .env("REDIS_NAMESPACE", &namespace)
+        .env("BIND_ADDR", format!("127.0.0.1:{port}"))
         .current_dir(env!("CARGO_TARGET_TMPDIR"))
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -97,8 +131,25 @@ fn up(url: &str) -> String {
             break;
         }
     }
-    // Give the workers a moment to start, then stop `up` the way an operator would.
-    std::thread::sleep(std::time::Duration::from_millis(500));
+    // It serves HTTP, and is ready once its own workers heartbeat.
+    let started = std::time::Instant::now();
+    loop {
+        match http_get(port, "/readyz") {
+            Some((200, body)) => {
+                assert!(body.contains(r#""status":"ready""#), "{body}");
+                break;
+            }
+            answer => assert!(
+                started.elapsed() < std::time::Duration::from_secs(30),
+                "`findash up` is not ready after 30 s: {answer:?}"
+            ),
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert_eq!(
+        http_get(port, "/healthz"),
+        Some((200, r#"{"status":"ok"}"#.to_owned()))
+    );
     let _ = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status();
@@ -293,6 +344,61 @@ fn commands_refuse_a_database_that_is_behind() {
         err.contains(&format!("{} pending migration(s)", migration_count()))
             && err.contains("Run `findash migrate` first"),
         "{err}"
+    );
+}
+
+#[test]
+fn web_serves_until_sigterm_and_is_not_ready_without_workers() {
+    use std::process::Stdio;
+    let db = TestDb::new();
+    let port = free_port();
+    let child = Command::new(env!("CARGO_BIN_EXE_findash"))
+        .arg("web")
+        .env_clear()
+        .env("FINDASH_ENV", "test")
+        .env("DATABASE_URL", db.url())
+        .env(
+            "REDIS_NAMESPACE",
+            format!("test:{}", uuid::Uuid::new_v4().simple()),
+        )
+        .env("BIND_ADDR", format!("127.0.0.1:{port}"))
+        .current_dir(env!("CARGO_TARGET_TMPDIR"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run findash web");
+    let started = std::time::Instant::now();
+    while http_get(port, "/healthz").is_none() {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(30),
+            "`findash web` does not answer"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert_eq!(
+        http_get(port, "/healthz"),
+        Some((200, r#"{"status":"ok"}"#.to_owned()))
+    );
+    let (status, body) = http_get(port, "/readyz").expect("an answer");
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains(r#""reason":"no live workers""#), "{body}");
+    assert!(body.contains(r#""postgres":{"status":"up"}"#), "{body}");
+
+    let signalled = std::time::Instant::now();
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let output = child.wait_with_output().expect("wait for findash web");
+    assert!(
+        output.status.success(),
+        "findash web failed on SIGTERM ({}): {}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(signalled.elapsed() < std::time::Duration::from_secs(10));
+    assert!(
+        http_get(port, "/healthz").is_none(),
+        "still serving after exit"
     );
 }
 

@@ -180,6 +180,34 @@ impl Engine {
             .load(std::sync::atomic::Ordering::Relaxed)
     }
 
+    /// Whether Redis answers (readiness probes).
+    pub async fn redis_ok(&self) -> Result<(), EngineError> {
+        let mut redis = self.services.redis.clone();
+        let _: String = redis::cmd("PING").query_async(&mut redis).await?;
+        Ok(())
+    }
+
+    /// apalis workers of this deployment, in any process, that heartbeated within `within`
+    /// (they do every 5 s): what a readiness probe of a process without workers of its own
+    /// (`web`) reports.
+    pub async fn live_workers_everywhere(
+        &self,
+        within: std::time::Duration,
+    ) -> Result<usize, EngineError> {
+        let since = chrono::Utc::now().timestamp() - i64::try_from(within.as_secs()).unwrap_or(0);
+        let mut pipe = redis::pipe();
+        for queue in crate::Queue::ALL {
+            pipe.zcount(
+                self.services.ns.apalis_config(queue).workers_set(),
+                since,
+                "+inf",
+            );
+        }
+        let mut redis = self.services.redis.clone();
+        let counts: Vec<usize> = pipe.query_async(&mut redis).await?;
+        Ok(counts.into_iter().sum())
+    }
+
     /// Wakes the dispatchers after a transaction that enqueued jobs committed. Optional (they
     /// also poll), but it is what makes an enqueue start within milliseconds.
     pub async fn notify(&self) {

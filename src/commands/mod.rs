@@ -9,6 +9,7 @@ pub mod scheduler;
 pub mod seed;
 pub mod token;
 pub mod up;
+pub mod web;
 pub mod worker;
 
 use anyhow::Context as _;

@@ -20,8 +20,11 @@ pub fn run(config: &Config) -> anyhow::Result<()> {
         seed::DEMO_SLUG
     );
     println!(
-        "running: workers (all queues) and scheduler in this process; Ctrl-C stops them. \
-         The HTTP server ({}) is not part of this build yet (see ARCHITECTURE.md).",
+        "running: HTTP server on {} ({}healthz, {}readyz, {}metrics), workers (all queues) and \
+         scheduler in this process; Ctrl-C stops them.",
+        config.web.bind_addr,
+        config.web.public_base_url,
+        config.web.public_base_url,
         config.web.public_base_url
     );
     super::runtime()?.block_on(async {
@@ -31,10 +34,21 @@ pub fn run(config: &Config) -> anyhow::Result<()> {
             let (engine, stop) = (engine.clone(), stop.clone());
             tokio::spawn(async move { engine.run_scheduler(stop).await })
         };
+        let web = {
+            let (engine, stop, web) = (engine.clone(), stop.clone(), config.web.clone());
+            tokio::spawn(async move {
+                let served =
+                    findash_web::http::serve(engine.db().clone(), engine, web, stop.clone()).await;
+                // Without its server the all-in-one is not running: stop the rest too.
+                stop.cancel();
+                served
+            })
+        };
         engine
             .run_workers(findash_engine::WorkerOptions::default(), stop)
             .await;
         scheduler.await??;
+        web.await??;
         Ok(())
     })
 }

@@ -5,9 +5,11 @@
 //! them (auth, request id, rate limits, security headers). Handlers stay thin: they parse,
 //! authorize, call `findash-schema`/`findash-engine`, and shape the response.
 //!
-//! So far it holds its configuration section and the API tokens (JWT) it will verify.
+//! So far: the app and server (`http`) with health, readiness and metrics, its configuration
+//! section, and the API tokens (JWT) it will verify.
 
 pub mod auth;
 mod config;
+pub mod http;
 
 pub use config::{WebConfig, WebhookSecrets};

@@ -1,0 +1,170 @@
+//! The actix-web application: one route table, the middleware every route shares (request id,
+//! logging and metrics, security headers, gzip), request limits with JSON errors, and the
+//! server with graceful shutdown.
+
+mod error;
+mod health;
+mod metrics;
+pub mod request_id;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::http::header;
+use actix_web::middleware::{self, Compress, DefaultHeaders};
+use actix_web::{App, HttpRequest, HttpServer, web};
+use findash_engine::Engine;
+use findash_schema::Db;
+use tokio_util::sync::CancellationToken;
+
+pub use error::ApiError;
+pub use metrics::HttpMetrics;
+
+use crate::WebConfig;
+
+/// Largest JSON body the API reads.
+pub const JSON_LIMIT: usize = 256 * 1024;
+
+/// What every handler can reach.
+pub struct AppState {
+    pub db: Db,
+    pub engine: Engine,
+    pub config: WebConfig,
+    pub metrics: HttpMetrics,
+}
+
+/// The route table. A known path with another method answers 405.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/healthz")
+            .get(health::healthz)
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
+        web::resource("/readyz")
+            .get(health::readyz)
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
+        web::resource("/metrics")
+            .get(metrics::metrics)
+            .default_service(web::to(method_not_allowed)),
+    );
+}
+
+/// The application around `routes`, as `serve` runs it and tests call it.
+pub fn app(
+    state: web::Data<AppState>,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    let https_only = state.config.https_only;
+    App::new()
+        .app_data(state)
+        .app_data(
+            web::JsonConfig::default()
+                .limit(JSON_LIMIT)
+                .error_handler(|e, _| json_error(&e).into()),
+        )
+        .app_data(web::QueryConfig::default().error_handler(|e, _| {
+            ApiError::bad_request(format!("the query string is not valid: {e}")).into()
+        }))
+        .app_data(web::PathConfig::default().error_handler(|e, _| {
+            ApiError::bad_request(format!("the path is not valid: {e}")).into()
+        }))
+        .configure(routes)
+        .default_service(web::to(not_found))
+        .wrap(Compress::default())
+        .wrap(security_headers(https_only))
+        .wrap(middleware::from_fn(request_id::middleware))
+}
+
+fn json_error(e: &actix_web::error::JsonPayloadError) -> ApiError {
+    use actix_web::error::JsonPayloadError;
+    match e {
+        JsonPayloadError::OverflowKnownLength { .. } | JsonPayloadError::Overflow { .. } => {
+            ApiError::payload_too_large(JSON_LIMIT)
+        }
+        JsonPayloadError::ContentType => ApiError::new(
+            actix_web::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "send the body as application/json",
+        ),
+        JsonPayloadError::Deserialize(e) if e.is_data() => {
+            ApiError::invalid(format!("the JSON body does not fit: {e}"))
+        }
+        other => ApiError::bad_request(format!("the JSON body cannot be read: {other}")),
+    }
+}
+
+async fn method_not_allowed(req: HttpRequest) -> Result<actix_web::HttpResponse, ApiError> {
+    Err(ApiError::new(
+        actix_web::http::StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!("{} is not allowed on {}", req.method(), req.path()),
+    ))
+}
+
+async fn not_found(req: HttpRequest) -> Result<actix_web::HttpResponse, ApiError> {
+    Err(ApiError::not_found(format!(
+        "no route for {} {}",
+        req.method(),
+        req.path()
+    )))
+}
+
+/// Headers every response carries. The API serves JSON only, so its policy forbids everything
+/// a browser could load or embed; HSTS outside development and test.
+fn security_headers(https_only: bool) -> DefaultHeaders {
+    let headers = DefaultHeaders::new()
+        .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .add((header::REFERRER_POLICY, "no-referrer"))
+        .add((header::X_FRAME_OPTIONS, "DENY"))
+        .add((
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'none'; frame-ancestors 'none'; base-uri 'none'",
+        ));
+    if https_only {
+        headers.add((
+            header::STRICT_TRANSPORT_SECURITY,
+            "max-age=31536000; includeSubDomains",
+        ))
+    } else {
+        headers
+    }
+}
+
+/// Serves the app on `config.bind_addr` until `stop`, then stops accepting and lets in-flight
+/// requests finish (up to 30 s).
+pub async fn serve(
+    db: Db,
+    engine: Engine,
+    config: WebConfig,
+    stop: CancellationToken,
+) -> anyhow::Result<()> {
+    let addr = config.bind_addr;
+    let state = web::Data::new(AppState {
+        db,
+        engine,
+        config,
+        metrics: HttpMetrics::new()?,
+    });
+    let server = HttpServer::new(move || app(state.clone()))
+        .bind(addr)?
+        .disable_signals()
+        .shutdown_timeout(30)
+        .run();
+    let handle = server.handle();
+    tokio::spawn(async move {
+        stop.cancelled().await;
+        handle.stop(true).await;
+    });
+    tracing::info!(%addr, "HTTP server listening");
+    server.await?;
+    Ok(())
+}
