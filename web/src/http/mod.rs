@@ -2,8 +2,10 @@
 //! logging and metrics, security headers, gzip), request limits with JSON errors, and the
 //! server with graceful shutdown.
 
+pub mod caller;
 mod error;
 mod health;
+mod jobs;
 mod metrics;
 pub mod request_id;
 
@@ -48,6 +50,30 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         web::resource("/metrics")
             .get(metrics::metrics)
             .default_service(web::to(method_not_allowed)),
+    )
+    .service(
+        web::scope("/api/v1")
+            .service(
+                web::resource("/jobs")
+                    .get(jobs::list)
+                    .post(jobs::enqueue)
+                    .default_service(web::to(method_not_allowed)),
+            )
+            .service(
+                web::resource("/jobs/{id}")
+                    .get(jobs::show)
+                    .default_service(web::to(method_not_allowed)),
+            )
+            .service(
+                web::resource("/jobs/{id}/cancel")
+                    .post(jobs::cancel)
+                    .default_service(web::to(method_not_allowed)),
+            )
+            .service(
+                web::resource("/jobs/{id}/retry")
+                    .post(jobs::retry)
+                    .default_service(web::to(method_not_allowed)),
+            ),
     );
 }
 
