@@ -20,6 +20,7 @@ use findash_jobs::{EmailConfig, JobsConfig, ProvidersConfig};
 use findash_schema::DatabaseConfig;
 use findash_schema::seed::{DEFAULT_ADMIN_EMAIL, DemoAdmin};
 use findash_web::auth::JwtKeys;
+use findash_web::limits::{Quota, TrustedProxies};
 use findash_web::{WebConfig, WebhookSecrets};
 use secrecy::{ExposeSecret, SecretString};
 use url::Url;
@@ -36,6 +37,10 @@ pub const VARIABLES: &[&str] = &[
     "DATABASE_POOL_SIZE",
     "REDIS_URL",
     "BIND_ADDR",
+    "DASHBOARD_ORIGIN",
+    "API_RATE_LIMIT_IP",
+    "API_RATE_LIMIT_TENANT",
+    "TRUSTED_PROXIES",
     "PUBLIC_BASE_URL",
     "JWT_SECRET",
     "JWT_SECRET_PREVIOUS",
@@ -264,6 +269,10 @@ impl Config {
         };
         r.mark_passthrough("RUST_LOG");
 
+        let dashboard_origin = dashboard_origin(&mut r, deployed);
+        let ip_quota = r.parse("API_RATE_LIMIT_IP", default_quota("600/m:120"));
+        let tenant_quota = r.parse("API_RATE_LIMIT_TENANT", default_quota("1200/m:240"));
+        let trusted_proxies = r.parse("TRUSTED_PROXIES", TrustedProxies::default());
         let web = WebConfig {
             bind_addr,
             public_base_url,
@@ -273,6 +282,10 @@ impl Config {
             },
             webhooks,
             https_only: !matches!(env, Environment::Development | Environment::Test),
+            dashboard_origin,
+            ip_quota,
+            tenant_quota,
+            trusted_proxies,
         };
 
         let (origins, notes) = r.finish()?;
@@ -319,6 +332,36 @@ fn placeholder_url() -> Url {
 
 #[cfg(test)]
 mod tests;
+
+fn default_quota(quota: &str) -> Quota {
+    // The defaults are literals of the documented form.
+    quota.parse().unwrap_or(Quota {
+        count: std::num::NonZeroU32::MIN,
+        period: Duration::from_secs(1),
+        burst: std::num::NonZeroU32::MIN,
+    })
+}
+
+/// `DASHBOARD_ORIGIN`: `scheme://host[:port]` and nothing more (https when deployed); the
+/// Next.js dev server's origin in development.
+fn dashboard_origin(r: &mut Reader<'_>, deployed: bool) -> Option<String> {
+    let default = (!deployed).then_some("http://localhost:3000");
+    let schemes: &[&str] = if deployed {
+        &["https"]
+    } else {
+        &["http", "https"]
+    };
+    let url = r.url("DASHBOARD_ORIGIN", default, schemes)?;
+    let origin = url.origin().ascii_serialization();
+    if url.as_str().trim_end_matches('/') != origin {
+        r.problem(
+            "DASHBOARD_ORIGIN",
+            "must be an origin (scheme://host[:port]) without a path, query or credentials",
+        );
+        return None;
+    }
+    Some(origin)
+}
 
 fn engine_config(r: &mut Reader<'_>, deployed: bool, env: Environment) -> EngineConfig {
     let redis_url = secret_url(r.required_url(

@@ -34,6 +34,13 @@ fn problems(pairs: &[(&'static str, &'static str)]) -> Vec<Problem> {
     }
 }
 
+fn load(pairs: &[(&'static str, &'static str)]) -> Config {
+    match Config::from_env(&EnvSource::from_pairs(pairs.iter().copied())) {
+        Ok(config) => config,
+        Err(problems) => panic!("unexpected problems: {problems}"),
+    }
+}
+
 #[test]
 fn development_needs_nothing_and_generates_its_secrets() {
     let config = Config::from_env(&EnvSource::default()).unwrap();
@@ -199,4 +206,44 @@ fn env_example_documents_exactly_the_variables_read() {
         .collect();
     let read: BTreeSet<&str> = VARIABLES.iter().copied().collect();
     assert_eq!(documented, read);
+}
+
+#[test]
+fn http_limits_origins_and_proxies_are_checked() {
+    let mut env = production();
+    env.extend([
+        ("DASHBOARD_ORIGIN", "https://app.findash.example/dashboard"),
+        ("API_RATE_LIMIT_IP", "lots"),
+        ("API_RATE_LIMIT_TENANT", "10/d"),
+        ("TRUSTED_PROXIES", "10.0.0.0/8, nowhere"),
+    ]);
+    let named: BTreeSet<&str> = problems(&env).iter().map(|p| p.var).collect();
+    let expected: BTreeSet<&str> = [
+        "DASHBOARD_ORIGIN",
+        "API_RATE_LIMIT_IP",
+        "API_RATE_LIMIT_TENANT",
+        "TRUSTED_PROXIES",
+    ]
+    .into();
+    assert_eq!(named, expected);
+
+    let mut env = production();
+    env.extend([
+        ("DASHBOARD_ORIGIN", "https://app.findash.example"),
+        ("API_RATE_LIMIT_IP", "50/s:100"),
+        ("TRUSTED_PROXIES", "10.0.0.0/8,192.168.0.1"),
+    ]);
+    let web = load(&env).web;
+    assert_eq!(
+        web.dashboard_origin.as_deref(),
+        Some("https://app.findash.example")
+    );
+    assert_eq!(web.ip_quota.to_string(), "50/s:100");
+    assert_eq!(web.tenant_quota.to_string(), "1200/m:240");
+    assert!(web.trusted_proxies.contains("10.4.4.4".parse().unwrap()));
+    // Deployed without a dashboard origin: no browser origin at all; plain http is refused.
+    assert_eq!(load(&production()).web.dashboard_origin, None);
+    let mut env = production();
+    env.push(("DASHBOARD_ORIGIN", "http://app.findash.example"));
+    assert!(problems(&env).iter().any(|p| p.var == "DASHBOARD_ORIGIN"));
 }

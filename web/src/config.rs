@@ -4,6 +4,7 @@ use secrecy::SecretString;
 use url::Url;
 
 use crate::auth::JwtKeys;
+use crate::limits::{Quota, TrustedProxies};
 
 /// The web layer's section of the configuration.
 #[derive(Debug, Clone)]
@@ -17,6 +18,14 @@ pub struct WebConfig {
     pub webhooks: WebhookSecrets,
     /// Strict-Transport-Security and Secure cookies (everywhere but development and test).
     pub https_only: bool,
+    /// `DASHBOARD_ORIGIN`: the one browser origin allowed to call the API cross-origin.
+    pub dashboard_origin: Option<String>,
+    /// `API_RATE_LIMIT_IP`: requests per client IP.
+    pub ip_quota: Quota,
+    /// `API_RATE_LIMIT_TENANT`: authenticated requests per tenant.
+    pub tenant_quota: Quota,
+    /// `TRUSTED_PROXIES`.
+    pub trusted_proxies: TrustedProxies,
 }
 
 /// Webhook signing secrets. A receiver whose secret is unset is disabled.

@@ -11,5 +11,6 @@
 pub mod auth;
 mod config;
 pub mod http;
+pub mod limits;
 
 pub use config::{WebConfig, WebhookSecrets};

@@ -7,40 +7,32 @@
     reason = "a failed test set-up must fail the test"
 )]
 
+mod common;
+
 use std::time::{Duration, Instant};
 
 use actix_web::http::StatusCode;
 use actix_web::test::{self, TestRequest};
 use actix_web::web;
 use findash_engine::testing::{TestEngine, delete_namespace};
-use findash_engine::{Queue, Registry, WorkerOptions};
-use findash_web::auth::JwtKeys;
-use findash_web::http::{AppState, HttpMetrics, app};
-use findash_web::{WebConfig, WebhookSecrets};
-use secrecy::SecretString;
+use findash_engine::{Queue, WorkerOptions};
+use findash_web::WebConfig;
+use findash_web::http::{AppState, app};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
 fn state(t: &TestEngine, https_only: bool) -> web::Data<AppState> {
-    web::Data::new(AppState {
-        db: t.engine.db().clone(),
-        engine: t.engine.clone(),
-        config: WebConfig {
-            bind_addr: "127.0.0.1:0".parse().unwrap(),
-            public_base_url: "http://127.0.0.1:8080".parse().unwrap(),
-            jwt: JwtKeys {
-                current: SecretString::from("a-test-secret-of-at-least-32-bytes!!".to_owned()),
-                previous: None,
-            },
-            webhooks: WebhookSecrets::default(),
+    common::state(
+        t,
+        WebConfig {
             https_only,
+            ..common::config()
         },
-        metrics: HttpMetrics::new().unwrap(),
-    })
+    )
 }
 
 async fn engine() -> TestEngine {
-    TestEngine::start(findash_engine::builtin::register(Registry::new()), |_| {}).await
+    common::engine().await
 }
 
 fn header<B>(res: &actix_web::dev::ServiceResponse<B>, name: &str) -> Option<String> {

@@ -7,6 +7,8 @@
     reason = "a failed test set-up must fail the test"
 )]
 
+mod common;
+
 use actix_web::http::StatusCode;
 use actix_web::test::{self, TestRequest};
 use actix_web::web;
@@ -17,46 +19,14 @@ use findash_engine::testing::{TestEngine, delete_namespace};
 use findash_schema::TenantId;
 use findash_schema::testing::sql;
 use findash_schema::users::Role;
-use findash_web::auth::{self, Claims, JwtKeys};
-use findash_web::http::{AppState, HttpMetrics, app};
-use findash_web::{WebConfig, WebhookSecrets};
-use secrecy::SecretString;
+use findash_web::auth::{self, Claims};
+use findash_web::http::{AppState, app};
 use serde_json::{Value, json};
 
-const SECRET: &str = "a-test-secret-of-at-least-32-bytes!!";
-
-fn keys(secret: &str) -> JwtKeys {
-    JwtKeys {
-        current: SecretString::from(secret.to_owned()),
-        previous: None,
-    }
-}
+use common::{SECRET, keys, tenant};
 
 fn state(t: &TestEngine) -> web::Data<AppState> {
-    web::Data::new(AppState {
-        db: t.engine.db().clone(),
-        engine: t.engine.clone(),
-        config: WebConfig {
-            bind_addr: "127.0.0.1:0".parse().unwrap(),
-            public_base_url: "http://127.0.0.1:8080".parse().unwrap(),
-            jwt: keys(SECRET),
-            webhooks: WebhookSecrets::default(),
-            https_only: false,
-        },
-        metrics: HttpMetrics::new().unwrap(),
-    })
-}
-
-fn tenant(t: &TestEngine, slug: &str) -> TenantId {
-    sql::text(
-        &mut t.db.admin_conn(),
-        &format!(
-            "INSERT INTO tenants (slug, name, base_currency, time_zone, locale) \
-             VALUES ('{slug}', '{slug}', 'BRL', 'UTC', 'pt-BR') RETURNING id::text AS value"
-        ),
-    )
-    .parse()
-    .unwrap()
+    common::state(t, common::config())
 }
 
 fn token(tenant: TenantId, role: Role) -> String {

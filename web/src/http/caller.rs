@@ -61,11 +61,14 @@ fn caller(req: &HttpRequest) -> Result<Caller, ApiError> {
             ApiError::unauthorized("the Authorization header is not `Bearer <token>`")
         })?;
     match auth::verify(&state.config.jwt, token) {
-        Ok(claims) => Ok(Caller {
-            user: claims.sub,
-            tenant: claims.tenant_id,
-            role: claims.role,
-        }),
+        Ok(claims) => {
+            state.limits.admit_tenant(claims.tenant_id)?;
+            Ok(Caller {
+                user: claims.sub,
+                tenant: claims.tenant_id,
+                role: claims.role,
+            })
+        }
         Err(TokenError::Expired) => Err(ApiError::unauthorized("the token has expired")),
         Err(_) => Err(ApiError::unauthorized("the token is not valid")),
     }

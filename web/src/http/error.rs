@@ -15,6 +15,8 @@ pub struct ApiError {
     status: StatusCode,
     code: &'static str,
     message: String,
+    /// For 429: seconds until a retry can succeed, and the quota's burst.
+    retry: Option<(u64, u32)>,
 }
 
 impl ApiError {
@@ -23,6 +25,7 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            retry: None,
         }
     }
 
@@ -49,6 +52,19 @@ impl ApiError {
     /// The resource is in a state the request does not apply to.
     pub fn conflict(message: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::CONFLICT, "conflict", message)
+    }
+
+    /// Over a rate limit; a retry after `wait` can succeed.
+    pub fn too_many_requests(wait: std::time::Duration, limit: u32) -> ApiError {
+        let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        ApiError {
+            retry: Some((seconds.max(1), limit)),
+            ..ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                format!("too many requests; retry in {} s", seconds.max(1)),
+            )
+        }
     }
 
     pub fn not_found(message: impl Into<String>) -> ApiError {
@@ -96,6 +112,13 @@ impl ResponseError for ApiError {
                 actix_web::http::header::WWW_AUTHENTICATE,
                 r#"Bearer realm="findash""#,
             ));
+        }
+        if let Some((seconds, limit)) = self.retry {
+            response
+                .insert_header((actix_web::http::header::RETRY_AFTER, seconds))
+                .insert_header((super::limit::LIMIT, limit))
+                .insert_header((super::limit::REMAINING, 0))
+                .insert_header((super::limit::RESET, seconds));
         }
         response.json(json!({
             "error": {

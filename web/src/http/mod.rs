@@ -6,6 +6,7 @@ pub mod caller;
 mod error;
 mod health;
 mod jobs;
+mod limit;
 mod metrics;
 pub mod request_id;
 
@@ -19,6 +20,7 @@ use findash_schema::Db;
 use tokio_util::sync::CancellationToken;
 
 pub use error::ApiError;
+pub use limit::Limits;
 pub use metrics::HttpMetrics;
 
 use crate::WebConfig;
@@ -32,6 +34,24 @@ pub struct AppState {
     pub engine: Engine,
     pub config: WebConfig,
     pub metrics: HttpMetrics,
+    pub limits: Limits,
+}
+
+impl AppState {
+    pub fn new(db: Db, engine: Engine, config: WebConfig) -> anyhow::Result<AppState> {
+        let limits = Limits::new(
+            config.ip_quota,
+            config.tenant_quota,
+            config.trusted_proxies.clone(),
+        );
+        Ok(AppState {
+            db,
+            engine,
+            config,
+            metrics: HttpMetrics::new()?,
+            limits,
+        })
+    }
 }
 
 /// The route table. A known path with another method answers 405.
@@ -90,6 +110,7 @@ pub fn app(
     >,
 > {
     let https_only = state.config.https_only;
+    let cors = cors(state.config.dashboard_origin.as_deref());
     App::new()
         .app_data(state)
         .app_data(
@@ -106,6 +127,8 @@ pub fn app(
         .configure(routes)
         .default_service(web::to(not_found))
         .wrap(Compress::default())
+        .wrap(middleware::from_fn(limit::middleware))
+        .wrap(cors)
         .wrap(security_headers(https_only))
         .wrap(middleware::from_fn(request_id::middleware))
 }
@@ -144,6 +167,30 @@ async fn not_found(req: HttpRequest) -> Result<actix_web::HttpResponse, ApiError
     )))
 }
 
+/// Cross-origin calls only from the dashboard (`DASHBOARD_ORIGIN`); with none configured, no
+/// browser origin may call the API.
+fn cors(origin: Option<&str>) -> actix_cors::Cors {
+    let cors = actix_cors::Cors::default()
+        .allowed_methods(["GET", "POST"])
+        .allowed_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            request_id::HEADER,
+        ])
+        .expose_headers([
+            request_id::HEADER,
+            header::RETRY_AFTER,
+            limit::LIMIT,
+            limit::REMAINING,
+            limit::RESET,
+        ])
+        .max_age(600);
+    match origin {
+        Some(origin) => cors.allowed_origin(origin),
+        None => cors,
+    }
+}
+
 /// Headers every response carries. The API serves JSON only, so its policy forbids everything
 /// a browser could load or embed; HSTS outside development and test.
 fn security_headers(https_only: bool) -> DefaultHeaders {
@@ -174,12 +221,19 @@ pub async fn serve(
     stop: CancellationToken,
 ) -> anyhow::Result<()> {
     let addr = config.bind_addr;
-    let state = web::Data::new(AppState {
-        db,
-        engine,
-        config,
-        metrics: HttpMetrics::new()?,
-    });
+    let state = web::Data::new(AppState::new(db, engine, config)?);
+    {
+        let (state, stop) = (state.clone(), stop.clone());
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(std::time::Duration::from_secs(60));
+            loop {
+                tokio::select! {
+                    () = stop.cancelled() => return,
+                    _ = every.tick() => state.limits.forget_idle(),
+                }
+            }
+        });
+    }
     let server = HttpServer::new(move || app(state.clone()))
         .bind(addr)?
         .disable_signals()

@@ -1,0 +1,57 @@
+//! Shared set-up of the web tests: an app state on a test engine's database and Redis.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use actix_web::web;
+use findash_engine::Registry;
+use findash_engine::testing::TestEngine;
+use findash_schema::TenantId;
+use findash_schema::testing::sql;
+use findash_web::auth::JwtKeys;
+use findash_web::http::AppState;
+use findash_web::limits::{Quota, TrustedProxies};
+use findash_web::{WebConfig, WebhookSecrets};
+use secrecy::SecretString;
+
+pub const SECRET: &str = "a-test-secret-of-at-least-32-bytes!!";
+
+pub fn keys(secret: &str) -> JwtKeys {
+    JwtKeys {
+        current: SecretString::from(secret.to_owned()),
+        previous: None,
+    }
+}
+
+/// Development-like settings with generous limits; tests adjust what they exercise.
+pub fn config() -> WebConfig {
+    WebConfig {
+        bind_addr: "127.0.0.1:0".parse().unwrap(),
+        public_base_url: "http://127.0.0.1:8080".parse().unwrap(),
+        jwt: keys(SECRET),
+        webhooks: WebhookSecrets::default(),
+        https_only: false,
+        dashboard_origin: Some("http://localhost:3000".to_owned()),
+        ip_quota: "100000/s".parse::<Quota>().unwrap(),
+        tenant_quota: "100000/s".parse::<Quota>().unwrap(),
+        trusted_proxies: TrustedProxies::default(),
+    }
+}
+
+pub fn state(t: &TestEngine, config: WebConfig) -> web::Data<AppState> {
+    web::Data::new(AppState::new(t.engine.db().clone(), t.engine.clone(), config).unwrap())
+}
+
+pub async fn engine() -> TestEngine {
+    TestEngine::start(findash_engine::builtin::register(Registry::new()), |_| {}).await
+}
+
+pub fn tenant(t: &TestEngine, slug: &str) -> TenantId {
+    sql::text(
+        &mut t.db.admin_conn(),
+        &format!(
+            "INSERT INTO tenants (slug, name, base_currency, time_zone, locale) \
+             VALUES ('{slug}', '{slug}', 'BRL', 'UTC', 'pt-BR') RETURNING id::text AS value"
+        ),
+    )
+    .parse()
+    .unwrap()
+}
