@@ -14,6 +14,7 @@ use findash_schema::JobId;
 
 /// A job as operators see it.
 #[derive(Debug, Clone, Serialize, QueryableByName)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = Job))]
 pub struct JobRow {
     #[diesel(sql_type = SqlUuid)]
     pub id: Uuid,
@@ -63,6 +64,7 @@ pub struct JobRow {
 
 /// One attempt in a job's history.
 #[derive(Debug, Clone, Serialize, QueryableByName)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = Attempt))]
 pub struct AttemptRow {
     #[diesel(sql_type = Int4)]
     pub attempt: i32,

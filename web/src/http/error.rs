@@ -6,7 +6,8 @@ use std::fmt;
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
-use serde_json::json;
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use super::request_id;
 
@@ -120,12 +121,31 @@ impl ResponseError for ApiError {
                 .insert_header((super::limit::REMAINING, 0))
                 .insert_header((super::limit::RESET, seconds));
         }
-        response.json(json!({
-            "error": {
-                "code": self.code,
-                "message": self.message,
-                "request_id": request_id::current(),
-            }
-        }))
+        response.json(ErrorBody {
+            error: ErrorDetail {
+                code: self.code.to_owned(),
+                message: self.message.clone(),
+                request_id: request_id::current(),
+            },
+        })
     }
+}
+
+/// Every error response of the API.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// Stable, machine-readable: `bad_request`, `unauthorized`, `forbidden`, `not_found`,
+    /// `method_not_allowed`, `conflict`, `payload_too_large`, `unsupported_media_type`,
+    /// `invalid`, `rate_limited`, `internal`.
+    #[schema(example = "not_found")]
+    pub code: String,
+    /// For people; may change.
+    pub message: String,
+    /// The request's `X-Request-Id`: quote it when reporting a problem.
+    pub request_id: Option<String>,
 }

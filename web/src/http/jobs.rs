@@ -1,5 +1,7 @@
 //! `/api/v1/jobs`: enqueue, list, show, cancel and retry the caller's tenant's jobs. Reads run in
 //! the tenant's scope (row-level security), so another tenant's job is simply not found.
+// utoipa's expansion of `params(ListQuery)` spells out a path the lint calls unnecessary.
+#![allow(unused_qualifications)]
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
@@ -12,8 +14,10 @@ use findash_schema::JobId;
 use findash_schema::users::Role;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use utoipa::{IntoParams, ToSchema};
 
 use super::caller::Caller;
+use super::error::ErrorBody;
 use super::{ApiError, AppState};
 
 /// Maintenance jobs of the deployment, never a tenant's to start.
@@ -40,12 +44,17 @@ fn may_enqueue(role: Role, kind: &str) -> bool {
     }
 }
 
-#[derive(Debug, Deserialize)]
+/// A job to start.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewJobBody {
+    #[schema(example = "noop")]
     kind: String,
+    /// The job type's payload (an object); `{}` when absent.
     #[serde(default = "empty_object")]
+    #[schema(value_type = Object)]
     payload: Value,
+    /// The same key for the same kind returns the existing job (1–255 characters).
     idempotency_key: Option<String>,
     /// Not before this time (RFC 3339); now when absent.
     run_at: Option<DateTime<Utc>>,
@@ -55,13 +64,28 @@ fn empty_object() -> Value {
     json!({})
 }
 
-#[derive(Debug, Serialize)]
-struct Created {
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Created {
+    #[schema(value_type = uuid::Uuid)]
     id: JobId,
     /// True when the idempotency key matched an existing job, whose id this is.
     duplicate: bool,
 }
 
+/// Start a job in the caller's tenant.
+#[utoipa::path(post, path = "/api/v1/jobs", tag = "jobs", request_body = NewJobBody,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "Enqueued", body = Created),
+        (status = 200, description = "The idempotency key matched an existing job", body = Created),
+        (status = 400, description = "Unreadable body", body = ErrorBody),
+        (status = 401, description = "No valid bearer token", body = ErrorBody),
+        (status = 403, description = "The role may not start this kind", body = ErrorBody),
+        (status = 413, description = "Body over 256 KiB", body = ErrorBody),
+        (status = 415, description = "Not JSON", body = ErrorBody),
+        (status = 422, description = "Unknown kind, or a payload that does not fit it", body = ErrorBody),
+        (status = 429, description = "Over a rate limit", body = ErrorBody),
+    ))]
 pub async fn enqueue(
     state: web::Data<AppState>,
     caller: Caller,
@@ -114,24 +138,40 @@ pub async fn enqueue(
     }))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
+    /// queued, running, retrying, succeeded, dead, cancelled or quarantined.
     state: Option<String>,
     kind: Option<String>,
     queue: Option<String>,
     /// The `next_before` of the previous page.
+    #[param(value_type = Option<uuid::Uuid>)]
     before: Option<JobId>,
+    /// 1 to 200; 50 when absent.
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<i64>,
 }
 
-#[derive(Debug, Serialize)]
-struct Page {
+/// A page of jobs, newest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Page {
     jobs: Vec<JobRow>,
     /// Pass as `before` for the next (older) page; null on the last page.
     next_before: Option<uuid::Uuid>,
 }
 
+/// The caller's tenant's jobs, newest first, a page at a time.
+#[utoipa::path(get, path = "/api/v1/jobs", tag = "jobs", params(ListQuery),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "A page", body = Page),
+        (status = 400, description = "Unreadable query", body = ErrorBody),
+        (status = 401, description = "No valid bearer token", body = ErrorBody),
+        (status = 422, description = "A filter out of range", body = ErrorBody),
+        (status = 429, description = "Over a rate limit", body = ErrorBody),
+    ))]
 pub async fn list(
     state: web::Data<AppState>,
     caller: Caller,
@@ -172,8 +212,9 @@ pub async fn list(
     Ok(HttpResponse::Ok().json(Page { jobs, next_before }))
 }
 
-#[derive(Debug, Serialize)]
-struct Detail {
+/// A job and every attempt of it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Detail {
     job: JobRow,
     attempts: Vec<AttemptRow>,
 }
@@ -197,6 +238,17 @@ async fn find(
     .ok_or_else(|| ApiError::not_found(format!("no job {id}")))
 }
 
+/// One job of the caller's tenant with its attempts.
+#[utoipa::path(get, path = "/api/v1/jobs/{id}", tag = "jobs",
+    params(("id" = uuid::Uuid, Path, description = "The job's id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The job", body = Detail),
+        (status = 400, description = "Not a job id", body = ErrorBody),
+        (status = 401, description = "No valid bearer token", body = ErrorBody),
+        (status = 404, description = "No such job in this tenant", body = ErrorBody),
+        (status = 429, description = "Over a rate limit", body = ErrorBody),
+    ))]
 pub async fn show(
     state: web::Data<AppState>,
     caller: Caller,
@@ -206,6 +258,19 @@ pub async fn show(
     Ok(HttpResponse::Ok().json(Detail { job, attempts }))
 }
 
+/// Cancel: a queued or retrying job never runs; a running one is asked to stop.
+#[utoipa::path(post, path = "/api/v1/jobs/{id}/cancel", tag = "jobs",
+    params(("id" = uuid::Uuid, Path, description = "The job's id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Cancelled", body = ActionDone),
+        (status = 202, description = "Running: its worker was asked to stop", body = ActionDone),
+        (status = 400, description = "Not a job id", body = ErrorBody),
+        (status = 401, description = "No valid bearer token", body = ErrorBody),
+        (status = 404, description = "No such job in this tenant", body = ErrorBody),
+        (status = 409, description = "The job already ended", body = ErrorBody),
+        (status = 429, description = "Over a rate limit", body = ErrorBody),
+    ))]
 pub async fn cancel(
     state: web::Data<AppState>,
     caller: Caller,
@@ -214,6 +279,19 @@ pub async fn cancel(
     act(&state, &caller, id.into_inner(), Action::Cancel).await
 }
 
+/// Retry (admins): a dead, cancelled or quarantined job runs again with fresh attempts.
+#[utoipa::path(post, path = "/api/v1/jobs/{id}/retry", tag = "jobs",
+    params(("id" = uuid::Uuid, Path, description = "The job's id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Queued again", body = ActionDone),
+        (status = 400, description = "Not a job id", body = ErrorBody),
+        (status = 401, description = "No valid bearer token", body = ErrorBody),
+        (status = 403, description = "Not an admin", body = ErrorBody),
+        (status = 404, description = "No such job in this tenant", body = ErrorBody),
+        (status = 409, description = "The job is not dead, cancelled or quarantined", body = ErrorBody),
+        (status = 429, description = "Over a rate limit", body = ErrorBody),
+    ))]
 pub async fn retry(
     state: web::Data<AppState>,
     caller: Caller,
@@ -232,16 +310,32 @@ async fn act(
     // Only a job the caller's tenant can see; the action itself runs on the system path.
     find(state, caller, id).await?;
     match state.engine.act(id, action).await.map_err(engine_error)? {
-        ActionResult::Applied { state } => {
-            Ok(HttpResponse::Ok().json(json!({ "id": id, "state": state })))
-        }
-        ActionResult::CancelRequested => Ok(HttpResponse::Accepted()
-            .json(json!({ "id": id, "state": "running", "cancel_requested": true }))),
+        ActionResult::Applied { state } => Ok(HttpResponse::Ok().json(ActionDone {
+            id,
+            state,
+            cancel_requested: false,
+        })),
+        ActionResult::CancelRequested => Ok(HttpResponse::Accepted().json(ActionDone {
+            id,
+            state: "running".to_owned(),
+            cancel_requested: true,
+        })),
         ActionResult::NotApplicable { state } => Err(ApiError::conflict(format!(
             "the job is {state}; that action does not apply"
         ))),
         ActionResult::NotFound => Err(ApiError::not_found(format!("no job {id}"))),
     }
+}
+
+/// What an operator action did.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ActionDone {
+    #[schema(value_type = uuid::Uuid)]
+    id: JobId,
+    /// The job's state now.
+    state: String,
+    /// A running job was asked to stop; its worker ends it `cancelled`.
+    cancel_requested: bool,
 }
 
 fn engine_error(e: EngineError) -> ApiError {

@@ -55,6 +55,10 @@ impl HttpMetrics {
     }
 }
 
+/// Prometheus text: HTTP requests per route and the engine's metrics.
+#[utoipa::path(get, path = "/metrics", tag = "operations", responses(
+    (status = 200, description = "Prometheus text format 0.0.4", content_type = "text/plain", body = String),
+))]
 pub async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let mut families = state.metrics.registry.gather();
     families.extend(state.engine.gather());

@@ -8,6 +8,7 @@ mod health;
 mod jobs;
 mod limit;
 mod metrics;
+pub mod openapi;
 pub mod request_id;
 
 use actix_web::body::MessageBody;
@@ -73,6 +74,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     )
     .service(
         web::scope("/api/v1")
+            .service(
+                web::resource("/openapi.json")
+                    .get(openapi::document)
+                    .default_service(web::to(method_not_allowed)),
+            )
             .service(
                 web::resource("/jobs")
                     .get(jobs::list)
