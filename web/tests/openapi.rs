@@ -23,6 +23,10 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/readyz"),
     ("get", "/metrics"),
     ("get", "/api/v1/openapi.json"),
+    ("get", "/api/v1/docs"),
+    ("get", "/api/v1/docs/swagger-ui-bundle.js"),
+    ("get", "/api/v1/docs/swagger-ui.css"),
+    ("get", "/api/v1/docs/init.js"),
     ("get", "/api/v1/jobs"),
     ("post", "/api/v1/jobs"),
     ("get", "/api/v1/jobs/{id}"),
@@ -119,6 +123,75 @@ async fn the_document_describes_exactly_the_routes_with_security_and_errors() {
             "no schema {name}: {:?}",
             schemas.keys()
         );
+    }
+    findash_engine::testing::delete_namespace(&t.namespace).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_docs_page_runs_swagger_ui_from_this_origin_only() {
+    let t = common::engine().await;
+    let service = test::init_service(app(common::state(&t, common::config()))).await;
+    let res = test::call_service(
+        &service,
+        TestRequest::get().uri("/api/v1/docs").to_request(),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let csp = res
+        .headers()
+        .get("content-security-policy")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        csp.contains("script-src 'self'") && csp.contains("connect-src 'self'"),
+        "{csp}"
+    );
+    assert!(!csp.contains("http"), "no other origin: {csp}");
+    let html = String::from_utf8(test::read_body(res).await.to_vec()).unwrap();
+    let mut assets = Vec::new();
+    for attr in ["src=\"", "href=\""] {
+        for part in html.split(attr).skip(1) {
+            let url = part.split('"').next().unwrap();
+            assert!(
+                url.starts_with("/api/v1/docs/"),
+                "an asset from elsewhere: {url}"
+            );
+            assets.push(url.to_owned());
+        }
+    }
+    assert_eq!(assets.len(), 3, "{assets:?}");
+    for (url, content_type, needle) in [
+        (
+            "/api/v1/docs/swagger-ui-bundle.js",
+            "text/javascript",
+            "SwaggerUIBundle",
+        ),
+        ("/api/v1/docs/swagger-ui.css", "text/css", ".swagger-ui"),
+        (
+            "/api/v1/docs/init.js",
+            "text/javascript",
+            "/api/v1/openapi.json",
+        ),
+    ] {
+        assert!(
+            assets.iter().any(|a| a == url),
+            "{url} not used by the page"
+        );
+        let res = test::call_service(&service, TestRequest::get().uri(url).to_request()).await;
+        assert_eq!(res.status(), StatusCode::OK, "{url}");
+        assert!(
+            res.headers()
+                .get("content-type")
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .starts_with(content_type),
+            "{url}"
+        );
+        let body = String::from_utf8_lossy(&test::read_body(res).await).into_owned();
+        assert!(body.contains(needle), "{url}");
     }
     findash_engine::testing::delete_namespace(&t.namespace).await;
 }

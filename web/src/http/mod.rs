@@ -3,6 +3,7 @@
 //! server with graceful shutdown.
 
 pub mod caller;
+mod docs;
 mod error;
 mod health;
 mod jobs;
@@ -79,6 +80,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                     .get(openapi::document)
                     .default_service(web::to(method_not_allowed)),
             )
+            .route("/docs", web::get().to(docs::page))
+            .route("/docs/swagger-ui-bundle.js", web::get().to(docs::script))
+            .route("/docs/swagger-ui.css", web::get().to(docs::style))
+            .route("/docs/init.js", web::get().to(docs::init))
             .service(
                 web::resource("/jobs")
                     .get(jobs::list)

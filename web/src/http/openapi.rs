@@ -6,7 +6,7 @@ use actix_web::HttpResponse;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{error, health, jobs, metrics};
+use super::{docs, error, health, jobs, metrics};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -26,6 +26,10 @@ use super::{error, health, jobs, metrics};
         jobs::cancel,
         jobs::retry,
         document,
+        docs::page,
+        docs::script,
+        docs::style,
+        docs::init,
     ),
     components(schemas(error::ErrorBody, error::ErrorDetail)),
     modifiers(&BearerAuth),
