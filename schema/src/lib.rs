@@ -20,6 +20,7 @@ pub mod schema;
 pub mod seed;
 mod text_enum;
 
+pub mod banking;
 pub mod categories;
 pub mod connections;
 pub mod tenants;

@@ -27,6 +27,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/docs/swagger-ui-bundle.js"),
     ("get", "/api/v1/docs/swagger-ui.css"),
     ("get", "/api/v1/docs/init.js"),
+    ("get", "/api/v1/accounts"),
+    ("get", "/api/v1/accounts/{id}/transactions"),
     ("get", "/api/v1/jobs"),
     ("post", "/api/v1/jobs"),
     ("get", "/api/v1/jobs/{id}"),
@@ -93,7 +95,10 @@ async fn the_document_describes_exactly_the_routes_with_security_and_errors() {
     let schemes = &doc["components"]["securitySchemes"]["bearer"];
     assert_eq!(schemes["type"], "http");
     assert_eq!(schemes["scheme"], "bearer");
-    for (method, path) in ROUTES.iter().filter(|(_, p)| p.starts_with("/api/v1/jobs")) {
+    for (method, path) in ROUTES
+        .iter()
+        .filter(|(_, p)| p.starts_with("/api/v1/jobs") || p.starts_with("/api/v1/accounts"))
+    {
         let operation = &doc["paths"][path][method];
         assert_eq!(
             operation["security"][0]["bearer"],

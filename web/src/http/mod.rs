@@ -2,6 +2,7 @@
 //! logging and metrics, security headers, gzip), request limits with JSON errors, and the
 //! server with graceful shutdown.
 
+mod accounts;
 pub mod caller;
 mod docs;
 mod error;
@@ -84,6 +85,16 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route("/docs/swagger-ui-bundle.js", web::get().to(docs::script))
             .route("/docs/swagger-ui.css", web::get().to(docs::style))
             .route("/docs/init.js", web::get().to(docs::init))
+            .service(
+                web::resource("/accounts")
+                    .get(accounts::list)
+                    .default_service(web::to(method_not_allowed)),
+            )
+            .service(
+                web::resource("/accounts/{id}/transactions")
+                    .get(accounts::transactions)
+                    .default_service(web::to(method_not_allowed)),
+            )
             .service(
                 web::resource("/jobs")
                     .get(jobs::list)

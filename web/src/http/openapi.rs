@@ -6,7 +6,7 @@ use actix_web::HttpResponse;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{docs, error, health, jobs, metrics};
+use super::{accounts, docs, error, health, jobs, metrics};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -20,6 +20,8 @@ use super::{docs, error, health, jobs, metrics};
         health::healthz,
         health::readyz,
         metrics::metrics,
+        accounts::list,
+        accounts::transactions,
         jobs::enqueue,
         jobs::list,
         jobs::show,
@@ -34,6 +36,7 @@ use super::{docs, error, health, jobs, metrics};
     components(schemas(error::ErrorBody, error::ErrorDetail)),
     modifiers(&BearerAuth),
     tags(
+        (name = "dashboard", description = "Accounts and transactions"),
         (name = "jobs", description = "Start, inspect, cancel and retry jobs"),
         (name = "operations", description = "Probes, metrics and this document"),
     ),

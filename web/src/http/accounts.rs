@@ -1,0 +1,173 @@
+//! `/api/v1/accounts` and `/api/v1/accounts/{id}/transactions`: the tenant's accounts, and an
+//! account's transactions newest first, a keyset page at a time with filters. Money is integer
+//! minor units with its currency.
+// utoipa's expansion of `params(TransactionQuery)` spells out a path the lint calls unnecessary.
+#![allow(unused_qualifications)]
+
+use actix_web::{HttpResponse, web};
+use chrono::NaiveDate;
+use findash_schema::banking::{self, AccountRow, Cursor, TransactionFilter, TransactionRow};
+use findash_schema::{DbError, TenantConn};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use super::caller::Caller;
+use super::error::ErrorBody;
+use super::{ApiError, AppState};
+
+/// The tenant's accounts.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Accounts {
+    accounts: Vec<AccountRow>,
+}
+
+/// Runs `f` in the caller's tenant scope, off the async workers.
+async fn in_tenant<T: Send + 'static>(
+    state: &AppState,
+    caller: &Caller,
+    f: impl FnOnce(&mut TenantConn<'_>) -> diesel::QueryResult<T> + Send + 'static,
+) -> Result<T, ApiError> {
+    let db = state.db.clone();
+    let tenant = caller.tenant;
+    web::block(move || db.tenant(tenant, |scope| f(scope).map_err(DbError::from)))
+        .await
+        .map_err(|e| ApiError::internal(&e))?
+        .map_err(|e| ApiError::internal(&e))
+}
+
+/// The caller's tenant's accounts with balances (minor units) and sync freshness.
+#[utoipa::path(get, path = "/api/v1/accounts", tag = "dashboard", security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The accounts", body = Accounts),
+        (status = 401, description = "No valid bearer token", body = ErrorBody),
+        (status = 429, description = "Over a rate limit", body = ErrorBody),
+    ))]
+pub async fn list(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
+    let accounts = in_tenant(&state, &caller, banking::accounts).await?;
+    Ok(HttpResponse::Ok().json(Accounts { accounts }))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct TransactionQuery {
+    /// Booked on or after (YYYY-MM-DD).
+    #[param(value_type = Option<String>, format = Date)]
+    from: Option<NaiveDate>,
+    /// Booked on or before (YYYY-MM-DD).
+    #[param(value_type = Option<String>, format = Date)]
+    to: Option<NaiveDate>,
+    /// A category id, or `uncategorized`.
+    category: Option<String>,
+    /// Text in the description or counterparty (case-insensitive).
+    q: Option<String>,
+    /// Signed amount bounds, minor units.
+    min_amount_minor: Option<i64>,
+    max_amount_minor: Option<i64>,
+    /// pending or posted.
+    status: Option<String>,
+    /// 1 to 200; 50 when absent.
+    #[param(minimum = 1, maximum = 200)]
+    limit: Option<i64>,
+    /// The `next_cursor` of the previous page.
+    cursor: Option<String>,
+}
+
+/// A page of transactions, newest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TransactionPage {
+    transactions: Vec<TransactionRow>,
+    /// Pass as `cursor` for the next (older) page; null on the last page.
+    next_cursor: Option<String>,
+}
+
+fn encode_cursor((date, id): Cursor) -> String {
+    format!("{date}.{id}")
+}
+
+fn decode_cursor(cursor: &str) -> Option<Cursor> {
+    let (date, id) = cursor.split_once('.')?;
+    Some((date.parse().ok()?, id.parse().ok()?))
+}
+
+/// One account's transactions, newest first; pages never shift as new transactions arrive.
+#[utoipa::path(get, path = "/api/v1/accounts/{id}/transactions", tag = "dashboard",
+    params(("id" = Uuid, Path, description = "The account's id"), TransactionQuery),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "A page", body = TransactionPage),
+        (status = 400, description = "Unreadable query or path", body = ErrorBody),
+        (status = 401, description = "No valid bearer token", body = ErrorBody),
+        (status = 404, description = "No such account in this tenant", body = ErrorBody),
+        (status = 422, description = "A filter out of range", body = ErrorBody),
+        (status = 429, description = "Over a rate limit", body = ErrorBody),
+    ))]
+pub async fn transactions(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<Uuid>,
+    query: web::Query<TransactionQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let query = query.into_inner();
+    let limit = query.limit.unwrap_or(50);
+    if !(1..=200).contains(&limit) {
+        return Err(ApiError::invalid("limit must be between 1 and 200"));
+    }
+    if let (Some(from), Some(to)) = (query.from, query.to)
+        && from > to
+    {
+        return Err(ApiError::invalid("`from` is after `to`"));
+    }
+    if let (Some(min), Some(max)) = (query.min_amount_minor, query.max_amount_minor)
+        && min > max
+    {
+        return Err(ApiError::invalid(
+            "min_amount_minor is above max_amount_minor",
+        ));
+    }
+    if let Some(status) = &query.status
+        && !matches!(status.as_str(), "pending" | "posted")
+    {
+        return Err(ApiError::invalid("status must be pending or posted"));
+    }
+    let category = match query.category.as_deref() {
+        None => None,
+        Some("uncategorized") => Some(None),
+        Some(c) => Some(Some(c.parse::<Uuid>().map_err(|_| {
+            ApiError::invalid("category must be a category id or `uncategorized`")
+        })?)),
+    };
+    let after = match query.cursor.as_deref() {
+        None => None,
+        Some(c) => {
+            Some(decode_cursor(c).ok_or_else(|| ApiError::invalid("the cursor is not valid"))?)
+        }
+    };
+    let account = id.into_inner();
+    let filter = TransactionFilter {
+        account: Some(account),
+        from: query.from,
+        to: query.to,
+        category,
+        text: query.q.filter(|q| !q.is_empty()),
+        min_amount_minor: query.min_amount_minor,
+        max_amount_minor: query.max_amount_minor,
+        status: query.status,
+    };
+    let page = in_tenant(&state, &caller, move |scope| {
+        if !banking::account_exists(scope, account)? {
+            return Ok(None);
+        }
+        banking::transactions_page(scope, &filter, after, limit).map(Some)
+    })
+    .await?
+    .ok_or_else(|| ApiError::not_found(format!("no account {account}")))?;
+    let next_cursor = (page.len() as i64 == limit)
+        .then(|| page.last().map(|t| encode_cursor((t.booked_date, t.id))))
+        .flatten();
+    Ok(HttpResponse::Ok().json(TransactionPage {
+        transactions: page,
+        next_cursor,
+    }))
+}
