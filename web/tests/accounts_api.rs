@@ -120,7 +120,7 @@ async fn transactions_come_in_stable_pages_with_filters_inside_the_tenant() {
         }
         match page["next_cursor"].as_str() {
             Some(cursor) => {
-                uri = format!("/api/v1/accounts/{acc}/transactions?limit=3&cursor={cursor}")
+                uri = format!("/api/v1/accounts/{acc}/transactions?limit=3&cursor={cursor}");
             }
             None => break,
         }
