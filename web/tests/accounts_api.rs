@@ -11,27 +11,11 @@ mod common;
 
 use actix_web::http::StatusCode;
 use actix_web::test::{self, TestRequest};
-use chrono::Utc;
 use findash_schema::TenantId;
 use findash_schema::testing::sql;
 use findash_schema::users::Role;
-use findash_web::auth::{self, Claims};
 use findash_web::http::app;
 use serde_json::Value;
-
-fn bearer(tenant: TenantId) -> String {
-    let claims = Claims::new(
-        "u",
-        tenant,
-        Role::User,
-        Utc::now(),
-        chrono::Duration::hours(1),
-    );
-    format!(
-        "Bearer {}",
-        auth::mint(&common::keys(common::SECRET), &claims).unwrap()
-    )
-}
 
 /// A connection and one checking account for `tenant`; returns the account id.
 fn account(conn: &mut diesel::PgConnection, tenant: TenantId, name: &str) -> String {
@@ -88,7 +72,7 @@ async fn transactions_come_in_stable_pages_with_filters_inside_the_tenant() {
         (status, body)
     };
 
-    let (status, body) = get("/api/v1/accounts".into(), bearer(a)).await;
+    let (status, body) = get("/api/v1/accounts".into(), common::bearer(a, Role::User)).await;
     assert_eq!(status, StatusCode::OK);
     let accounts = body["accounts"].as_array().unwrap();
     assert_eq!(accounts.len(), 1, "{body}");
@@ -100,7 +84,7 @@ async fn transactions_come_in_stable_pages_with_filters_inside_the_tenant() {
     let mut seen = Vec::new();
     let mut uri = format!("/api/v1/accounts/{acc}/transactions?limit=3");
     loop {
-        let (status, page) = get(uri.clone(), bearer(a)).await;
+        let (status, page) = get(uri.clone(), common::bearer(a, Role::User)).await;
         assert_eq!(status, StatusCode::OK, "{page}");
         for tx in page["transactions"].as_array().unwrap() {
             seen.push((
@@ -154,7 +138,7 @@ async fn transactions_come_in_stable_pages_with_filters_inside_the_tenant() {
     ] {
         let (status, page) = get(
             format!("/api/v1/accounts/{acc}/transactions?{query}"),
-            bearer(a),
+            common::bearer(a, Role::User),
         )
         .await;
         assert_eq!(status, StatusCode::OK, "{query}: {page}");
@@ -171,7 +155,7 @@ async fn transactions_come_in_stable_pages_with_filters_inside_the_tenant() {
     }
 
     // Another tenant sees no account and cannot page this one.
-    let (_, body) = get("/api/v1/accounts".into(), bearer(b)).await;
+    let (_, body) = get("/api/v1/accounts".into(), common::bearer(b, Role::User)).await;
     assert!(
         body["accounts"]
             .as_array()
@@ -180,7 +164,11 @@ async fn transactions_come_in_stable_pages_with_filters_inside_the_tenant() {
             .all(|x| x["id"] != acc.as_str()),
         "{body}"
     );
-    let (status, _) = get(format!("/api/v1/accounts/{acc}/transactions"), bearer(b)).await;
+    let (status, _) = get(
+        format!("/api/v1/accounts/{acc}/transactions"),
+        common::bearer(b, Role::User),
+    )
+    .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 
     for (query, status) in [
@@ -197,7 +185,7 @@ async fn transactions_come_in_stable_pages_with_filters_inside_the_tenant() {
     ] {
         let (got, body) = get(
             format!("/api/v1/accounts/{acc}/transactions?{query}"),
-            bearer(a),
+            common::bearer(a, Role::User),
         )
         .await;
         assert_eq!(got, status, "{query}: {body}");

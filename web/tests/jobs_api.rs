@@ -16,7 +16,6 @@ use base64::Engine as _;
 use chrono::{Duration, Utc};
 use findash_engine::Registry;
 use findash_engine::testing::{TestEngine, delete_namespace};
-use findash_schema::TenantId;
 use findash_schema::testing::sql;
 use findash_schema::users::Role;
 use findash_web::auth::{self, Claims};
@@ -27,11 +26,6 @@ use common::{SECRET, keys, tenant};
 
 fn state(t: &TestEngine) -> web::Data<AppState> {
     common::state(t, common::config())
-}
-
-fn token(tenant: TenantId, role: Role) -> String {
-    let claims = Claims::new("user-1", tenant, role, Utc::now(), Duration::hours(1));
-    format!("Bearer {}", auth::mint(&keys(SECRET), &claims).unwrap())
 }
 
 async fn call(
@@ -123,7 +117,7 @@ async fn a_request_without_a_valid_bearer_token_is_refused() {
         &service,
         TestRequest::get()
             .uri("/api/v1/jobs")
-            .insert_header(("authorization", token(a, Role::User))),
+            .insert_header(("authorization", common::bearer(a, Role::User))),
     )
     .await;
     assert_eq!(status, StatusCode::OK);
@@ -135,7 +129,7 @@ async fn enqueue_checks_role_kind_payload_and_body_and_is_idempotent() {
     let t = TestEngine::start(findash_engine::builtin::register(Registry::new()), |_| {}).await;
     let a = tenant(&t, "a");
     let service = test::init_service(app(state(&t))).await;
-    let admin = token(a, Role::Admin);
+    let admin = common::bearer(a, Role::Admin);
     let post = |body: &str, auth: &str| {
         TestRequest::post()
             .uri("/api/v1/jobs")
@@ -174,7 +168,7 @@ async fn enqueue_checks_role_kind_payload_and_body_and_is_idempotent() {
     for (body, auth, status, code) in [
         (
             r#"{"kind":"noop"}"#,
-            token(a, Role::User),
+            common::bearer(a, Role::User),
             StatusCode::FORBIDDEN,
             "forbidden",
         ),
@@ -255,9 +249,9 @@ async fn tenants_see_and_act_on_their_own_jobs_only_with_stable_pages() {
     let (a, b) = (tenant(&t, "a"), tenant(&t, "b"));
     let service = test::init_service(app(state(&t))).await;
     let (admin_a, user_a, admin_b) = (
-        token(a, Role::Admin),
-        token(a, Role::User),
-        token(b, Role::Admin),
+        common::bearer(a, Role::Admin),
+        common::bearer(a, Role::User),
+        common::bearer(b, Role::Admin),
     );
     let mut ids = Vec::new();
     for _ in 0..5 {

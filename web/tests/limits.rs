@@ -14,10 +14,8 @@ use std::time::Duration;
 
 use actix_web::http::StatusCode;
 use actix_web::test::{self, TestRequest};
-use chrono::Utc;
 use findash_schema::users::Role;
 use findash_web::WebConfig;
-use findash_web::auth::{self, Claims};
 use findash_web::http::app;
 use serde_json::Value;
 
@@ -116,19 +114,6 @@ async fn a_tenant_over_its_quota_is_refused_whatever_ip_it_comes_from() {
         ..common::config()
     };
     let service = test::init_service(app(common::state(&t, config))).await;
-    let bearer = |tenant| {
-        let claims = Claims::new(
-            "u",
-            tenant,
-            Role::User,
-            Utc::now(),
-            chrono::Duration::hours(1),
-        );
-        format!(
-            "Bearer {}",
-            auth::mint(&common::keys(common::SECRET), &claims).unwrap()
-        )
-    };
     let jobs = |ip: &str, token: &str| {
         TestRequest::get()
             .uri("/api/v1/jobs")
@@ -136,7 +121,7 @@ async fn a_tenant_over_its_quota_is_refused_whatever_ip_it_comes_from() {
             .insert_header(("authorization", token.to_owned()))
             .to_request()
     };
-    let token_a = bearer(a);
+    let token_a = common::bearer(a, Role::User);
     for ip in ["192.0.2.1", "192.0.2.2", "192.0.2.3"] {
         let res = test::call_service(&service, jobs(ip, &token_a)).await;
         assert_eq!(res.status(), StatusCode::OK);
@@ -157,7 +142,7 @@ async fn a_tenant_over_its_quota_is_refused_whatever_ip_it_comes_from() {
     );
     assert_eq!(res.headers().get("ratelimit-limit").unwrap(), "3");
     // Tenant B has its own quota.
-    let res = test::call_service(&service, jobs("192.0.2.4", &bearer(b))).await;
+    let res = test::call_service(&service, jobs("192.0.2.4", &common::bearer(b, Role::User))).await;
     assert_eq!(res.status(), StatusCode::OK);
     findash_engine::testing::delete_namespace(&t.namespace).await;
 }

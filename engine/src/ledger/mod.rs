@@ -14,7 +14,7 @@ pub use claim::{Claimed, claim};
 pub use enqueue::{EnqueueOptions, Enqueued, LedgerScope, NewJob, Trigger, insert_jobs};
 pub use operate::{Action, ActionResult, apply_action};
 pub use outcome::{AttemptEnd, Finished, Outcome, record_outcomes};
-pub use read::{AttemptRow, JobFilter, JobRow, Stats, get_job, list_jobs, stats};
+pub use read::{AttemptRow, JOB_STATES, JobFilter, JobRow, Stats, get_job, list_jobs, stats};
 
 /// Lets this transaction commit without waiting for its WAL flush. Used for claims, outcomes
 /// and lease renewals only: if PostgreSQL crashes, the last few milliseconds of those

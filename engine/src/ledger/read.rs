@@ -12,6 +12,17 @@ use uuid::Uuid;
 use super::enqueue::LedgerScope;
 use findash_schema::JobId;
 
+/// Every state a job can be in (`jobs.state`).
+pub const JOB_STATES: [&str; 7] = [
+    "queued",
+    "running",
+    "retrying",
+    "succeeded",
+    "dead",
+    "cancelled",
+    "quarantined",
+];
+
 /// A job as operators see it.
 #[derive(Debug, Clone, Serialize, QueryableByName)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = Job))]
@@ -161,18 +172,7 @@ pub fn stats(scope: &mut impl LedgerScope) -> QueryResult<Stats> {
     .load(scope.pg())?;
     let mut stats = Stats {
         total: 0,
-        by_state: [
-            "queued",
-            "running",
-            "retrying",
-            "succeeded",
-            "dead",
-            "cancelled",
-            "quarantined",
-        ]
-        .into_iter()
-        .map(|s| (s.to_owned(), 0))
-        .collect(),
+        by_state: JOB_STATES.into_iter().map(|s| (s.to_owned(), 0)).collect(),
         by_kind: BTreeMap::new(),
         by_queue: BTreeMap::new(),
     };

@@ -7,33 +7,18 @@
 use actix_web::{HttpResponse, web};
 use chrono::NaiveDate;
 use findash_schema::banking::{self, AccountRow, Cursor, TransactionFilter, TransactionRow};
-use findash_schema::{DbError, TenantConn};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::caller::Caller;
 use super::error::ErrorBody;
-use super::{ApiError, AppState};
+use super::{ApiError, AppState, in_tenant, page_limit};
 
 /// The tenant's accounts.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Accounts {
     accounts: Vec<AccountRow>,
-}
-
-/// Runs `f` in the caller's tenant scope, off the async workers.
-async fn in_tenant<T: Send + 'static>(
-    state: &AppState,
-    caller: &Caller,
-    f: impl FnOnce(&mut TenantConn<'_>) -> diesel::QueryResult<T> + Send + 'static,
-) -> Result<T, ApiError> {
-    let db = state.db.clone();
-    let tenant = caller.tenant;
-    web::block(move || db.tenant(tenant, |scope| f(scope).map_err(DbError::from)))
-        .await
-        .map_err(|e| ApiError::internal(&e))?
-        .map_err(|e| ApiError::internal(&e))
 }
 
 /// The caller's tenant's accounts with balances (minor units) and sync freshness.
@@ -110,10 +95,7 @@ pub async fn transactions(
     query: web::Query<TransactionQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let query = query.into_inner();
-    let limit = query.limit.unwrap_or(50);
-    if !(1..=200).contains(&limit) {
-        return Err(ApiError::invalid("limit must be between 1 and 200"));
-    }
+    let limit = page_limit(query.limit)?;
     if let (Some(from), Some(to)) = (query.from, query.to)
         && from > to
     {

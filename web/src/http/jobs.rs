@@ -18,7 +18,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::caller::Caller;
 use super::error::ErrorBody;
-use super::{ApiError, AppState};
+use super::{ApiError, AppState, in_tenant, page_limit};
 
 /// Maintenance jobs of the deployment, never a tenant's to start.
 const SYSTEM_ONLY: &[&str] = &["prune"];
@@ -26,16 +26,6 @@ const SYSTEM_ONLY: &[&str] = &["prune"];
 /// connection, recompute a forecast) join this list as their job types land; everything else
 /// is for admins.
 const USER_KINDS: &[&str] = &[];
-
-const STATES: &[&str] = &[
-    "queued",
-    "running",
-    "retrying",
-    "succeeded",
-    "dead",
-    "cancelled",
-    "quarantined",
-];
 
 fn may_enqueue(role: Role, kind: &str) -> bool {
     match role {
@@ -178,16 +168,13 @@ pub async fn list(
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let query = query.into_inner();
-    let limit = query.limit.unwrap_or(50);
-    if !(1..=200).contains(&limit) {
-        return Err(ApiError::invalid("limit must be between 1 and 200"));
-    }
+    let limit = page_limit(query.limit)?;
     if let Some(s) = &query.state
-        && !STATES.contains(&s.as_str())
+        && !ledger::JOB_STATES.contains(&s.as_str())
     {
         return Err(ApiError::invalid(format!(
             "unknown state `{s}` (states: {})",
-            STATES.join(", ")
+            ledger::JOB_STATES.join(", ")
         )));
     }
     let filter = JobFilter {
@@ -197,15 +184,10 @@ pub async fn list(
         before: query.before,
         limit,
     };
-    let db = state.db.clone();
-    let jobs = web::block(move || {
-        db.tenant(caller.tenant, |scope| {
-            ledger::list_jobs(scope, &filter).map_err(EngineError::from)
-        })
+    let jobs = in_tenant(&state, &caller, move |scope| {
+        ledger::list_jobs(scope, &filter)
     })
-    .await
-    .map_err(|e| ApiError::internal(&e))?
-    .map_err(engine_error)?;
+    .await?;
     let next_before = (jobs.len() as i64 == limit)
         .then(|| jobs.last().map(|j| j.id))
         .flatten();
@@ -225,17 +207,9 @@ async fn find(
     caller: &Caller,
     id: JobId,
 ) -> Result<(JobRow, Vec<AttemptRow>), ApiError> {
-    let db = state.db.clone();
-    let tenant = caller.tenant;
-    web::block(move || {
-        db.tenant(tenant, |scope| {
-            ledger::get_job(scope, id).map_err(EngineError::from)
-        })
-    })
-    .await
-    .map_err(|e| ApiError::internal(&e))?
-    .map_err(engine_error)?
-    .ok_or_else(|| ApiError::not_found(format!("no job {id}")))
+    in_tenant(state, caller, move |scope| ledger::get_job(scope, id))
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no job {id}")))
 }
 
 /// One job of the caller's tenant with its attempts.

@@ -57,6 +57,35 @@ impl AppState {
     }
 }
 
+/// Runs `f` in the caller's tenant scope (row-level security), on the blocking pool: never a
+/// Diesel call on the async workers, never a connection held across an `.await`.
+async fn in_tenant<T: Send + 'static>(
+    state: &AppState,
+    caller: &caller::Caller,
+    f: impl FnOnce(&mut findash_schema::TenantConn<'_>) -> diesel::QueryResult<T> + Send + 'static,
+) -> Result<T, ApiError> {
+    let db = state.db.clone();
+    let tenant = caller.tenant;
+    web::block(move || {
+        db.tenant(tenant, |scope| {
+            f(scope).map_err(findash_schema::DbError::from)
+        })
+    })
+    .await
+    .map_err(|e| ApiError::internal(&e))?
+    .map_err(|e| ApiError::internal(&e))
+}
+
+/// A page size: 50 when absent, else 1 to 200.
+fn page_limit(limit: Option<i64>) -> Result<i64, ApiError> {
+    let limit = limit.unwrap_or(50);
+    if (1..=200).contains(&limit) {
+        Ok(limit)
+    } else {
+        Err(ApiError::invalid("limit must be between 1 and 200"))
+    }
+}
+
 /// The route table. A known path with another method answers 405.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(

@@ -6,7 +6,8 @@ use findash_engine::Registry;
 use findash_engine::testing::TestEngine;
 use findash_schema::TenantId;
 use findash_schema::testing::sql;
-use findash_web::auth::JwtKeys;
+use findash_schema::users::Role;
+use findash_web::auth::{self, Claims, JwtKeys};
 use findash_web::http::AppState;
 use findash_web::limits::{Quota, TrustedProxies};
 use findash_web::{WebConfig, WebhookSecrets};
@@ -54,4 +55,16 @@ pub fn tenant(t: &TestEngine, slug: &str) -> TenantId {
     )
     .parse()
     .unwrap()
+}
+
+/// `Bearer <token>` for user `user-1` of `tenant` with `role`, valid for an hour.
+pub fn bearer(tenant: TenantId, role: Role) -> String {
+    let claims = Claims::new(
+        "user-1",
+        tenant,
+        role,
+        chrono::Utc::now(),
+        chrono::Duration::hours(1),
+    );
+    format!("Bearer {}", auth::mint(&keys(SECRET), &claims).unwrap())
 }
