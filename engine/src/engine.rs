@@ -52,16 +52,21 @@ impl Services {
 
     /// Tells every dispatcher how many jobs of each queue just finished (window space freed).
     pub(crate) async fn report_freed(&self, freed: &HashMap<crate::Queue, usize>) {
-        let mut redis = self.redis.clone();
+        if freed.is_empty() {
+            return;
+        }
+        // One round trip whatever the number of queues.
+        let mut pipe = redis::pipe();
         for (queue, n) in freed {
-            let message = crate::wake::freed_message(*queue, *n);
-            if let Err(e) = redis
-                .publish::<_, _, ()>(self.ns.dispatch_wake(), message)
-                .await
-            {
-                tracing::debug!(error = %e, "dispatch wake-up not published; dispatchers will poll");
-                return;
-            }
+            pipe.publish(
+                self.ns.dispatch_wake(),
+                crate::wake::freed_message(*queue, *n),
+            )
+            .ignore();
+        }
+        let mut redis = self.redis.clone();
+        if let Err(e) = pipe.query_async::<()>(&mut redis).await {
+            tracing::debug!(error = %e, "dispatch wake-up not published; dispatchers will poll");
         }
     }
 
