@@ -34,6 +34,7 @@ pub struct Services {
     pub(crate) limiter_metrics: prometheus::Registry,
     /// apalis workers alive in this process, for readiness probes.
     pub(crate) live_workers: AtomicUsize,
+    pub(crate) cache: crate::cache::TenantCache,
 }
 
 impl Services {
@@ -148,12 +149,14 @@ impl Engine {
             }
             None => None,
         };
+        let ns = Namespace::new(&config.redis_namespace);
         Ok(Engine {
             services: Arc::new(Services {
                 db,
+                cache: crate::cache::TenantCache::new(redis.clone(), &ns),
                 redis,
                 redis_client: client,
-                ns: Namespace::new(&config.redis_namespace),
+                ns,
                 registry,
                 http,
                 limiter,
@@ -176,6 +179,11 @@ impl Engine {
 
     pub fn config(&self) -> &EngineConfig {
         &self.services.config
+    }
+
+    /// The per-tenant cache of read models (the dashboard's aggregates).
+    pub fn cache(&self) -> &crate::cache::TenantCache {
+        &self.services.cache
     }
 
     /// apalis workers alive in this process: 0 in a worker process means it cannot run jobs.

@@ -258,6 +258,18 @@ async fn run_claimed(state: Arc<WorkerState>, claimed: Claimed) {
     };
     let (outcome, label) = decide(&state, &claimed, token, &reason).await;
     drop(slot);
+    if state
+        .services
+        .registry
+        .get(&claimed.kind)
+        .is_some_and(|t| t.changes_dashboard)
+    {
+        // The attempt's own transactions have committed (or rolled back) by now.
+        match claimed.tenant() {
+            Some(tenant) => state.services.cache.invalidate(tenant).await,
+            None => state.services.cache.invalidate_all().await,
+        }
+    }
     if let Outcome::Retry { error, .. } | Outcome::Dead { error, .. } = &outcome {
         tracing::warn!(error = %error, outcome = label, "job attempt failed");
         state.services.report_failure(&claimed, error, label);

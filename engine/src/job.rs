@@ -35,6 +35,11 @@ pub trait Job: Serialize + DeserializeOwned + Send + Sync + 'static {
     const MAX_ATTEMPTS: u32 = 5;
     /// How long one attempt may run before it is abandoned as `timed_out` (a retryable failure).
     const TIMEOUT: Duration = Duration::from_secs(300);
+    /// Whether the job changes what the dashboard shows (transactions, balances, revenue,
+    /// forecasts, findings, rates). After each of its attempts, whatever the outcome, the engine
+    /// drops the cached dashboard answers of the job's tenant, or of every tenant for a job
+    /// without one.
+    const CHANGES_DASHBOARD: bool = false;
 
     /// Delays between attempts.
     fn retry_policy() -> RetryPolicy {

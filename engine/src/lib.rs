@@ -10,6 +10,7 @@
 
 mod batch;
 pub mod builtin;
+pub mod cache;
 mod config;
 mod context;
 pub mod cron;

@@ -32,6 +32,11 @@ impl Namespace {
         Namespace(prefix.to_owned())
     }
 
+    /// The prefix every key and channel name starts with.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
     /// apalis-redis configuration of `queue`'s Redis queue.
     pub fn apalis_config(&self, queue: Queue) -> Config {
         Config::default()

@@ -2,6 +2,8 @@
 //! transactions, newest first, by keyset (`booked_date`, `id`) so a page never shifts when
 //! transactions arrive. Every function runs in a tenant scope; row-level security does the rest.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
 use serde::Serialize;
@@ -138,6 +140,28 @@ pub fn transactions_page(
         );
     }
     query.load(scope.conn())
+}
+
+/// The tenant's category slugs by id (to label transactions in exports).
+pub fn category_slugs(scope: &mut TenantConn<'_>) -> QueryResult<HashMap<Uuid, String>> {
+    use crate::schema::categories;
+    categories::table
+        .select((categories::id, categories::slug))
+        .load::<(Uuid, String)>(scope.conn())
+        .map(|rows| rows.into_iter().collect())
+}
+
+/// Each currency's minor-unit exponent (BRL 2, JPY 0, KWD 3).
+pub fn currency_exponents(scope: &mut TenantConn<'_>) -> QueryResult<HashMap<String, u32>> {
+    use crate::schema::currencies;
+    currencies::table
+        .select((currencies::code, currencies::minor_units))
+        .load::<(String, i16)>(scope.conn())
+        .map(|rows| {
+            rows.into_iter()
+                .map(|(code, units)| (code, u32::try_from(units).unwrap_or(0)))
+                .collect()
+        })
 }
 
 /// `text` matched literally by `ILIKE` (its `%`, `_` and `\` lose their meaning).

@@ -23,6 +23,7 @@ mod text_enum;
 pub mod banking;
 pub mod categories;
 pub mod connections;
+pub mod dashboard;
 pub mod tenants;
 pub mod users;
 

@@ -96,30 +96,6 @@ pub async fn transactions(
 ) -> Result<HttpResponse, ApiError> {
     let query = query.into_inner();
     let limit = page_limit(query.limit)?;
-    if let (Some(from), Some(to)) = (query.from, query.to)
-        && from > to
-    {
-        return Err(ApiError::invalid("`from` is after `to`"));
-    }
-    if let (Some(min), Some(max)) = (query.min_amount_minor, query.max_amount_minor)
-        && min > max
-    {
-        return Err(ApiError::invalid(
-            "min_amount_minor is above max_amount_minor",
-        ));
-    }
-    if let Some(status) = &query.status
-        && !matches!(status.as_str(), "pending" | "posted")
-    {
-        return Err(ApiError::invalid("status must be pending or posted"));
-    }
-    let category = match query.category.as_deref() {
-        None => None,
-        Some("uncategorized") => Some(None),
-        Some(c) => Some(Some(c.parse::<Uuid>().map_err(|_| {
-            ApiError::invalid("category must be a category id or `uncategorized`")
-        })?)),
-    };
     let after = match query.cursor.as_deref() {
         None => None,
         Some(c) => {
@@ -127,16 +103,16 @@ pub async fn transactions(
         }
     };
     let account = id.into_inner();
-    let filter = TransactionFilter {
-        account: Some(account),
+    let filter = FilterFields {
         from: query.from,
         to: query.to,
-        category,
-        text: query.q.filter(|q| !q.is_empty()),
+        category: query.category,
+        q: query.q,
         min_amount_minor: query.min_amount_minor,
         max_amount_minor: query.max_amount_minor,
         status: query.status,
-    };
+    }
+    .into_filter(Some(account))?;
     let page = in_tenant(&state, &caller, move |scope| {
         if !banking::account_exists(scope, account)? {
             return Ok(None);
@@ -152,4 +128,56 @@ pub async fn transactions(
         transactions: page,
         next_cursor,
     }))
+}
+
+/// The transaction filters the page and the CSV export share, as the query gave them.
+#[derive(Debug, Default)]
+pub(crate) struct FilterFields {
+    pub from: Option<NaiveDate>,
+    pub to: Option<NaiveDate>,
+    pub category: Option<String>,
+    pub q: Option<String>,
+    pub min_amount_minor: Option<i64>,
+    pub max_amount_minor: Option<i64>,
+    pub status: Option<String>,
+}
+
+impl FilterFields {
+    /// The checked filter, restricted to `account` when given.
+    pub(crate) fn into_filter(self, account: Option<Uuid>) -> Result<TransactionFilter, ApiError> {
+        if let (Some(from), Some(to)) = (self.from, self.to)
+            && from > to
+        {
+            return Err(ApiError::invalid("`from` is after `to`"));
+        }
+        if let (Some(min), Some(max)) = (self.min_amount_minor, self.max_amount_minor)
+            && min > max
+        {
+            return Err(ApiError::invalid(
+                "min_amount_minor is above max_amount_minor",
+            ));
+        }
+        if let Some(status) = &self.status
+            && !matches!(status.as_str(), "pending" | "posted")
+        {
+            return Err(ApiError::invalid("status must be pending or posted"));
+        }
+        let category = match self.category.as_deref() {
+            None => None,
+            Some("uncategorized") => Some(None),
+            Some(c) => Some(Some(c.parse::<Uuid>().map_err(|_| {
+                ApiError::invalid("category must be a category id or `uncategorized`")
+            })?)),
+        };
+        Ok(TransactionFilter {
+            account,
+            from: self.from,
+            to: self.to,
+            category,
+            text: self.q.filter(|q| !q.is_empty()),
+            min_amount_minor: self.min_amount_minor,
+            max_amount_minor: self.max_amount_minor,
+            status: self.status,
+        })
+    }
 }

@@ -14,6 +14,7 @@ pub struct HttpMetrics {
     registry: Registry,
     requests: IntCounterVec,
     duration: HistogramVec,
+    cache: IntCounterVec,
 }
 
 impl HttpMetrics {
@@ -36,12 +37,21 @@ impl HttpMetrics {
             ]),
             &["route", "method"],
         )?;
+        let cache = IntCounterVec::new(
+            Opts::new(
+                "findash_http_cache_total",
+                "Cached dashboard views by view and result (hit, miss, bypass: Redis unavailable)",
+            ),
+            &["view", "result"],
+        )?;
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(duration.clone()))?;
+        registry.register(Box::new(cache.clone()))?;
         Ok(HttpMetrics {
             registry,
             requests,
             duration,
+            cache,
         })
     }
 
@@ -52,6 +62,10 @@ impl HttpMetrics {
         self.duration
             .with_label_values(&[route, method])
             .observe(elapsed.as_secs_f64());
+    }
+
+    pub fn cache_result(&self, view: &str, result: &str) {
+        self.cache.with_label_values(&[view, result]).inc();
     }
 }
 

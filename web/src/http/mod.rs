@@ -4,6 +4,7 @@
 
 mod accounts;
 pub mod caller;
+pub mod dashboard;
 mod docs;
 mod error;
 mod health;
@@ -114,6 +115,41 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route("/docs/swagger-ui-bundle.js", web::get().to(docs::script))
             .route("/docs/swagger-ui.css", web::get().to(docs::style))
             .route("/docs/init.js", web::get().to(docs::init))
+            .service(
+                web::resource("/summary")
+                    .get(dashboard::summary::summary)
+                    .default_service(web::to(method_not_allowed)),
+            )
+            .service(
+                web::resource("/revenue")
+                    .get(dashboard::revenue::revenue)
+                    .default_service(web::to(method_not_allowed)),
+            )
+            .service(
+                web::resource("/expenses")
+                    .get(dashboard::expenses::expenses)
+                    .default_service(web::to(method_not_allowed)),
+            )
+            .service(
+                web::resource("/cards")
+                    .get(dashboard::cards::cards)
+                    .default_service(web::to(method_not_allowed)),
+            )
+            .service(
+                web::resource("/forecast")
+                    .get(dashboard::forecast::forecast)
+                    .default_service(web::to(method_not_allowed)),
+            )
+            .service(
+                web::resource("/dq/findings")
+                    .get(dashboard::findings::findings)
+                    .default_service(web::to(method_not_allowed)),
+            )
+            .service(
+                web::resource("/export/transactions.csv")
+                    .get(dashboard::export::transactions_csv)
+                    .default_service(web::to(method_not_allowed)),
+            )
             .service(
                 web::resource("/accounts")
                     .get(accounts::list)
@@ -234,6 +270,8 @@ fn cors(origin: Option<&str>) -> actix_cors::Cors {
             limit::LIMIT,
             limit::REMAINING,
             limit::RESET,
+            header::HeaderName::from_static(dashboard::X_CACHE),
+            header::CONTENT_DISPOSITION,
         ])
         .max_age(600);
     match origin {

@@ -6,6 +6,7 @@ use actix_web::HttpResponse;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
+use super::dashboard::{cards, expenses, export, findings, forecast, revenue, summary};
 use super::{accounts, docs, error, health, jobs, metrics};
 
 #[derive(OpenApi)]
@@ -20,8 +21,15 @@ use super::{accounts, docs, error, health, jobs, metrics};
         health::healthz,
         health::readyz,
         metrics::metrics,
+        summary::summary,
         accounts::list,
         accounts::transactions,
+        revenue::revenue,
+        expenses::expenses,
+        cards::cards,
+        forecast::forecast,
+        findings::findings,
+        export::transactions_csv,
         jobs::enqueue,
         jobs::list,
         jobs::show,
@@ -36,7 +44,7 @@ use super::{accounts, docs, error, health, jobs, metrics};
     components(schemas(error::ErrorBody, error::ErrorDetail)),
     modifiers(&BearerAuth),
     tags(
-        (name = "dashboard", description = "Accounts and transactions"),
+        (name = "dashboard", description = "What the dashboard shows: summary, accounts and transactions, revenue, expenses, cards, forecast, data-quality findings, CSV export. Aggregates are cached per tenant (`X-Cache`: hit, miss or bypass) and invalidated by the jobs that change them."),
         (name = "jobs", description = "Start, inspect, cancel and retry jobs"),
         (name = "operations", description = "Probes, metrics and this document"),
     ),

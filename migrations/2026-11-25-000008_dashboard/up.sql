@@ -1,0 +1,51 @@
+-- Currency conversion for dashboard totals, and the indexes the dashboard's aggregates read.
+
+-- The rate that converts `from_ccy` into `to_ccy` on `on_date`: units of `to_ccy` per unit of
+-- `from_ccy`, from the latest rates published on or before that day. A pair is found directly,
+-- inverted, or across a common base of one source (the ECB publishes EUR→X only, so USD→BRL is
+-- EUR→BRL / EUR→USD of the same day). The newest of these wins; `rate_date` tells how stale it
+-- is. No row: no rate is known.
+CREATE FUNCTION fx_rate(from_ccy text, to_ccy text, on_date date, OUT rate numeric, OUT rate_date date)
+    RETURNS SETOF record
+    LANGUAGE sql STABLE PARALLEL SAFE
+    AS $$
+    SELECT 1::numeric, on_date WHERE from_ccy = to_ccy
+    UNION ALL
+    (SELECT c.r, c.d FROM (
+        (SELECT x.rate AS r, x.rate_date AS d, 1 AS preference FROM fx_rates x
+          WHERE x.base_currency = from_ccy AND x.quote_currency = to_ccy AND x.rate_date <= on_date
+          ORDER BY x.rate_date DESC LIMIT 1)
+        UNION ALL
+        (SELECT 1 / x.rate, x.rate_date, 2 FROM fx_rates x
+          WHERE x.base_currency = to_ccy AND x.quote_currency = from_ccy AND x.rate_date <= on_date
+          ORDER BY x.rate_date DESC LIMIT 1)
+        UNION ALL
+        (SELECT t.rate / f.rate, f.rate_date, 3 FROM fx_rates f
+           JOIN fx_rates t ON t.source = f.source AND t.base_currency = f.base_currency
+                          AND t.rate_date = f.rate_date AND t.quote_currency = to_ccy
+          WHERE f.quote_currency = from_ccy AND f.rate_date <= on_date
+          ORDER BY f.rate_date DESC LIMIT 1)
+     ) c
+     WHERE from_ccy <> to_ccy
+     ORDER BY c.d DESC, c.preference
+     LIMIT 1)
+$$;
+
+-- `amount_minor` of `from_ccy` in minor units of `to_ccy` at the rate of `on_date`, rounded half
+-- away from zero to the target's minor unit (exact decimal arithmetic, never floating point).
+-- NULL when no rate is known; an error when the result does not fit a BIGINT.
+CREATE FUNCTION fx_convert(amount_minor bigint, from_ccy text, to_ccy text, on_date date) RETURNS bigint
+    LANGUAGE sql STABLE PARALLEL SAFE
+    AS $$
+    SELECT round(amount_minor * r.rate * power(10::numeric, t.minor_units - f.minor_units))::bigint
+    FROM fx_rate(from_ccy, to_ccy, on_date) r, currencies f, currencies t
+    WHERE f.code = from_ccy AND t.code = to_ccy
+$$;
+
+-- Revenue by period reads a tenant's events by time with the columns it sums.
+DROP INDEX revenue_events_tenant_time_idx;
+CREATE INDEX revenue_events_tenant_time_idx ON revenue_events (tenant_id, occurred_at)
+    INCLUDE (kind, status, amount_minor, fee_minor, currency);
+
+-- Open findings, newest first (the dashboard's list), by keyset.
+CREATE INDEX dq_findings_tenant_recent_idx ON dq_findings (tenant_id, status, last_seen_at DESC, id DESC);
