@@ -7,7 +7,9 @@ use std::time::Duration;
 use findash_schema::testing::TestDb;
 use secrecy::SecretString;
 
-use crate::{Engine, EngineConfig, Registry};
+use tokio_util::sync::CancellationToken;
+
+use crate::{Engine, EngineConfig, Registry, WorkerOptions};
 
 /// The Redis URL tests use.
 pub fn redis_url() -> String {
@@ -92,5 +94,57 @@ impl TestEngine {
             namespace,
             engine,
         }
+    }
+
+    /// Starts workers (all queues, `concurrency` each) and the scheduler.
+    pub fn run(&self, concurrency: usize) -> Running {
+        let stop = CancellationToken::new();
+        let workers = {
+            let (engine, stop) = (self.engine.clone(), stop.clone());
+            tokio::spawn(async move {
+                engine
+                    .run_workers(
+                        WorkerOptions {
+                            queues: crate::Queue::ALL.to_vec(),
+                            concurrency: Some(concurrency),
+                        },
+                        stop,
+                    )
+                    .await;
+            })
+        };
+        let scheduler = {
+            let (engine, stop) = (self.engine.clone(), stop.clone());
+            tokio::spawn(async move {
+                if let Err(e) = engine.run_scheduler(stop).await {
+                        panic!("scheduler failed: {e:#}");
+                    }
+            })
+        };
+        Running {
+            stop,
+            handles: vec![workers, scheduler],
+        }
+    }
+}
+
+/// Workers and scheduler of a test engine, stopped when dropped.
+pub struct Running {
+    pub stop: CancellationToken,
+    handles: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Running {
+    pub async fn shutdown(mut self) {
+        self.stop.cancel();
+        for handle in self.handles.drain(..) {
+            let _ = tokio::time::timeout(Duration::from_secs(15), handle).await;
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.stop.cancel();
     }
 }

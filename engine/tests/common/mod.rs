@@ -7,9 +7,8 @@ use std::time::{Duration, Instant};
 
 use diesel::PgConnection;
 use findash_engine::testing::TestEngine;
-use findash_engine::{Registry, WorkerOptions};
+use findash_engine::Registry;
 use findash_schema::testing::sql;
-use tokio_util::sync::CancellationToken;
 
 /// A tenant row; returns its id.
 pub fn tenant(conn: &mut PgConnection, slug: &str) -> findash_schema::TenantId {
@@ -23,54 +22,11 @@ pub fn tenant(conn: &mut PgConnection, slug: &str) -> findash_schema::TenantId {
     id.parse().unwrap()
 }
 
-/// Workers and scheduler of a test engine, stopped when dropped.
-pub struct Running {
-    pub stop: CancellationToken,
-    handles: Vec<tokio::task::JoinHandle<()>>,
-}
-
-impl Running {
-    pub async fn shutdown(mut self) {
-        self.stop.cancel();
-        for handle in self.handles.drain(..) {
-            let _ = tokio::time::timeout(Duration::from_secs(15), handle).await;
-        }
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        self.stop.cancel();
-    }
-}
+pub use findash_engine::testing::Running;
 
 /// Starts workers (all queues, `concurrency` each) and the scheduler.
 pub fn run(t: &TestEngine, concurrency: usize) -> Running {
-    let stop = CancellationToken::new();
-    let workers = {
-        let (engine, stop) = (t.engine.clone(), stop.clone());
-        tokio::spawn(async move {
-            engine
-                .run_workers(
-                    WorkerOptions {
-                        queues: findash_engine::Queue::ALL.to_vec(),
-                        concurrency: Some(concurrency),
-                    },
-                    stop,
-                )
-                .await;
-        })
-    };
-    let scheduler = {
-        let (engine, stop) = (t.engine.clone(), stop.clone());
-        tokio::spawn(async move {
-            engine.run_scheduler(stop).await.unwrap();
-        })
-    };
-    Running {
-        stop,
-        handles: vec![workers, scheduler],
-    }
+    t.run(concurrency)
 }
 
 /// Polls `sql` (a count) until it equals `expected`, or fails after `timeout`.

@@ -68,3 +68,11 @@ pub fn bearer(tenant: TenantId, role: Role) -> String {
     );
     format!("Bearer {}", auth::mint(&keys(SECRET), &claims).unwrap())
 }
+
+/// Runs `sql` (one or more statements) as the test database's owner: set-up that bypasses
+/// row-level security.
+pub fn exec(conn: &mut diesel::PgConnection, sql: &str) {
+    if let Err(e) = diesel::connection::SimpleConnection::batch_execute(conn, sql) {
+        panic!("set-up SQL failed: {e}\n{sql}");
+    }
+}
