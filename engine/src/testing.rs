@@ -117,8 +117,8 @@ impl TestEngine {
             let (engine, stop) = (self.engine.clone(), stop.clone());
             tokio::spawn(async move {
                 if let Err(e) = engine.run_scheduler(stop).await {
-                        panic!("scheduler failed: {e:#}");
-                    }
+                    panic!("scheduler failed: {e:#}");
+                }
             })
         };
         Running {

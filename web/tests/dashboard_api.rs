@@ -153,7 +153,10 @@ async fn aggregates_are_exact_converted_and_stay_inside_the_tenant() {
     assert_eq!(savings["base_balance_minor"], 250_000);
     // Transfers are neither income nor expense; USD 20.00 is BRL 100.00; last month is out.
     assert_eq!(s["month"]["income_minor"], 500_000, "{s}");
-    assert_eq!(s["month"]["expenses_minor"], 150_000 + 25_000 + 1_000 + 10_000);
+    assert_eq!(
+        s["month"]["expenses_minor"],
+        150_000 + 25_000 + 1_000 + 10_000
+    );
     assert_eq!(s["month"]["net_minor"], 500_000 - 186_000);
     let top: Vec<(Value, i64)> = s["top_categories"]
         .as_array()
@@ -242,7 +245,11 @@ async fn aggregates_are_exact_converted_and_stay_inside_the_tenant() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|f| f["fingerprint"].as_str().unwrap_or(f["message"].as_str().unwrap()))
+        .map(|f| {
+            f["fingerprint"]
+                .as_str()
+                .unwrap_or(f["message"].as_str().unwrap())
+        })
         .collect();
     assert_eq!(names, ["Gap", "Dupes"]);
     let cursor = page["next_cursor"].as_str().unwrap().to_owned();
@@ -272,7 +279,13 @@ async fn aggregates_are_exact_converted_and_stay_inside_the_tenant() {
     let r = get("/api/v1/revenue", b).await;
     assert_eq!(r["totals"], json!([]));
     let e = get("/api/v1/expenses", b).await;
-    assert!(e["months"].as_array().unwrap().iter().all(|m| m["total_minor"] == 0));
+    assert!(
+        e["months"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|m| m["total_minor"] == 0)
+    );
     assert_eq!(get("/api/v1/cards", b).await["cards"], json!([]));
     assert_eq!(get("/api/v1/dq/findings", b).await["findings"], json!([]));
     let none = test::call_service(
@@ -351,7 +364,13 @@ async fn aggregates_are_cached_per_tenant_until_a_job_changes_the_data() {
         )
         .await;
         assert_eq!(res.status(), StatusCode::OK);
-        let cache = res.headers().get("x-cache").unwrap().to_str().unwrap().to_owned();
+        let cache = res
+            .headers()
+            .get("x-cache")
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_owned();
         let body: Value = serde_json::from_slice(&test::read_body(res).await).unwrap();
         (cache, body["month"]["expenses_minor"].as_i64().unwrap())
     };
@@ -388,7 +407,10 @@ async fn aggregates_are_cached_per_tenant_until_a_job_changes_the_data() {
         if state == "succeeded" {
             break;
         }
-        assert!(started.elapsed() < Duration::from_secs(20), "job is {state}");
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "job is {state}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(summary(a).await, ("miss".to_owned(), 190_000));
@@ -426,7 +448,10 @@ async fn the_export_is_the_tenants_filtered_csv() {
         )
         .await;
         let status = res.status();
-        (status, String::from_utf8(test::read_body(res).await.to_vec()).unwrap())
+        (
+            status,
+            String::from_utf8(test::read_body(res).await.to_vec()).unwrap(),
+        )
     };
 
     let (status, all) = csv("/api/v1/export/transactions.csv".into()).await;
@@ -457,9 +482,14 @@ async fn the_export_is_the_tenants_filtered_csv() {
     // B's checking account is not A's to export.
     let theirs = sql::text(
         &mut conn,
-        &format!("SELECT id::text AS value FROM accounts WHERE tenant_id = '{b}' AND external_id = 'checking'"),
+        &format!(
+            "SELECT id::text AS value FROM accounts WHERE tenant_id = '{b}' AND external_id = 'checking'"
+        ),
     );
-    let (status, _) = csv(format!("/api/v1/export/transactions.csv?account_id={theirs}")).await;
+    let (status, _) = csv(format!(
+        "/api/v1/export/transactions.csv?account_id={theirs}"
+    ))
+    .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     findash_engine::testing::delete_namespace(&t.namespace).await;
 }
@@ -470,22 +500,86 @@ async fn bad_dashboard_queries_get_clear_errors() {
     let a = common::tenant(&t, "a");
     let service = test::init_service(app(common::state(&t, common::config()))).await;
     for (uri, status, words) in [
-        ("/api/v1/revenue?interval=year", 422, "interval must be day, week or month"),
-        ("/api/v1/revenue?from=2026-02-01&to=2026-01-01", 422, "`from` is after `to`"),
-        ("/api/v1/revenue?from=2020-01-01&to=2026-01-01", 422, "more than 366 periods"),
-        ("/api/v1/revenue?from=yesterday", 400, "query string is not valid"),
-        ("/api/v1/revenue?currency=BRL", 400, "unknown field `currency`"),
-        ("/api/v1/expenses?from=2026-13", 422, "`2026-13` is not a month"),
-        ("/api/v1/expenses?from=2026-1", 422, "`2026-1` is not a month"),
-        ("/api/v1/expenses?from=2020-01&to=2026-01", 422, "more than 36 months"),
-        ("/api/v1/forecast?account_id=42", 400, "query string is not valid"),
-        ("/api/v1/dq/findings?status=closed", 422, "status must be open or resolved"),
-        ("/api/v1/dq/findings?severity=fatal", 422, "severity must be"),
-        ("/api/v1/dq/findings?cursor=abc", 422, "the cursor is not valid"),
-        ("/api/v1/dq/findings?limit=0", 422, "limit must be between 1 and 200"),
-        ("/api/v1/export/transactions.csv?status=void", 422, "status must be pending or posted"),
-        ("/api/v1/export/transactions.csv?from=2026-02-01&to=2026-01-01", 422, "`from` is after `to`"),
-        ("/api/v1/export/transactions.csv?category=food", 422, "category must be"),
+        (
+            "/api/v1/revenue?interval=year",
+            422,
+            "interval must be day, week or month",
+        ),
+        (
+            "/api/v1/revenue?from=2026-02-01&to=2026-01-01",
+            422,
+            "`from` is after `to`",
+        ),
+        (
+            "/api/v1/revenue?from=2020-01-01&to=2026-01-01",
+            422,
+            "more than 366 periods",
+        ),
+        (
+            "/api/v1/revenue?from=yesterday",
+            400,
+            "query string is not valid",
+        ),
+        (
+            "/api/v1/revenue?currency=BRL",
+            400,
+            "unknown field `currency`",
+        ),
+        (
+            "/api/v1/expenses?from=2026-13",
+            422,
+            "`2026-13` is not a month",
+        ),
+        (
+            "/api/v1/expenses?from=2026-1",
+            422,
+            "`2026-1` is not a month",
+        ),
+        (
+            "/api/v1/expenses?from=2020-01&to=2026-01",
+            422,
+            "more than 36 months",
+        ),
+        (
+            "/api/v1/forecast?account_id=42",
+            400,
+            "query string is not valid",
+        ),
+        (
+            "/api/v1/dq/findings?status=closed",
+            422,
+            "status must be open or resolved",
+        ),
+        (
+            "/api/v1/dq/findings?severity=fatal",
+            422,
+            "severity must be",
+        ),
+        (
+            "/api/v1/dq/findings?cursor=abc",
+            422,
+            "the cursor is not valid",
+        ),
+        (
+            "/api/v1/dq/findings?limit=0",
+            422,
+            "limit must be between 1 and 200",
+        ),
+        (
+            "/api/v1/export/transactions.csv?status=void",
+            422,
+            "status must be pending or posted",
+        ),
+        (
+            "/api/v1/export/transactions.csv?from=2026-02-01&to=2026-01-01",
+            422,
+            "`from` is after `to`",
+        ),
+        (
+            "/api/v1/export/transactions.csv?category=food",
+            422,
+            "category must be",
+        ),
     ] {
         let res = test::call_service(
             &service,

@@ -90,21 +90,30 @@ async fn a_hundred_thousand_rows_stream_in_bounded_memory() {
         bytes += chunk.len();
         chunks += 1;
         partial.extend_from_slice(&chunk);
-        let complete = partial.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+        let complete = partial
+            .iter()
+            .rposition(|b| *b == b'\n')
+            .map_or(0, |i| i + 1);
         for line in std::str::from_utf8(&partial[..complete])
             .unwrap()
             .split_terminator("\r\n")
         {
             lines += 1;
             if lines == 1 {
-                assert!(line.starts_with("id,account_id,account,booked_date"), "{line}");
+                assert!(
+                    line.starts_with("id,account_id,account,booked_date"),
+                    "{line}"
+                );
                 continue;
             }
             let fields: Vec<&str> = line.split(',').collect();
             assert_eq!(fields.len(), 14, "{line}");
             let key = (fields[3].to_owned(), fields[0].to_owned());
             if let Some(previous) = &previous {
-                assert!(*previous > key, "rows out of order or repeated: {previous:?} then {key:?}");
+                assert!(
+                    *previous > key,
+                    "rows out of order or repeated: {previous:?} then {key:?}"
+                );
             }
             let minor: i64 = fields[8].parse().unwrap();
             let sign = if minor < 0 { "-" } else { "" };

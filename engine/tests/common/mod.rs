@@ -6,8 +6,8 @@ pub mod sentry;
 use std::time::{Duration, Instant};
 
 use diesel::PgConnection;
-use findash_engine::testing::TestEngine;
 use findash_engine::Registry;
+use findash_engine::testing::TestEngine;
 use findash_schema::testing::sql;
 
 /// A tenant row; returns its id.
