@@ -80,6 +80,33 @@ impl ApiError {
         )
     }
 
+    /// A dependency is down; a retry after a few seconds may succeed.
+    pub fn unavailable(cause: &dyn fmt::Display) -> ApiError {
+        tracing::error!(error = %cause, "request failed: a dependency is unavailable");
+        ApiError {
+            retry: Some((5, 0)),
+            ..ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "the service is temporarily unavailable; retry shortly",
+            )
+        }
+    }
+
+    /// A data-layer failure: `unavailable` when PostgreSQL cannot be reached, else `internal`.
+    pub fn from_db(e: &findash_schema::DbError) -> ApiError {
+        use diesel::result::{DatabaseErrorKind, Error};
+        use findash_schema::DbError;
+        match e {
+            DbError::Pool(_)
+            | DbError::Connect(_)
+            | DbError::Query(Error::DatabaseError(DatabaseErrorKind::ClosedConnection, _)) => {
+                ApiError::unavailable(e)
+            }
+            _ => ApiError::internal(e),
+        }
+    }
+
     /// Something failed on our side; `cause` is logged, the client sees a generic message.
     pub fn internal(cause: &dyn fmt::Display) -> ApiError {
         tracing::error!(error = %cause, "request failed");
@@ -115,11 +142,13 @@ impl ResponseError for ApiError {
             ));
         }
         if let Some((seconds, limit)) = self.retry {
-            response
-                .insert_header((actix_web::http::header::RETRY_AFTER, seconds))
-                .insert_header((super::limit::LIMIT, limit))
-                .insert_header((super::limit::REMAINING, 0))
-                .insert_header((super::limit::RESET, seconds));
+            response.insert_header((actix_web::http::header::RETRY_AFTER, seconds));
+            if self.status == StatusCode::TOO_MANY_REQUESTS {
+                response
+                    .insert_header((super::limit::LIMIT, limit))
+                    .insert_header((super::limit::REMAINING, 0))
+                    .insert_header((super::limit::RESET, seconds));
+            }
         }
         response.json(ErrorBody {
             error: ErrorDetail {
@@ -141,7 +170,8 @@ pub struct ErrorBody {
 pub struct ErrorDetail {
     /// Stable, machine-readable: `bad_request`, `unauthorized`, `forbidden`, `not_found`,
     /// `method_not_allowed`, `conflict`, `payload_too_large`, `unsupported_media_type`,
-    /// `invalid`, `rate_limited`, `internal`.
+    /// `invalid`, `rate_limited`, `internal`, `unavailable` (a dependency is down; with
+    /// `Retry-After`).
     #[schema(example = "not_found")]
     pub code: String,
     /// For people; may change.

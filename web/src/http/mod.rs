@@ -74,7 +74,7 @@ async fn in_tenant<T: Send + 'static>(
     })
     .await
     .map_err(|e| ApiError::internal(&e))?
-    .map_err(|e| ApiError::internal(&e))
+    .map_err(|e| ApiError::from_db(&e))
 }
 
 /// A page size: 50 when absent, else 1 to 200.

@@ -42,7 +42,7 @@ use super::{accounts, docs, error, health, jobs, metrics};
         docs::init,
     ),
     components(schemas(error::ErrorBody, error::ErrorDetail)),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &ServerErrors),
     tags(
         (name = "dashboard", description = "What the dashboard shows: summary, accounts and transactions, revenue, expenses, cards, forecast, data-quality findings, CSV export. Aggregates are cached per tenant (`X-Cache`: hit, miss or bypass) and invalidated by the jobs that change them."),
         (name = "jobs", description = "Start, inspect, cancel and retry jobs"),
@@ -65,6 +65,41 @@ impl Modify for BearerAuth {
                     .build(),
             ),
         );
+    }
+}
+
+/// Every API operation can fail on our side (500 `internal`) or while PostgreSQL is unreachable
+/// (503 `unavailable`, with `Retry-After`); both are declared once here rather than on each path.
+struct ServerErrors;
+
+impl Modify for ServerErrors {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+        let error = |description: &str| {
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    "application/json",
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("ErrorBody")))
+                        .build(),
+                )
+                .build()
+        };
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            if !path.starts_with("/api/v1/") || path.starts_with("/api/v1/docs") {
+                continue;
+            }
+            for operation in [&mut item.get, &mut item.post].into_iter().flatten() {
+                let responses = &mut operation.responses.responses;
+                responses
+                    .entry("500".to_owned())
+                    .or_insert_with(|| error("Failed on our side (quote the request id)").into());
+                responses.entry("503".to_owned()).or_insert_with(|| {
+                    error("A dependency is unavailable; retry after `Retry-After` seconds").into()
+                });
+            }
+        }
     }
 }
 
