@@ -13,6 +13,8 @@ command -v pg_dump >/dev/null || need_packages+=(postgresql-client)
 dpkg -s libpq-dev >/dev/null 2>&1 || need_packages+=(libpq-dev)
 command -v pkg-config >/dev/null || need_packages+=(pkg-config)
 command -v redis-cli >/dev/null || need_packages+=(redis-tools)
+# The outage tests start and stop a Redis server of their own.
+command -v redis-server >/dev/null || need_packages+=(redis-server)
 if [ ${#need_packages[@]} -gt 0 ]; then findash_apt_install "${need_packages[@]}"; fi
 
 pg_ready() { pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null; }

@@ -565,6 +565,22 @@ async fn bad_dashboard_queries_get_clear_errors() {
             422,
             "limit must be between 1 and 200",
         ),
+        ("/api/v1/dq/findings?check=", 422, "check must be"),
+        (
+            "/api/v1/expenses?to=1899-12",
+            422,
+            "`1899-12` is not a month",
+        ),
+        (
+            "/api/v1/revenue?from=1899-12-31&to=1900-01-02",
+            422,
+            "1900-01-01 or later",
+        ),
+        (
+            "/api/v1/export/transactions.csv?q=a%00b",
+            422,
+            "q must not contain NUL",
+        ),
         (
             "/api/v1/export/transactions.csv?status=void",
             422,

@@ -191,6 +191,24 @@ async fn enqueue_checks_role_kind_payload_and_body_and_is_idempotent() {
             "invalid",
         ),
         (
+            r#"{"kind":"noop","payload":{"sleep_ms":"\u0000"}}"#,
+            admin.clone(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid",
+        ),
+        (
+            r#"{"kind":"noop","idempotency_key":"a\u0000b"}"#,
+            admin.clone(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid",
+        ),
+        (
+            r#"{"kind":"noop","payload":[null, null]}"#,
+            admin.clone(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid",
+        ),
+        (
             r#"{"kind":"noop","tenant_id":"x"}"#,
             admin.clone(),
             StatusCode::UNPROCESSABLE_ENTITY,

@@ -6,7 +6,7 @@
 
 use actix_web::{HttpResponse, web};
 use chrono::NaiveDate;
-use findash_schema::banking::{self, AccountRow, Cursor, TransactionFilter, TransactionRow};
+use findash_schema::banking::{self, AccountRow, TransactionFilter, TransactionRow};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -44,6 +44,9 @@ pub struct TransactionQuery {
     #[param(value_type = Option<String>, format = Date)]
     to: Option<NaiveDate>,
     /// A category id, or `uncategorized`.
+    #[param(
+        pattern = r"^(uncategorized|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$"
+    )]
     category: Option<String>,
     /// Text in the description or counterparty (case-insensitive).
     q: Option<String>,
@@ -51,11 +54,13 @@ pub struct TransactionQuery {
     min_amount_minor: Option<i64>,
     max_amount_minor: Option<i64>,
     /// pending or posted.
+    #[param(pattern = "^(pending|posted)$")]
     status: Option<String>,
     /// 1 to 200; 50 when absent.
     #[param(minimum = 1, maximum = 200)]
     limit: Option<i64>,
-    /// The `next_cursor` of the previous page.
+    /// The `next_cursor` of the previous page (opaque).
+    #[param(pattern = "^[A-Za-z0-9_-]{27}$")]
     cursor: Option<String>,
 }
 
@@ -65,15 +70,6 @@ pub struct TransactionPage {
     transactions: Vec<TransactionRow>,
     /// Pass as `cursor` for the next (older) page; null on the last page.
     next_cursor: Option<String>,
-}
-
-fn encode_cursor((date, id): Cursor) -> String {
-    format!("{date}.{id}")
-}
-
-fn decode_cursor(cursor: &str) -> Option<Cursor> {
-    let (date, id) = cursor.split_once('.')?;
-    Some((date.parse().ok()?, id.parse().ok()?))
 }
 
 /// One account's transactions, newest first; pages never shift as new transactions arrive.
@@ -98,9 +94,10 @@ pub async fn transactions(
     let limit = page_limit(query.limit)?;
     let after = match query.cursor.as_deref() {
         None => None,
-        Some(c) => {
-            Some(decode_cursor(c).ok_or_else(|| ApiError::invalid("the cursor is not valid"))?)
-        }
+        Some(c) => Some(
+            super::cursor::decode_day(c)
+                .ok_or_else(|| ApiError::invalid("the cursor is not valid"))?,
+        ),
     };
     let account = id.into_inner();
     let filter = FilterFields {
@@ -122,7 +119,10 @@ pub async fn transactions(
     .await?
     .ok_or_else(|| ApiError::not_found(format!("no account {account}")))?;
     let next_cursor = (page.len() as i64 == limit)
-        .then(|| page.last().map(|t| encode_cursor((t.booked_date, t.id))))
+        .then(|| {
+            page.last()
+                .map(|t| super::cursor::encode_day(t.booked_date, t.id))
+        })
         .flatten();
     Ok(HttpResponse::Ok().json(TransactionPage {
         transactions: page,
@@ -156,6 +156,9 @@ impl FilterFields {
             return Err(ApiError::invalid(
                 "min_amount_minor is above max_amount_minor",
             ));
+        }
+        if let Some(q) = &self.q {
+            super::reject_nul("q", q)?;
         }
         if let Some(status) = &self.status
             && !matches!(status.as_str(), "pending" | "posted")

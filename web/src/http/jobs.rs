@@ -50,6 +50,16 @@ pub struct NewJobBody {
     run_at: Option<DateTime<Utc>>,
 }
 
+/// Whether a string or key anywhere in `value` holds a NUL character.
+fn holds_nul(value: &Value) -> bool {
+    match value {
+        Value::String(s) => s.contains('\0'),
+        Value::Array(items) => items.iter().any(holds_nul),
+        Value::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || holds_nul(v)),
+        _ => false,
+    }
+}
+
 fn empty_object() -> Value {
     json!({})
 }
@@ -88,12 +98,22 @@ pub async fn enqueue(
             body.kind
         )));
     }
+    if !body.payload.is_object() {
+        return Err(ApiError::invalid("payload must be a JSON object"));
+    }
+    // JSON's \u0000 is valid JSON and still cannot be stored in PostgreSQL's jsonb.
+    if holds_nul(&body.payload) {
+        return Err(ApiError::invalid("payload must not contain NUL characters"));
+    }
     if !may_enqueue(caller.role, &body.kind) {
         return Err(ApiError::forbidden(format!(
             "the {} role may not start `{}` jobs",
             caller.role.as_str(),
             body.kind
         )));
+    }
+    if let Some(key) = &body.idempotency_key {
+        super::reject_nul("idempotency_key", key)?;
     }
     if let Some(key) = &body.idempotency_key
         && !(1..=255).contains(&key.chars().count())
@@ -133,6 +153,7 @@ pub async fn enqueue(
 #[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// queued, running, retrying, succeeded, dead, cancelled or quarantined.
+    #[param(pattern = "^(queued|running|retrying|succeeded|dead|cancelled|quarantined)$")]
     state: Option<String>,
     kind: Option<String>,
     queue: Option<String>,
@@ -176,6 +197,11 @@ pub async fn list(
             "unknown state `{s}` (states: {})",
             ledger::JOB_STATES.join(", ")
         )));
+    }
+    for (name, value) in [("kind", &query.kind), ("queue", &query.queue)] {
+        if let Some(value) = value {
+            super::reject_nul(name, value)?;
+        }
     }
     let filter = JobFilter {
         state: query.state,

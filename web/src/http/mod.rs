@@ -4,6 +4,7 @@
 
 mod accounts;
 pub mod caller;
+mod cursor;
 pub mod dashboard;
 mod docs;
 mod error;
@@ -77,6 +78,17 @@ async fn in_tenant<T: Send + 'static>(
     .map_err(|e| ApiError::from_db(&e))
 }
 
+/// PostgreSQL text cannot hold NUL characters: a value with one is refused before it gets there.
+fn reject_nul(name: &str, value: &str) -> Result<(), ApiError> {
+    if value.contains('\0') {
+        Err(ApiError::invalid(format!(
+            "{name} must not contain NUL characters"
+        )))
+    } else {
+        Ok(())
+    }
+}
+
 /// A page size: 50 when absent, else 1 to 200.
 fn page_limit(limit: Option<i64>) -> Result<i64, ApiError> {
     let limit = limit.unwrap_or(50);
@@ -89,99 +101,37 @@ fn page_limit(limit: Option<i64>) -> Result<i64, ApiError> {
 
 /// The route table. A known path with another method answers 405.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource("/healthz")
-            .get(health::healthz)
-            .default_service(web::to(method_not_allowed)),
-    )
-    .service(
-        web::resource("/readyz")
-            .get(health::readyz)
-            .default_service(web::to(method_not_allowed)),
-    )
-    .service(
-        web::resource("/metrics")
-            .get(metrics::metrics)
-            .default_service(web::to(method_not_allowed)),
-    )
-    .service(
-        web::scope("/api/v1")
-            .service(
-                web::resource("/openapi.json")
-                    .get(openapi::document)
-                    .default_service(web::to(method_not_allowed)),
-            )
-            .route("/docs", web::get().to(docs::page))
-            .route("/docs/swagger-ui-bundle.js", web::get().to(docs::script))
-            .route("/docs/swagger-ui.css", web::get().to(docs::style))
-            .route("/docs/init.js", web::get().to(docs::init))
-            .service(
-                web::resource("/summary")
-                    .get(dashboard::summary::summary)
-                    .default_service(web::to(method_not_allowed)),
-            )
-            .service(
-                web::resource("/revenue")
-                    .get(dashboard::revenue::revenue)
-                    .default_service(web::to(method_not_allowed)),
-            )
-            .service(
-                web::resource("/expenses")
-                    .get(dashboard::expenses::expenses)
-                    .default_service(web::to(method_not_allowed)),
-            )
-            .service(
-                web::resource("/cards")
-                    .get(dashboard::cards::cards)
-                    .default_service(web::to(method_not_allowed)),
-            )
-            .service(
-                web::resource("/forecast")
-                    .get(dashboard::forecast::forecast)
-                    .default_service(web::to(method_not_allowed)),
-            )
-            .service(
-                web::resource("/dq/findings")
-                    .get(dashboard::findings::findings)
-                    .default_service(web::to(method_not_allowed)),
-            )
-            .service(
-                web::resource("/export/transactions.csv")
-                    .get(dashboard::export::transactions_csv)
-                    .default_service(web::to(method_not_allowed)),
-            )
-            .service(
-                web::resource("/accounts")
-                    .get(accounts::list)
-                    .default_service(web::to(method_not_allowed)),
-            )
-            .service(
-                web::resource("/accounts/{id}/transactions")
-                    .get(accounts::transactions)
-                    .default_service(web::to(method_not_allowed)),
-            )
-            .service(
-                web::resource("/jobs")
-                    .get(jobs::list)
-                    .post(jobs::enqueue)
-                    .default_service(web::to(method_not_allowed)),
-            )
-            .service(
-                web::resource("/jobs/{id}")
-                    .get(jobs::show)
-                    .default_service(web::to(method_not_allowed)),
-            )
-            .service(
-                web::resource("/jobs/{id}/cancel")
-                    .post(jobs::cancel)
-                    .default_service(web::to(method_not_allowed)),
-            )
-            .service(
-                web::resource("/jobs/{id}/retry")
-                    .post(jobs::retry)
-                    .default_service(web::to(method_not_allowed)),
-            ),
-    );
+    cfg.service(resource("/healthz", "GET").get(health::healthz))
+        .service(resource("/readyz", "GET").get(health::readyz))
+        .service(resource("/metrics", "GET").get(metrics::metrics))
+        .service(
+            web::scope("/api/v1")
+                .service(resource("/openapi.json", "GET").get(openapi::document))
+                .service(resource("/docs", "GET").get(docs::page))
+                .service(resource("/docs/swagger-ui-bundle.js", "GET").get(docs::script))
+                .service(resource("/docs/swagger-ui.css", "GET").get(docs::style))
+                .service(resource("/docs/init.js", "GET").get(docs::init))
+                .service(resource("/summary", "GET").get(dashboard::summary::summary))
+                .service(resource("/revenue", "GET").get(dashboard::revenue::revenue))
+                .service(resource("/expenses", "GET").get(dashboard::expenses::expenses))
+                .service(resource("/cards", "GET").get(dashboard::cards::cards))
+                .service(resource("/forecast", "GET").get(dashboard::forecast::forecast))
+                .service(resource("/dq/findings", "GET").get(dashboard::findings::findings))
+                .service(
+                    resource("/export/transactions.csv", "GET")
+                        .get(dashboard::export::transactions_csv),
+                )
+                .service(resource("/accounts", "GET").get(accounts::list))
+                .service(resource("/accounts/{id}/transactions", "GET").get(accounts::transactions))
+                .service(
+                    resource("/jobs", "GET, POST")
+                        .get(jobs::list)
+                        .post(jobs::enqueue),
+                )
+                .service(resource("/jobs/{id}", "GET").get(jobs::show))
+                .service(resource("/jobs/{id}/cancel", "POST").post(jobs::cancel))
+                .service(resource("/jobs/{id}/retry", "POST").post(jobs::retry)),
+        );
 }
 
 /// The application around `routes`, as `serve` runs it and tests call it.
@@ -238,12 +188,19 @@ fn json_error(e: &actix_web::error::JsonPayloadError) -> ApiError {
     }
 }
 
-async fn method_not_allowed(req: HttpRequest) -> Result<actix_web::HttpResponse, ApiError> {
-    Err(ApiError::new(
-        actix_web::http::StatusCode::METHOD_NOT_ALLOWED,
-        "method_not_allowed",
-        format!("{} is not allowed on {}", req.method(), req.path()),
-    ))
+/// A resource whose other methods answer 405 with the `Allow` header (`allow`: "GET, POST").
+fn resource(path: &str, allow: &'static str) -> actix_web::Resource {
+    web::resource(path).default_service(web::to(move |req: HttpRequest| async move {
+        let mut response = actix_web::ResponseError::error_response(&ApiError::new(
+            actix_web::http::StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            format!("{} is not allowed on {}", req.method(), req.path()),
+        ));
+        response
+            .headers_mut()
+            .insert(header::ALLOW, header::HeaderValue::from_static(allow));
+        response
+    }))
 }
 
 async fn not_found(req: HttpRequest) -> Result<actix_web::HttpResponse, ApiError> {

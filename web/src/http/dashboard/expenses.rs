@@ -4,7 +4,7 @@
 #![allow(unused_qualifications)]
 
 use actix_web::{HttpResponse, web};
-use chrono::{Months, NaiveDate};
+use chrono::{Datelike, Months, NaiveDate};
 use findash_schema::dashboard::{self, MonthExpenses};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -21,11 +21,11 @@ const MAX_MONTHS: u32 = 36;
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct ExpensesQuery {
-    /// First month (YYYY-MM); five months before `to` when absent.
-    #[param(pattern = "^[0-9]{4}-[0-9]{2}$")]
+    /// First month (YYYY-MM, from 1900); five months before `to` when absent.
+    #[param(pattern = "^(19|[2-9][0-9])[0-9]{2}-(0[1-9]|1[0-2])$")]
     from: Option<String>,
     /// Last month (YYYY-MM); the current month when absent.
-    #[param(pattern = "^[0-9]{4}-[0-9]{2}$")]
+    #[param(pattern = "^(19|[2-9][0-9])[0-9]{2}-(0[1-9]|1[0-2])$")]
     to: Option<String>,
 }
 
@@ -79,7 +79,7 @@ pub async fn expenses(
 fn month(text: &str) -> Result<NaiveDate, ApiError> {
     NaiveDate::parse_from_str(&format!("{text}-01"), "%Y-%m-%d")
         .ok()
-        .filter(|_| text.len() == 7)
+        .filter(|m| text.len() == 7 && m.year() >= 1900)
         .ok_or_else(|| ApiError::invalid(format!("`{text}` is not a month (YYYY-MM)")))
 }
 

@@ -46,6 +46,9 @@ pub struct ExportQuery {
     #[param(value_type = Option<String>, format = Date)]
     to: Option<NaiveDate>,
     /// A category id, or `uncategorized`.
+    #[param(
+        pattern = r"^(uncategorized|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$"
+    )]
     category: Option<String>,
     /// Text in the description or counterparty (case-insensitive).
     q: Option<String>,

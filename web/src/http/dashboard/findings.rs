@@ -4,8 +4,7 @@
 #![allow(unused_qualifications)]
 
 use actix_web::{HttpResponse, web};
-use chrono::DateTime;
-use findash_schema::dashboard::{self, Finding, FindingFilter, FindingsCursor};
+use findash_schema::dashboard::{self, Finding, FindingFilter};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -24,11 +23,13 @@ pub struct FindingsQuery {
     #[param(pattern = "^(info|warning|critical)$")]
     severity: Option<String>,
     /// A check's name, e.g. `stale_sync`.
+    #[param(pattern = "^[a-z][a-z0-9_]*$")]
     check: Option<String>,
     /// 1 to 200; 50 when absent.
     #[param(minimum = 1, maximum = 200)]
     limit: Option<i64>,
-    /// The `next_cursor` of the previous page.
+    /// The `next_cursor` of the previous page (opaque).
+    #[param(pattern = "^[A-Za-z0-9_-]{32}$")]
     cursor: Option<String>,
 }
 
@@ -38,18 +39,6 @@ pub struct FindingsPage {
     findings: Vec<Finding>,
     /// Pass as `cursor` for the next page; null on the last page.
     next_cursor: Option<String>,
-}
-
-fn encode_cursor((at, id): FindingsCursor) -> String {
-    format!("{}.{id}", at.timestamp_micros())
-}
-
-fn decode_cursor(cursor: &str) -> Option<FindingsCursor> {
-    let (micros, id) = cursor.split_once('.')?;
-    Some((
-        DateTime::from_timestamp_micros(micros.parse().ok()?)?,
-        id.parse().ok()?,
-    ))
 }
 
 /// The caller's tenant's data-quality findings.
@@ -80,16 +69,24 @@ pub async fn findings(
             "severity must be info, warning or critical",
         ));
     }
+    if let Some(check) = &query.check
+        && !is_check_name(check)
+    {
+        return Err(ApiError::invalid(
+            "check must be a check's name (lowercase letters, digits and _)",
+        ));
+    }
     let after = match query.cursor.as_deref() {
         None => None,
-        Some(c) => {
-            Some(decode_cursor(c).ok_or_else(|| ApiError::invalid("the cursor is not valid"))?)
-        }
+        Some(c) => Some(
+            crate::http::cursor::decode_instant(c)
+                .ok_or_else(|| ApiError::invalid("the cursor is not valid"))?,
+        ),
     };
     let filter = FindingFilter {
         status,
         severity: query.severity,
-        check_name: query.check.filter(|c| !c.is_empty()),
+        check_name: query.check,
     };
     let findings = in_tenant(&state, &caller, move |scope| {
         dashboard::findings_page(scope, &filter, after, limit)
@@ -99,11 +96,18 @@ pub async fn findings(
         .then(|| {
             findings
                 .last()
-                .map(|f| encode_cursor((f.last_seen_at, f.id)))
+                .map(|f| crate::http::cursor::encode_instant(f.last_seen_at, f.id))
         })
         .flatten();
     Ok(HttpResponse::Ok().json(FindingsPage {
         findings,
         next_cursor,
     }))
+}
+
+/// `^[a-z][a-z0-9_]*$`, the shape of every check's name.
+fn is_check_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_ascii_lowercase())
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
 }

@@ -107,6 +107,9 @@ fn default_from(interval: Interval, to: NaiveDate) -> NaiveDate {
 }
 
 fn check_range(interval: Interval, from: NaiveDate, to: NaiveDate) -> Result<(), ApiError> {
+    if from.year() < 1900 || to.year() < 1900 {
+        return Err(ApiError::invalid("dates must be 1900-01-01 or later"));
+    }
     if from > to {
         return Err(ApiError::invalid("`from` is after `to`"));
     }
