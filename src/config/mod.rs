@@ -41,6 +41,7 @@ pub const VARIABLES: &[&str] = &[
     "API_RATE_LIMIT_IP",
     "API_RATE_LIMIT_TENANT",
     "TRUSTED_PROXIES",
+    "API_CACHE",
     "PUBLIC_BASE_URL",
     "JWT_SECRET",
     "JWT_SECRET_PREVIOUS",
@@ -273,6 +274,7 @@ impl Config {
         let ip_quota = r.parse("API_RATE_LIMIT_IP", default_quota("600/m:120"));
         let tenant_quota = r.parse("API_RATE_LIMIT_TENANT", default_quota("1200/m:240"));
         let trusted_proxies = r.parse("TRUSTED_PROXIES", TrustedProxies::default());
+        let cache = r.parse("API_CACHE", true);
         let web = WebConfig {
             bind_addr,
             public_base_url,
@@ -286,6 +288,7 @@ impl Config {
             ip_quota,
             tenant_quota,
             trusted_proxies,
+            cache,
         };
 
         let (origins, notes) = r.finish()?;

@@ -26,6 +26,9 @@ pub struct WebConfig {
     pub tenant_quota: Quota,
     /// `TRUSTED_PROXIES`.
     pub trusted_proxies: TrustedProxies,
+    /// `API_CACHE`: whether dashboard aggregates are cached in Redis (`false` computes every
+    /// answer, e.g. to rule the cache out while investigating).
+    pub cache: bool,
 }
 
 /// Webhook signing secrets. A receiver whose secret is unset is disabled.

@@ -418,6 +418,22 @@ async fn aggregates_are_cached_per_tenant_until_a_job_changes_the_data() {
     // B's entry was not touched by A's job.
     assert_eq!(summary(b).await, ("hit".to_owned(), 186_000));
 
+    // With the cache switched off (API_CACHE=false) every answer is computed.
+    let mut config = common::config();
+    config.cache = false;
+    let uncached = test::init_service(app(common::state(&t, config))).await;
+    for _ in 0..2 {
+        let res = test::call_service(
+            &uncached,
+            TestRequest::get()
+                .uri("/api/v1/summary")
+                .insert_header(("authorization", common::bearer(a, Role::User)))
+                .to_request(),
+        )
+        .await;
+        assert_eq!(res.headers().get("x-cache").unwrap(), "bypass");
+    }
+
     running.shutdown().await;
     findash_engine::testing::delete_namespace(&t.namespace).await;
 }

@@ -34,6 +34,7 @@ pub fn config() -> WebConfig {
         ip_quota: "100000/s".parse::<Quota>().unwrap(),
         tenant_quota: "100000/s".parse::<Quota>().unwrap(),
         trusted_proxies: TrustedProxies::default(),
+        cache: true,
     }
 }
 

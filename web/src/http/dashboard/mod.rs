@@ -1,7 +1,8 @@
 //! The dashboard's read endpoints: summary, revenue, expenses, cards, forecast, data-quality
 //! findings and the CSV export. Aggregates are answered from the tenant cache when it holds
 //! them (`X-Cache: hit`), else computed in the caller's tenant scope and stored (`miss`); with
-//! Redis unavailable they are computed every time (`bypass`).
+//! Redis unavailable, or the cache switched off (`API_CACHE=false`), they are computed every
+//! time (`bypass`).
 
 pub mod cards;
 pub mod expenses;
@@ -38,7 +39,11 @@ async fn cached<T: Serialize + Send + 'static>(
     + 'static,
 ) -> Result<HttpResponse, ApiError> {
     let cache = state.engine.cache();
-    let lookup = cache.lookup(caller.tenant, view, &params).await;
+    let lookup = if state.config.cache {
+        cache.lookup(caller.tenant, view, &params).await
+    } else {
+        Lookup::Unavailable
+    };
     let ticket = match lookup {
         Lookup::Hit(body) => {
             state.metrics.cache_result(view, "hit");
