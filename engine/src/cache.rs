@@ -1,11 +1,13 @@
 //! A per-tenant cache of expensive read models (the dashboard's aggregates) in Redis, which the
 //! jobs that change a tenant's data invalidate.
 //!
-//! Invalidation is by generation: every tenant has a counter, and a cached entry is served only
-//! while the counter still has the value it had when the entry's computation started. A job
-//! (or request) that changed data bumps the counter after its transaction committed, so an entry
-//! computed from the old data, even one written after the bump, is never served again. A second,
-//! global counter does the same for data every tenant shares (exchange rates).
+//! Invalidation is by generation: every tenant has a generation, and a cached entry is served
+//! only while the generation still has the value it had when the entry's computation started. A
+//! job (or request) that changed data sets a new generation after its transaction committed, so
+//! an entry computed from the old data, even one written after that, is never served again. A
+//! second, global generation does the same for data every tenant shares (exchange rates). New
+//! generations are random, not incremented: a Redis restored from an older snapshot or failed
+//! over to a lagging replica can never bring an old generation, and its entries, back to life.
 //!
 //! An entry is keyed by tenant and carries its tenant inside: it can never be served to another
 //! tenant. Redis is an optimisation here: when it is slow or down, lookups miss at once and the
@@ -83,7 +85,7 @@ impl TenantCache {
         let mut redis = self.redis.clone();
         let answer = tokio::time::timeout(
             REDIS_TIMEOUT,
-            pipe.query_async::<(Option<u64>, Option<u64>, Option<Vec<u8>>)>(&mut redis),
+            pipe.query_async::<(Option<String>, Option<String>, Option<Vec<u8>>)>(&mut redis),
         )
         .await;
         let (global, own, entry) = match answer {
@@ -97,7 +99,12 @@ impl TenantCache {
                 return Lookup::Unavailable;
             }
         };
-        let stamp = format!("{}.{}.{tenant}\n", global.unwrap_or(0), own.unwrap_or(0));
+        // Any value will do as a generation (operators may set one by hand); none is "0".
+        let stamp = format!(
+            "{}.{}.{tenant}\n",
+            global.as_deref().unwrap_or("0"),
+            own.as_deref().unwrap_or("0")
+        );
         match entry {
             Some(bytes) if bytes.starts_with(stamp.as_bytes()) => {
                 Lookup::Hit(bytes[stamp.len()..].to_vec())
@@ -137,11 +144,11 @@ impl TenantCache {
         self.bump(self.global_generation()).await;
     }
 
-    async fn bump(&self, counter: String) {
+    async fn bump(&self, generation: String) {
         let mut redis = self.redis.clone();
-        let mut incr = redis::cmd("INCR");
-        incr.arg(&counter);
-        match tokio::time::timeout(REDIS_TIMEOUT, incr.query_async::<u64>(&mut redis)).await {
+        let mut set = redis::cmd("SET");
+        set.arg(&generation).arg(rand::random::<u64>());
+        match tokio::time::timeout(REDIS_TIMEOUT, set.query_async::<()>(&mut redis)).await {
             Ok(Ok(_)) => {}
             Ok(Err(e)) => tracing::warn!(
                 error = %e,

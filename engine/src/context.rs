@@ -142,7 +142,13 @@ impl JobContext {
             )));
         };
         let db = self.inner.services.db.clone();
-        blocking(move || db.tenant(tenant, |conn| f(conn).map_err(ScopeError::Job))).await
+        let after = self.after_scope();
+        blocking(move || {
+            let result = db.tenant(tenant, |conn| f(conn).map_err(ScopeError::Job));
+            after();
+            result
+        })
+        .await
     }
 
     /// Runs `f` on the system path (every tenant visible), on a blocking thread.
@@ -152,7 +158,39 @@ impl JobContext {
         F: FnOnce(&mut SystemConn<'_>) -> anyhow::Result<T> + Send + 'static,
     {
         let db = self.inner.services.db.clone();
-        blocking(move || db.system(task, |conn| f(conn).map_err(ScopeError::Job))).await
+        let after = self.after_scope();
+        blocking(move || {
+            let result = db.system(task, |conn| f(conn).map_err(ScopeError::Job));
+            after();
+            result
+        })
+        .await
+    }
+
+    /// What runs on the blocking thread once a scope of this job ended: for a job that changes
+    /// dashboard data, dropping the cached answers its transaction may have made stale. Done
+    /// there, after the commit, it also covers a scope that outlives its job (a timed-out or
+    /// cancelled attempt stops awaiting, but the blocking work runs to its end). The executor
+    /// drops them once more when the attempt ends.
+    fn after_scope(&self) -> impl FnOnce() + Send + 'static {
+        let services = self.inner.services.clone();
+        let changes = services
+            .registry
+            .get(self.inner.kind)
+            .is_some_and(|t| t.changes_dashboard);
+        let tenant = self.inner.tenant;
+        let runtime = tokio::runtime::Handle::try_current().ok();
+        move || {
+            let (true, Some(runtime)) = (changes, runtime) else {
+                return;
+            };
+            runtime.spawn(async move {
+                match tenant {
+                    Some(tenant) => services.cache.invalidate(tenant).await,
+                    None => services.cache.invalidate_all().await,
+                }
+            });
+        }
     }
 
     /// Fan-out: enqueues `children` as steps `<this step>:<subject>` of this job's workflow run.

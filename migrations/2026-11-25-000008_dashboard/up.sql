@@ -12,35 +12,45 @@ CREATE FUNCTION fx_rate(from_ccy text, to_ccy text, on_date date, OUT rate numer
     SELECT 1::numeric, on_date WHERE from_ccy = to_ccy
     UNION ALL
     (SELECT c.r, c.d FROM (
-        (SELECT x.rate AS r, x.rate_date AS d, 1 AS preference FROM fx_rates x
-          WHERE x.base_currency = from_ccy AND x.quote_currency = to_ccy AND x.rate_date <= on_date
-          ORDER BY x.rate_date DESC LIMIT 1)
+        (SELECT x.rate AS r, x.rate_date AS d, 1 AS preference, x.source FROM fx_rates x
+          WHERE x.base_currency = from_ccy::bpchar AND x.quote_currency = to_ccy::bpchar
+            AND x.rate_date <= on_date
+          ORDER BY x.rate_date DESC, x.source LIMIT 1)
         UNION ALL
-        (SELECT 1 / x.rate, x.rate_date, 2 FROM fx_rates x
-          WHERE x.base_currency = to_ccy AND x.quote_currency = from_ccy AND x.rate_date <= on_date
-          ORDER BY x.rate_date DESC LIMIT 1)
+        (SELECT 1 / x.rate, x.rate_date, 2, x.source FROM fx_rates x
+          WHERE x.base_currency = to_ccy::bpchar AND x.quote_currency = from_ccy::bpchar
+            AND x.rate_date <= on_date
+          ORDER BY x.rate_date DESC, x.source LIMIT 1)
         UNION ALL
-        (SELECT t.rate / f.rate, f.rate_date, 3 FROM fx_rates f
+        (SELECT t.rate / f.rate, f.rate_date, 3, f.source FROM fx_rates f
            JOIN fx_rates t ON t.source = f.source AND t.base_currency = f.base_currency
-                          AND t.rate_date = f.rate_date AND t.quote_currency = to_ccy
-          WHERE f.quote_currency = from_ccy AND f.rate_date <= on_date
-          ORDER BY f.rate_date DESC LIMIT 1)
+                          AND t.rate_date = f.rate_date AND t.quote_currency = to_ccy::bpchar
+          WHERE f.quote_currency = from_ccy::bpchar AND f.rate_date <= on_date
+          ORDER BY f.rate_date DESC, f.source, f.base_currency LIMIT 1)
      ) c
      WHERE from_ccy <> to_ccy
-     ORDER BY c.d DESC, c.preference
+     -- The newest day wins; on the same day a direct rate beats an inverse beats a cross rate,
+     -- then the source's name decides, so the same data always gives the same rate.
+     ORDER BY c.d DESC, c.preference, c.source
      LIMIT 1)
 $$;
 
 -- `amount_minor` of `from_ccy` in minor units of `to_ccy` at the rate of `on_date`, rounded half
 -- away from zero to the target's minor unit (exact decimal arithmetic, never floating point).
--- NULL when no rate is known; an error when the result does not fit a BIGINT.
+-- NULL when no rate is known or the result does not fit a BIGINT (reported as unconverted).
 CREATE FUNCTION fx_convert(amount_minor bigint, from_ccy text, to_ccy text, on_date date) RETURNS bigint
     LANGUAGE sql STABLE PARALLEL SAFE
     AS $$
-    SELECT round(amount_minor * r.rate * power(10::numeric, t.minor_units - f.minor_units))::bigint
-    FROM fx_rate(from_ccy, to_ccy, on_date) r, currencies f, currencies t
-    WHERE f.code = from_ccy AND t.code = to_ccy
+    SELECT CASE WHEN v BETWEEN -9223372036854775808 AND 9223372036854775807 THEN v::bigint END
+    FROM (
+        SELECT round(amount_minor * r.rate * power(10::numeric, t.minor_units - f.minor_units)) AS v
+        FROM fx_rate(from_ccy, to_ccy, on_date) r, currencies f, currencies t
+        WHERE f.code = from_ccy::bpchar AND t.code = to_ccy::bpchar
+    ) converted
 $$;
+
+-- Cross rates look a currency up by quote, newest first.
+CREATE INDEX fx_rates_quote_date_idx ON fx_rates (quote_currency, rate_date DESC);
 
 -- Revenue by period reads a tenant's events by time with the columns it sums.
 DROP INDEX revenue_events_tenant_time_idx;

@@ -38,7 +38,7 @@ fn books(conn: &mut diesel::PgConnection, t: TenantId, stale_connection: bool) -
         conn,
         &format!(
             "INSERT INTO fx_rates (source, base_currency, quote_currency, rate_date, rate) VALUES \
-               ('ecb', 'EUR', 'BRL', current_date - 1, 6), ('ecb', 'EUR', 'USD', current_date - 1, 1.2) \
+               ('ecb', 'EUR', 'BRL', (now() AT TIME ZONE 'UTC')::date - 1, 6), ('ecb', 'EUR', 'USD', (now() AT TIME ZONE 'UTC')::date - 1, 1.2) \
                ON CONFLICT DO NOTHING; \
              INSERT INTO categories (tenant_id, slug, name, kind) VALUES \
                ('{t}', 'salary', 'Salary', 'income'), ('{t}', 'housing', 'Housing', 'expense'), \
@@ -54,7 +54,7 @@ fn books(conn: &mut diesel::PgConnection, t: TenantId, stale_connection: bool) -
              FROM provider_connections c, (VALUES \
                  ('checking', 'checking', 'Checking', 'BRL', 1000000::bigint, NULL::bigint, NULL::bigint, NULL::date, NULL::date), \
                  ('savings', 'savings', 'Dollar savings', 'USD', 50000, NULL, NULL, NULL, NULL), \
-                 ('card', 'credit_card', 'Card', 'BRL', -120000, 500000, -100000, current_date - 5, current_date + 10) \
+                 ('card', 'credit_card', 'Card', 'BRL', -120000, 500000, -100000, (now() AT TIME ZONE 'UTC')::date - 5, (now() AT TIME ZONE 'UTC')::date + 10) \
              ) AS a (ext, kind, name, currency, balance, credit_limit, statement, closing, due) \
              WHERE c.tenant_id = '{t}'; \
              INSERT INTO transactions (tenant_id, account_id, external_id, booked_date, amount_minor, currency, \
@@ -79,13 +79,13 @@ fn books(conn: &mut diesel::PgConnection, t: TenantId, stale_connection: bool) -
                     ('{t}', 'stripe', 'payout', 'po_1', 'paid', 7000, 0, 'BRL', now()); \
              INSERT INTO forecasts (id, tenant_id, currency, method_version, starts_on, horizon_days, \
                                     starting_balance_minor, data_as_of, generated_at) \
-             VALUES (gen_random_uuid(), '{t}', 'BRL', 'v0', current_date, 3, 1, now() - interval '2 days', now() - interval '1 day'); \
+             VALUES (gen_random_uuid(), '{t}', 'BRL', 'v0', (now() AT TIME ZONE 'UTC')::date, 3, 1, now() - interval '2 days', now() - interval '1 day'); \
              WITH f AS (INSERT INTO forecasts (tenant_id, currency, method_version, starts_on, horizon_days, \
                                                starting_balance_minor, data_as_of, generated_at) \
-                        VALUES ('{t}', 'BRL', 'v1', current_date, 3, 1130000, now() - interval '2 hours', now() - interval '1 hour') \
+                        VALUES ('{t}', 'BRL', 'v1', (now() AT TIME ZONE 'UTC')::date, 3, 1130000, now() - interval '2 hours', now() - interval '1 hour') \
                         RETURNING id) \
              INSERT INTO forecast_points (forecast_id, tenant_id, day, p10_minor, p50_minor, p90_minor) \
-             SELECT f.id, '{t}', current_date + d, 1000000 - d * 1000, p50, 1200000 \
+             SELECT f.id, '{t}', (now() AT TIME ZONE 'UTC')::date + d, 1000000 - d * 1000, p50, 1200000 \
              FROM f, (VALUES (1, 1100000), (2, 1050000), (3, 1090000)) AS p (d, p50); \
              INSERT INTO dq_findings (tenant_id, check_name, severity, subject_type, fingerprint, message, \
                                       first_seen_at, last_seen_at, status, resolved_at) VALUES \
@@ -245,11 +245,7 @@ async fn aggregates_are_exact_converted_and_stay_inside_the_tenant() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|f| {
-            f["fingerprint"]
-                .as_str()
-                .unwrap_or(f["message"].as_str().unwrap())
-        })
+        .map(|f| f["message"].as_str().unwrap())
         .collect();
     assert_eq!(names, ["Gap", "Dupes"]);
     let cursor = page["next_cursor"].as_str().unwrap().to_owned();
@@ -350,7 +346,15 @@ async fn aggregates_are_cached_per_tenant_until_a_job_changes_the_data() {
     let (a, b) = (common::tenant(&t, "a"), common::tenant(&t, "b"));
     let mut conn = t.db.admin_conn();
     let checking = books(&mut conn, a, false);
-    books(&mut conn, b, false);
+    let theirs = books(&mut conn, b, false);
+    // B spends 7 more than A this month, so an answer shows whose books it came from.
+    common::exec(
+        &mut conn,
+        &format!(
+            "INSERT INTO transactions (tenant_id, account_id, external_id, booked_date, amount_minor, currency, description, status) \
+             VALUES ('{b}', '{theirs}', 'b-only', (now() AT TIME ZONE 'UTC')::date, -7, 'BRL', 'B only', 'posted')"
+        ),
+    );
     let running = t.run(2);
     let service = test::init_service(app(common::state(&t, common::config()))).await;
     let svc = &service;
@@ -378,7 +382,8 @@ async fn aggregates_are_cached_per_tenant_until_a_job_changes_the_data() {
     assert_eq!(summary(a).await, ("miss".to_owned(), 186_000));
     assert_eq!(summary(a).await, ("hit".to_owned(), 186_000));
     // B's answer is B's own, even though A's is cached under the same view and parameters.
-    assert_eq!(summary(b).await, ("miss".to_owned(), 186_000));
+    assert_eq!(summary(b).await, ("miss".to_owned(), 186_007));
+    assert_eq!(summary(b).await, ("hit".to_owned(), 186_007));
     common::exec(
         &mut conn,
         &format!(
@@ -416,7 +421,20 @@ async fn aggregates_are_cached_per_tenant_until_a_job_changes_the_data() {
     assert_eq!(summary(a).await, ("miss".to_owned(), 190_000));
     assert_eq!(summary(a).await, ("hit".to_owned(), 190_000));
     // B's entry was not touched by A's job.
-    assert_eq!(summary(b).await, ("hit".to_owned(), 186_000));
+    assert_eq!(summary(b).await, ("hit".to_owned(), 186_007));
+
+    // Explicit ranges are computed, never stored: one entry per default view, not per range.
+    for _ in 0..2 {
+        let res = test::call_service(
+            svc,
+            TestRequest::get()
+                .uri("/api/v1/revenue?from=2026-01-01&to=2026-01-31")
+                .insert_header(("authorization", common::bearer(a, Role::User)))
+                .to_request(),
+        )
+        .await;
+        assert_eq!(res.headers().get("x-cache").unwrap(), "bypass");
+    }
 
     // With the cache switched off (API_CACHE=false) every answer is computed.
     let mut config = common::config();
@@ -590,12 +608,17 @@ async fn bad_dashboard_queries_get_clear_errors() {
         (
             "/api/v1/revenue?from=1899-12-31&to=1900-01-02",
             422,
-            "1900-01-01 or later",
+            "between 1900-01-01 and 9999-12-31",
         ),
         (
             "/api/v1/export/transactions.csv?q=a%00b",
             422,
             "q must not contain NUL",
+        ),
+        (
+            "/api/v1/export/transactions.csv?from=-5000-01-01",
+            422,
+            "between 1900-01-01 and 9999-12-31",
         ),
         (
             "/api/v1/export/transactions.csv?status=void",
@@ -627,5 +650,48 @@ async fn bad_dashboard_queries_get_clear_errors() {
         assert!(message.contains(words), "{uri}: {message}");
         assert!(body["error"]["request_id"].is_string(), "{uri}: {body}");
     }
+    findash_engine::testing::delete_namespace(&t.namespace).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revenue_days_are_the_tenants_days() {
+    let t = common::engine().await;
+    let a = common::tenant(&t, "a");
+    let mut conn = t.db.admin_conn();
+    // 01:30 UTC on 10 March is 22:30 on 9 March in São Paulo (UTC−3).
+    common::exec(
+        &mut conn,
+        &format!(
+            "UPDATE tenants SET time_zone = 'America/Sao_Paulo' WHERE id = '{a}'; \
+             INSERT INTO revenue_events (tenant_id, source, kind, external_id, status, amount_minor, currency, occurred_at) \
+             VALUES ('{a}', 'stripe', 'payment', 'ch_late', 'succeeded', 4200, 'BRL', '2026-03-10 01:30:00+00'), \
+                    ('{a}', 'stripe', 'payment', 'ch_next', 'succeeded', 100, 'BRL', '2026-03-11 02:59:59+00'), \
+                    ('{a}', 'stripe', 'payment', 'ch_out', 'succeeded', 9, 'BRL', '2026-03-11 03:00:00+00')"
+        ),
+    );
+    let service = test::init_service(app(common::state(&t, common::config()))).await;
+    let res = test::call_service(
+        &service,
+        TestRequest::get()
+            .uri("/api/v1/revenue?from=2026-03-09&to=2026-03-10")
+            .insert_header(("authorization", common::bearer(a, Role::User)))
+            .to_request(),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let r: Value = test::read_body_json(res).await;
+    let days: Vec<(&str, i64)> = r["periods"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["period_start"].as_str().unwrap(),
+                p["payments_minor"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    // The payment just before midnight of the 10th (local) counts; the one at midnight does not.
+    assert_eq!(days, [("2026-03-09", 4200), ("2026-03-10", 100)], "{r}");
     findash_engine::testing::delete_namespace(&t.namespace).await;
 }

@@ -29,7 +29,7 @@ INSERT INTO transactions (tenant_id, account_id, external_id, booked_date, amoun
                           description, counterparty, category_id, status)
 SELECT a.tenant_id, a.id, 'bench-' || i,
        current_date - (i % 1826)::int,
-       CASE WHEN i % 17 = 0 THEN 250000 + (i % 5000) ELSE -((i * 7919) % 40000 + 100) END,
+       CASE WHEN i % 17 = 0 THEN 250000 + (i % 5000) ELSE -((i::bigint * 7919) % 40000 + 100) END,
        a.currency,
        'Purchase ' || i || ' at store ' || (i % 997), 'Store ' || (i % 997),
        (SELECT id FROM cats WHERE cats.n = i % cats.total),

@@ -100,9 +100,10 @@ struct SpendRow {
     unconverted: Option<String>,
 }
 
-/// Spending by category for the months from `from` to `to` (first days of months), each month
-/// converted at the rates of its last day (or of `today` for the current month). Months without
-/// spending are included, empty.
+/// Spending by category for the months from `from` to `to` (first days of months), up to `today`
+/// (a transaction dated in the future is not spending yet), each month converted at the rates of
+/// its last day (or of `today` for the current month). Months without spending are included,
+/// empty.
 pub fn expenses_by_month(
     scope: &mut TenantConn<'_>,
     base: &str,
@@ -116,6 +117,7 @@ pub fn expenses_by_month(
                     t.currency::text AS currency, (-sum(t.amount_minor))::bigint AS spent \
              FROM transactions t LEFT JOIN categories c ON c.id = t.category_id \
              WHERE t.booked_date >= $1 AND t.booked_date < ($2::date + interval '1 month') \
+               AND t.booked_date <= $4 \
                AND (c.kind = 'expense' OR (t.category_id IS NULL AND t.amount_minor < 0)) \
              GROUP BY 1, 2, 3), \
          x AS ( \

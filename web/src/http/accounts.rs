@@ -145,6 +145,13 @@ pub(crate) struct FilterFields {
 impl FilterFields {
     /// The checked filter, restricted to `account` when given.
     pub(crate) fn into_filter(self, account: Option<Uuid>) -> Result<TransactionFilter, ApiError> {
+        for day in [self.from, self.to].into_iter().flatten() {
+            if !(1900..=9999).contains(&chrono::Datelike::year(&day)) {
+                return Err(ApiError::invalid(
+                    "dates must be between 1900-01-01 and 9999-12-31",
+                ));
+            }
+        }
         if let (Some(from), Some(to)) = (self.from, self.to)
             && from > to
         {

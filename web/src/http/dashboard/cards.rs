@@ -56,7 +56,7 @@ pub struct Card {
         (status = 429, description = "Over a rate limit", body = ErrorBody),
     ))]
 pub async fn cards(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
-    cached(&state, &caller, "cards", String::new(), |scope| {
+    cached(&state, &caller, "cards", Some(String::new()), |scope| {
         let today = dashboard::calendar(scope)?.today;
         let cards = banking::accounts(scope)?
             .into_iter()

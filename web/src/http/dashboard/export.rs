@@ -3,7 +3,9 @@
 //! Rows are read in keyset batches, each in its own short tenant transaction, and handed to the
 //! response through a channel of two batches: memory stays bounded whatever the export's size, no
 //! connection is held while the client reads, and a client that goes away stops the export.
-//! Transactions that arrive during an export may or may not be in it; none appears twice.
+//! Transactions that arrive during an export may or may not be in it; one whose booked date a
+//! sync changes while the export runs may appear twice or not at all (each batch is its own
+//! snapshot).
 
 // utoipa's expansion of `params(ExportQuery)` spells out a path the lint calls unnecessary.
 #![allow(unused_qualifications)]

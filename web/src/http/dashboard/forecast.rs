@@ -51,7 +51,7 @@ pub async fn forecast(
     query: web::Query<ForecastQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let query = query.into_inner();
-    let params = serde_json::to_string(&query).map_err(|e| ApiError::internal(&e))?;
+    let params = Some(serde_json::to_string(&query).map_err(|e| ApiError::internal(&e))?);
     let account = query.account_id;
     cached(&state, &caller, "forecast", params, move |scope| {
         let now = dashboard::calendar(scope)?.now;

@@ -1,8 +1,8 @@
 //! The dashboard's read endpoints: summary, revenue, expenses, cards, forecast, data-quality
 //! findings and the CSV export. Aggregates are answered from the tenant cache when it holds
 //! them (`X-Cache: hit`), else computed in the caller's tenant scope and stored (`miss`); with
-//! Redis unavailable, or the cache switched off (`API_CACHE=false`), they are computed every
-//! time (`bypass`).
+//! Redis unavailable, the cache switched off (`API_CACHE=false`), or an explicit date range, they
+//! are computed every time (`bypass`).
 
 pub mod cards;
 pub mod expenses;
@@ -26,12 +26,16 @@ pub const X_CACHE: &str = "x-cache";
 /// Answers `view` (with canonical `params`) for the caller's tenant from the cache, or computes
 /// it with `compute` in the tenant scope and caches it. Only successful answers are cached; an
 /// `ApiError` from `compute` (a request that only the tenant's data shows to be wrong) is
-/// answered as it is.
+/// answered as it is. `params: None` is a request not worth caching (an explicit date range):
+/// entries stay few per tenant, so one tenant cannot fill Redis with variants.
+///
+/// Entries also roll over every UTC hour: answers depend on the tenant's "today" (month start,
+/// default ranges, days until due), which the key would otherwise not see change.
 async fn cached<T: Serialize + Send + 'static>(
     state: &AppState,
     caller: &Caller,
     view: &'static str,
-    params: String,
+    params: Option<String>,
     compute: impl FnOnce(
         &mut findash_schema::TenantConn<'_>,
     ) -> diesel::QueryResult<Result<T, ApiError>>
@@ -39,10 +43,14 @@ async fn cached<T: Serialize + Send + 'static>(
     + 'static,
 ) -> Result<HttpResponse, ApiError> {
     let cache = state.engine.cache();
-    let lookup = if state.config.cache {
-        cache.lookup(caller.tenant, view, &params).await
-    } else {
-        Lookup::Unavailable
+    let lookup = match params {
+        Some(params) if state.config.cache => {
+            let hour = chrono::Utc::now().format("%Y-%m-%dT%H");
+            cache
+                .lookup(caller.tenant, view, &format!("{params}|{hour}"))
+                .await
+        }
+        _ => Lookup::Unavailable,
     };
     let ticket = match lookup {
         Lookup::Hit(body) => {

@@ -70,7 +70,11 @@ pub async fn revenue(
     if let (Some(from), Some(to)) = (query.from, query.to) {
         check_range(interval, from, to)?;
     }
-    let params = serde_json::to_string(&query).map_err(|e| ApiError::internal(&e))?;
+    // Only the default ranges are cached (one entry per interval).
+    let params = (query.from.is_none() && query.to.is_none())
+        .then(|| serde_json::to_string(&query))
+        .transpose()
+        .map_err(|e| ApiError::internal(&e))?;
     let (from, to) = (query.from, query.to);
     cached(&state, &caller, "revenue", params, move |scope| {
         // The defaults depend on the tenant's today; a range built from them is checked here.
@@ -107,8 +111,10 @@ fn default_from(interval: Interval, to: NaiveDate) -> NaiveDate {
 }
 
 fn check_range(interval: Interval, from: NaiveDate, to: NaiveDate) -> Result<(), ApiError> {
-    if from.year() < 1900 || to.year() < 1900 {
-        return Err(ApiError::invalid("dates must be 1900-01-01 or later"));
+    if !(1900..=9999).contains(&from.year()) || !(1900..=9999).contains(&to.year()) {
+        return Err(ApiError::invalid(
+            "dates must be between 1900-01-01 and 9999-12-31",
+        ));
     }
     if from > to {
         return Err(ApiError::invalid("`from` is after `to`"));

@@ -72,7 +72,7 @@ pub struct ConnectionStatus {
         (status = 429, description = "Over a rate limit", body = ErrorBody),
     ))]
 pub async fn summary(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
-    cached(&state, &caller, "summary", String::new(), |scope| {
+    cached(&state, &caller, "summary", Some(String::new()), |scope| {
         let cal = dashboard::calendar(scope)?;
         let base = cal.base_currency.as_str();
         let start = dashboard::month_start(cal.today);
