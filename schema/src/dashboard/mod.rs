@@ -68,25 +68,18 @@ pub struct Rate {
     pub rate_date: Option<NaiveDate>,
 }
 
-/// The rates from every currency the tenant holds or spent in since `since` into `base` on
-/// `on`.
-pub fn rates(
-    scope: &mut TenantConn<'_>,
-    base: &str,
-    on: NaiveDate,
-    since: NaiveDate,
-) -> QueryResult<Vec<Rate>> {
+/// The rates from every currency the tenant holds into `base` on `on`. A transaction is always
+/// in its account's currency (a foreign key pins it), so the accounts name every currency the
+/// totals convert.
+pub fn rates(scope: &mut TenantConn<'_>, base: &str, on: NaiveDate) -> QueryResult<Vec<Rate>> {
     diesel::sql_query(
-        "WITH held AS ( \
-             SELECT currency FROM accounts \
-             UNION SELECT DISTINCT currency FROM transactions WHERE booked_date >= $3) \
+        "WITH held AS (SELECT DISTINCT currency FROM accounts) \
          SELECT h.currency::text AS currency, trim_scale(r.rate)::text AS rate, r.rate_date \
          FROM held h LEFT JOIN LATERAL fx_rate(h.currency, $1, $2) r ON true \
          ORDER BY h.currency",
     )
     .bind::<Text, _>(base)
     .bind::<Date, _>(on)
-    .bind::<Date, _>(since)
     .load(scope.conn())
 }
 

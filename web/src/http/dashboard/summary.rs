@@ -80,7 +80,7 @@ pub async fn summary(state: web::Data<AppState>, caller: Caller) -> Result<HttpR
         let flows = dashboard::month_flows(scope, base, start, cal.today, cal.today)?;
         let spending = dashboard::expenses_by_month(scope, base, start, start, cal.today)?;
         let connections = dashboard::connections_freshness(scope)?;
-        let rates = dashboard::rates(scope, base, cal.today, start)?;
+        let rates = dashboard::rates(scope, base, cal.today)?;
         Ok(Ok(assemble(
             cal.base_currency.clone(),
             cal.now,
