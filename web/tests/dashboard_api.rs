@@ -420,6 +420,32 @@ async fn aggregates_are_cached_per_tenant_until_a_job_changes_the_data() {
     }
     assert_eq!(summary(a).await, ("miss".to_owned(), 190_000));
     assert_eq!(summary(a).await, ("hit".to_owned(), 190_000));
+    // An account's newest page is cached like the aggregates; a page with a filter is not.
+    for (uri, first, second) in [
+        (
+            format!("/api/v1/accounts/{checking}/transactions"),
+            "miss",
+            "hit",
+        ),
+        (
+            format!("/api/v1/accounts/{checking}/transactions?status=posted"),
+            "bypass",
+            "bypass",
+        ),
+    ] {
+        for expected in [first, second] {
+            let res = test::call_service(
+                svc,
+                TestRequest::get()
+                    .uri(&uri)
+                    .insert_header(("authorization", common::bearer(a, Role::User)))
+                    .to_request(),
+            )
+            .await;
+            assert_eq!(res.status(), StatusCode::OK);
+            assert_eq!(res.headers().get("x-cache").unwrap(), expected, "{uri}");
+        }
+    }
     // B's entry was not touched by A's job.
     assert_eq!(summary(b).await, ("hit".to_owned(), 186_007));
 

@@ -77,7 +77,7 @@ pub struct TransactionPage {
     params(("id" = Uuid, Path, description = "The account's id"), TransactionQuery),
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "A page", body = TransactionPage),
+        (status = 200, description = "A page (header X-Cache: the newest unfiltered page of 50 is cached)", body = TransactionPage),
         (status = 400, description = "Unreadable query or path", body = ErrorBody),
         (status = 401, description = "No valid bearer token", body = ErrorBody),
         (status = 404, description = "No such account in this tenant", body = ErrorBody),
@@ -100,6 +100,17 @@ pub async fn transactions(
         ),
     };
     let account = id.into_inner();
+    // The newest page at the default size, unfiltered, is what the dashboard shows for an
+    // account: that one is cached (one entry per account); any other page is read each time.
+    let first_page = after.is_none()
+        && limit == 50
+        && query.from.is_none()
+        && query.to.is_none()
+        && query.category.is_none()
+        && query.q.is_none()
+        && query.min_amount_minor.is_none()
+        && query.max_amount_minor.is_none()
+        && query.status.is_none();
     let filter = FilterFields {
         from: query.from,
         to: query.to,
@@ -110,26 +121,25 @@ pub async fn transactions(
         status: query.status,
     }
     .into_filter(Some(account))?;
-    let page = in_tenant(&state, &caller, move |scope| {
+    let params = first_page.then(|| account.to_string());
+    super::dashboard::cached(&state, &caller, "transactions", params, move |scope| {
         let page = banking::transactions_page(scope, &filter, after, limit)?;
         // Rows prove the account is the tenant's; only an empty page needs the question asked.
         if page.is_empty() && !banking::account_exists(scope, account)? {
-            return Ok(None);
+            return Ok(Err(ApiError::not_found(format!("no account {account}"))));
         }
-        Ok(Some(page))
+        let next_cursor = (page.len() as i64 == limit)
+            .then(|| {
+                page.last()
+                    .map(|t| super::cursor::encode_day(t.booked_date, t.id))
+            })
+            .flatten();
+        Ok(Ok(TransactionPage {
+            transactions: page,
+            next_cursor,
+        }))
     })
-    .await?
-    .ok_or_else(|| ApiError::not_found(format!("no account {account}")))?;
-    let next_cursor = (page.len() as i64 == limit)
-        .then(|| {
-            page.last()
-                .map(|t| super::cursor::encode_day(t.booked_date, t.id))
-        })
-        .flatten();
-    Ok(HttpResponse::Ok().json(TransactionPage {
-        transactions: page,
-        next_cursor,
-    }))
+    .await
 }
 
 /// The transaction filters the page and the CSV export share, as the query gave them.

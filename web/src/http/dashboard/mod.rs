@@ -31,7 +31,7 @@ pub const X_CACHE: &str = "x-cache";
 ///
 /// Entries also roll over every UTC hour: answers depend on the tenant's "today" (month start,
 /// default ranges, days until due), which the key would otherwise not see change.
-async fn cached<T: Serialize + Send + 'static>(
+pub(super) async fn cached<T: Serialize + Send + 'static>(
     state: &AppState,
     caller: &Caller,
     view: &'static str,
