@@ -4,6 +4,9 @@
 //! accounts, paying the card bill) are neither income nor expense. Income is what comes in,
 //! expenses what goes out. Spending by category counts `expense` categories net of their refunds,
 //! plus uncategorized money going out. Pending transactions count: they are what the user sees.
+//!
+//! Both queries first sum money in and out per category and currency straight from the covering
+//! date index (no join per transaction), then apply the rules to those few groups.
 
 use chrono::NaiveDate;
 use diesel::prelude::*;
@@ -42,13 +45,19 @@ pub fn month_flows(
     on: NaiveDate,
 ) -> QueryResult<Vec<CurrencyFlows>> {
     diesel::sql_query(
-        "WITH f AS ( \
-             SELECT t.currency::text AS currency, \
-                    COALESCE(sum(t.amount_minor) FILTER (WHERE t.amount_minor > 0), 0)::bigint AS income_minor, \
-                    COALESCE(-sum(t.amount_minor) FILTER (WHERE t.amount_minor < 0), 0)::bigint AS expenses_minor \
-             FROM transactions t LEFT JOIN categories c ON c.id = t.category_id \
-             WHERE t.booked_date BETWEEN $1 AND $2 AND c.kind IS DISTINCT FROM 'transfer' \
-             GROUP BY t.currency) \
+        "WITH g AS ( \
+             SELECT t.category_id, t.currency::text AS currency, \
+                    COALESCE(sum(t.amount_minor) FILTER (WHERE t.amount_minor > 0), 0) AS inflow, \
+                    COALESCE(-sum(t.amount_minor) FILTER (WHERE t.amount_minor < 0), 0) AS outflow \
+             FROM transactions t \
+             WHERE t.booked_date BETWEEN $1 AND $2 \
+             GROUP BY 1, 2), \
+         f AS ( \
+             SELECT g.currency, \
+                    COALESCE(sum(g.inflow) FILTER (WHERE c.kind IS DISTINCT FROM 'transfer'), 0)::bigint AS income_minor, \
+                    COALESCE(sum(g.outflow) FILTER (WHERE c.kind IS DISTINCT FROM 'transfer'), 0)::bigint AS expenses_minor \
+             FROM g LEFT JOIN categories c ON c.id = g.category_id \
+             GROUP BY g.currency) \
          SELECT currency, income_minor, expenses_minor, \
                 fx_convert(income_minor, currency, $3, $4) AS base_income_minor, \
                 fx_convert(expenses_minor, currency, $3, $4) AS base_expenses_minor \
@@ -112,14 +121,20 @@ pub fn expenses_by_month(
     today: NaiveDate,
 ) -> QueryResult<Vec<MonthExpenses>> {
     let rows: Vec<SpendRow> = diesel::sql_query(
-        "WITH s AS ( \
+        "WITH g AS ( \
              SELECT date_trunc('month', t.booked_date)::date AS month, t.category_id, \
-                    t.currency::text AS currency, (-sum(t.amount_minor))::bigint AS spent \
-             FROM transactions t LEFT JOIN categories c ON c.id = t.category_id \
+                    t.currency::text AS currency, \
+                    COALESCE(sum(t.amount_minor) FILTER (WHERE t.amount_minor > 0), 0) AS inflow, \
+                    COALESCE(-sum(t.amount_minor) FILTER (WHERE t.amount_minor < 0), 0) AS outflow \
+             FROM transactions t \
              WHERE t.booked_date >= $1 AND t.booked_date < ($2::date + interval '1 month') \
                AND t.booked_date <= $4 \
-               AND (c.kind = 'expense' OR (t.category_id IS NULL AND t.amount_minor < 0)) \
              GROUP BY 1, 2, 3), \
+         s AS ( \
+             SELECT g.month, g.category_id, g.currency, \
+                    (CASE WHEN c.kind = 'expense' THEN g.outflow - g.inflow ELSE g.outflow END)::bigint AS spent \
+             FROM g LEFT JOIN categories c ON c.id = g.category_id \
+             WHERE c.kind = 'expense' OR (g.category_id IS NULL AND g.outflow > 0)), \
          x AS ( \
              SELECT s.*, fx_convert(s.spent, s.currency, $3, \
                         LEAST((s.month + interval '1 month' - interval '1 day')::date, $4)) AS converted \
