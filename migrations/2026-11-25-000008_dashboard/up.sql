@@ -49,12 +49,6 @@ CREATE FUNCTION fx_convert(amount_minor bigint, from_ccy text, to_ccy text, on_d
     ) converted
 $$;
 
--- Month flows and spending by category read a tenant's transactions by date and need only these
--- columns: with them in the index the scan never touches the table.
-DROP INDEX transactions_tenant_date_idx;
-CREATE INDEX transactions_tenant_date_idx ON transactions (tenant_id, booked_date)
-    INCLUDE (currency, amount_minor, category_id);
-
 -- Cross rates look a currency up by quote, newest first.
 CREATE INDEX fx_rates_quote_date_idx ON fx_rates (quote_currency, rate_date DESC);
 

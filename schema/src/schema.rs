@@ -331,6 +331,20 @@ diesel::table! {
 }
 
 diesel::table! {
+    transaction_day_totals (id) {
+        id -> Int8,
+        tenant_id -> Uuid,
+        day -> Date,
+        category_id -> Nullable<Uuid>,
+        #[max_length = 3]
+        currency -> Bpchar,
+        inflow_minor -> Int8,
+        outflow_minor -> Int8,
+        transactions -> Int4,
+    }
+}
+
+diesel::table! {
     transactions (id) {
         id -> Uuid,
         tenant_id -> Uuid,
@@ -450,6 +464,8 @@ diesel::joinable!(provider_connections -> tenants (tenant_id));
 diesel::joinable!(revenue_events -> currencies (currency));
 diesel::joinable!(revenue_events -> tenants (tenant_id));
 diesel::joinable!(tenants -> currencies (base_currency));
+diesel::joinable!(transaction_day_totals -> currencies (currency));
+diesel::joinable!(transaction_day_totals -> tenants (tenant_id));
 diesel::joinable!(transactions -> tenants (tenant_id));
 diesel::joinable!(users -> tenants (tenant_id));
 diesel::joinable!(webhook_inbox -> tenants (tenant_id));
@@ -476,6 +492,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     provider_connections,
     revenue_events,
     tenants,
+    transaction_day_totals,
     transactions,
     users,
     webhook_inbox,

@@ -5,8 +5,9 @@
 //! expenses what goes out. Spending by category counts `expense` categories net of their refunds,
 //! plus uncategorized money going out. Pending transactions count: they are what the user sees.
 //!
-//! Both queries first sum money in and out per category and currency straight from the covering
-//! date index (no join per transaction), then apply the rules to those few groups.
+//! Both queries read `transaction_day_totals` (money in and out per day, category and currency,
+//! kept by triggers on `transactions`), so their cost follows the days of the period, not the
+//! number of transactions, and apply the rules to those few groups.
 
 use chrono::NaiveDate;
 use diesel::prelude::*;
@@ -46,11 +47,10 @@ pub fn month_flows(
 ) -> QueryResult<Vec<CurrencyFlows>> {
     diesel::sql_query(
         "WITH g AS ( \
-             SELECT t.category_id, t.currency::text AS currency, \
-                    COALESCE(sum(t.amount_minor) FILTER (WHERE t.amount_minor > 0), 0) AS inflow, \
-                    COALESCE(-sum(t.amount_minor) FILTER (WHERE t.amount_minor < 0), 0) AS outflow \
-             FROM transactions t \
-             WHERE t.booked_date BETWEEN $1 AND $2 \
+             SELECT category_id, currency::text AS currency, \
+                    sum(inflow_minor) AS inflow, sum(outflow_minor) AS outflow \
+             FROM transaction_day_totals \
+             WHERE day BETWEEN $1 AND $2 \
              GROUP BY 1, 2), \
          f AS ( \
              SELECT g.currency, \
@@ -122,13 +122,11 @@ pub fn expenses_by_month(
 ) -> QueryResult<Vec<MonthExpenses>> {
     let rows: Vec<SpendRow> = diesel::sql_query(
         "WITH g AS ( \
-             SELECT date_trunc('month', t.booked_date)::date AS month, t.category_id, \
-                    t.currency::text AS currency, \
-                    COALESCE(sum(t.amount_minor) FILTER (WHERE t.amount_minor > 0), 0) AS inflow, \
-                    COALESCE(-sum(t.amount_minor) FILTER (WHERE t.amount_minor < 0), 0) AS outflow \
-             FROM transactions t \
-             WHERE t.booked_date >= $1 AND t.booked_date < ($2::date + interval '1 month') \
-               AND t.booked_date <= $4 \
+             SELECT date_trunc('month', day)::date AS month, category_id, \
+                    currency::text AS currency, \
+                    sum(inflow_minor) AS inflow, sum(outflow_minor) AS outflow \
+             FROM transaction_day_totals \
+             WHERE day >= $1 AND day < ($2::date + interval '1 month') AND day <= $4 \
              GROUP BY 1, 2, 3), \
          s AS ( \
              SELECT g.month, g.category_id, g.currency, \
