@@ -35,18 +35,28 @@ CREATE FUNCTION fx_rate(from_ccy text, to_ccy text, on_date date, OUT rate numer
      LIMIT 1)
 $$;
 
--- `amount_minor` of `from_ccy` in minor units of `to_ccy` at the rate of `on_date`, rounded half
--- away from zero to the target's minor unit (exact decimal arithmetic, never floating point).
--- NULL when no rate is known or the result does not fit a BIGINT (reported as unconverted).
+-- `amount_minor` times `rate`, moved `scale` decimal places (the target's minor-unit exponent
+-- minus the source's), rounded half away from zero: the one place money is converted, in exact
+-- decimal arithmetic, never floating point. NULL for a NULL rate or a result beyond BIGINT. A plain
+-- expression, so PostgreSQL inlines it into the queries that call it.
+CREATE FUNCTION fx_apply(amount_minor bigint, rate numeric, scale integer) RETURNS bigint
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$
+    SELECT CASE
+        WHEN round(amount_minor * rate * power(10::numeric, scale))
+             BETWEEN -9223372036854775808 AND 9223372036854775807
+        THEN round(amount_minor * rate * power(10::numeric, scale))::bigint
+    END
+$$;
+
+-- `amount_minor` of `from_ccy` in minor units of `to_ccy` at the rate of `on_date`. NULL when no
+-- rate is known or the result does not fit a BIGINT (reported as unconverted).
 CREATE FUNCTION fx_convert(amount_minor bigint, from_ccy text, to_ccy text, on_date date) RETURNS bigint
     LANGUAGE sql STABLE PARALLEL SAFE
     AS $$
-    SELECT CASE WHEN v BETWEEN -9223372036854775808 AND 9223372036854775807 THEN v::bigint END
-    FROM (
-        SELECT round(amount_minor * r.rate * power(10::numeric, t.minor_units - f.minor_units)) AS v
-        FROM fx_rate(from_ccy, to_ccy, on_date) r, currencies f, currencies t
-        WHERE f.code = from_ccy::bpchar AND t.code = to_ccy::bpchar
-    ) converted
+    SELECT fx_apply(amount_minor, r.rate, t.minor_units - f.minor_units)
+    FROM fx_rate(from_ccy, to_ccy, on_date) r, currencies f, currencies t
+    WHERE f.code = from_ccy::bpchar AND t.code = to_ccy::bpchar
 $$;
 
 -- Cross rates look a currency up by quote, newest first.

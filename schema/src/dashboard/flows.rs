@@ -111,8 +111,8 @@ struct SpendRow {
 
 /// Spending by category for the months from `from` to `to` (first days of months), up to `today`
 /// (a transaction dated in the future is not spending yet), each month converted at the rates of
-/// its last day (or of `today` for the current month). Months without spending are included,
-/// empty.
+/// its last day (or of `today` for the current month): one rate lookup per currency and month,
+/// applied to every category. Months without spending are included, empty.
 pub fn expenses_by_month(
     scope: &mut TenantConn<'_>,
     base: &str,
@@ -133,10 +133,19 @@ pub fn expenses_by_month(
                     (CASE WHEN c.kind = 'expense' THEN g.outflow - g.inflow ELSE g.outflow END)::bigint AS spent \
              FROM g LEFT JOIN categories c ON c.id = g.category_id \
              WHERE c.kind = 'expense' OR (g.category_id IS NULL AND g.outflow > 0)), \
+         s_on AS ( \
+             SELECT s.*, LEAST((s.month + interval '1 month' - interval '1 day')::date, $4) AS on_day \
+             FROM s), \
+         r AS ( \
+             SELECT d.currency, d.on_day, fx.rate, t.minor_units - f.minor_units AS scale \
+             FROM (SELECT DISTINCT currency, on_day FROM s_on) d \
+             JOIN currencies f ON f.code = d.currency::bpchar \
+             JOIN currencies t ON t.code = $3::bpchar \
+             LEFT JOIN LATERAL fx_rate(d.currency, $3, d.on_day) fx ON true), \
          x AS ( \
-             SELECT s.*, fx_convert(s.spent, s.currency, $3, \
-                        LEAST((s.month + interval '1 month' - interval '1 day')::date, $4)) AS converted \
-             FROM s) \
+             SELECT s_on.month, s_on.category_id, s_on.currency, \
+                    fx_apply(s_on.spent, r.rate, r.scale) AS converted \
+             FROM s_on JOIN r ON r.currency = s_on.currency AND r.on_day = s_on.on_day) \
          SELECT x.month, x.category_id, c.slug, c.name, \
                 COALESCE(sum(x.converted), 0)::bigint AS spent_minor, \
                 string_agg(DISTINCT x.currency, ',') FILTER (WHERE x.converted IS NULL) AS unconverted \
