@@ -42,15 +42,8 @@ pub fn balances(
     base: &str,
     on: NaiveDate,
 ) -> QueryResult<Vec<AccountBalance>> {
-    diesel::sql_query(
-        "SELECT id AS account_id, connection_id, name, institution, kind, currency::text AS currency, \
-                current_balance_minor AS balance_minor, \
-                fx_convert(current_balance_minor, currency, $1, $2) AS base_balance_minor, \
-                balance_as_of \
-         FROM accounts WHERE status = 'active' \
-         ORDER BY institution, name, id",
-    )
-    .bind::<Text, _>(base)
-    .bind::<Date, _>(on)
-    .load(scope.conn())
+    diesel::sql_query("SELECT * FROM findash_account_balances($1, $2)")
+        .bind::<Text, _>(base)
+        .bind::<Date, _>(on)
+        .load(scope.conn())
 }

@@ -1,13 +1,15 @@
 //! Money in and out over a period, and spending by category and month.
 //!
-//! The rules, in one place: transactions in a `transfer` category (moving money between one's own
-//! accounts, paying the card bill) are neither income nor expense. Income is what comes in,
-//! expenses what goes out. Spending by category counts `expense` categories net of their refunds,
-//! plus uncategorized money going out. Pending transactions count: they are what the user sees.
+//! The rules: transactions in a `transfer` category (moving money between one's own accounts,
+//! paying the card bill) are neither income nor expense. Income is what comes in, expenses what
+//! goes out. Spending by category counts `expense` categories net of their refunds, plus
+//! uncategorized money going out. Pending transactions count: they are what the user sees.
 //!
-//! Both queries read `transaction_day_totals` (money in and out per day, category and currency,
-//! kept by triggers on `transactions`), so their cost follows the days of the period, not the
-//! number of transactions, and apply the rules to those few groups.
+//! They live in the PL/pgSQL functions of migration `000010` (`findash_month_flows`,
+//! `findash_spending_by_month`), which keep their plans per connection and look each currency's
+//! rate up once. They read `transaction_day_totals` (money in and out per day, category and
+//! currency, kept by triggers on `transactions`), so their cost follows the days of the period,
+//! not the number of transactions.
 
 use chrono::NaiveDate;
 use diesel::prelude::*;
@@ -45,29 +47,12 @@ pub fn month_flows(
     to: NaiveDate,
     on: NaiveDate,
 ) -> QueryResult<Vec<CurrencyFlows>> {
-    diesel::sql_query(
-        "WITH g AS ( \
-             SELECT category_id, currency::text AS currency, \
-                    sum(inflow_minor) AS inflow, sum(outflow_minor) AS outflow \
-             FROM transaction_day_totals \
-             WHERE day BETWEEN $1 AND $2 \
-             GROUP BY 1, 2), \
-         f AS ( \
-             SELECT g.currency, \
-                    COALESCE(sum(g.inflow) FILTER (WHERE c.kind IS DISTINCT FROM 'transfer'), 0)::bigint AS income_minor, \
-                    COALESCE(sum(g.outflow) FILTER (WHERE c.kind IS DISTINCT FROM 'transfer'), 0)::bigint AS expenses_minor \
-             FROM g LEFT JOIN categories c ON c.id = g.category_id \
-             GROUP BY g.currency) \
-         SELECT currency, income_minor, expenses_minor, \
-                fx_convert(income_minor, currency, $3, $4) AS base_income_minor, \
-                fx_convert(expenses_minor, currency, $3, $4) AS base_expenses_minor \
-         FROM f ORDER BY currency",
-    )
-    .bind::<Date, _>(from)
-    .bind::<Date, _>(to)
-    .bind::<Text, _>(base)
-    .bind::<Date, _>(on)
-    .load(scope.conn())
+    diesel::sql_query("SELECT * FROM findash_month_flows($1, $2, $3, $4)")
+        .bind::<Date, _>(from)
+        .bind::<Date, _>(to)
+        .bind::<Text, _>(base)
+        .bind::<Date, _>(on)
+        .load(scope.conn())
 }
 
 /// One category's spending in one month, in the base currency.
@@ -120,44 +105,13 @@ pub fn expenses_by_month(
     to: NaiveDate,
     today: NaiveDate,
 ) -> QueryResult<Vec<MonthExpenses>> {
-    let rows: Vec<SpendRow> = diesel::sql_query(
-        "WITH g AS ( \
-             SELECT date_trunc('month', day)::date AS month, category_id, \
-                    currency::text AS currency, \
-                    sum(inflow_minor) AS inflow, sum(outflow_minor) AS outflow \
-             FROM transaction_day_totals \
-             WHERE day >= $1 AND day < ($2::date + interval '1 month') AND day <= $4 \
-             GROUP BY 1, 2, 3), \
-         s AS ( \
-             SELECT g.month, g.category_id, g.currency, \
-                    (CASE WHEN c.kind = 'expense' THEN g.outflow - g.inflow ELSE g.outflow END)::bigint AS spent \
-             FROM g LEFT JOIN categories c ON c.id = g.category_id \
-             WHERE c.kind = 'expense' OR (g.category_id IS NULL AND g.outflow > 0)), \
-         s_on AS ( \
-             SELECT s.*, LEAST((s.month + interval '1 month' - interval '1 day')::date, $4) AS on_day \
-             FROM s), \
-         r AS ( \
-             SELECT d.currency, d.on_day, fx.rate, t.minor_units - f.minor_units AS scale \
-             FROM (SELECT DISTINCT currency, on_day FROM s_on) d \
-             JOIN currencies f ON f.code = d.currency::bpchar \
-             JOIN currencies t ON t.code = $3::bpchar \
-             LEFT JOIN LATERAL fx_rate(d.currency, $3, d.on_day) fx ON true), \
-         x AS ( \
-             SELECT s_on.month, s_on.category_id, s_on.currency, \
-                    fx_apply(s_on.spent, r.rate, r.scale) AS converted \
-             FROM s_on JOIN r ON r.currency = s_on.currency AND r.on_day = s_on.on_day) \
-         SELECT x.month, x.category_id, c.slug, c.name, \
-                COALESCE(sum(x.converted), 0)::bigint AS spent_minor, \
-                string_agg(DISTINCT x.currency, ',') FILTER (WHERE x.converted IS NULL) AS unconverted \
-         FROM x LEFT JOIN categories c ON c.id = x.category_id \
-         GROUP BY x.month, x.category_id, c.slug, c.name \
-         ORDER BY x.month, spent_minor DESC, c.slug NULLS LAST",
-    )
-    .bind::<Date, _>(from)
-    .bind::<Date, _>(to)
-    .bind::<Text, _>(base)
-    .bind::<Date, _>(today)
-    .load(scope.conn())?;
+    let rows: Vec<SpendRow> =
+        diesel::sql_query("SELECT * FROM findash_spending_by_month($1, $2, $3, $4)")
+            .bind::<Date, _>(from)
+            .bind::<Date, _>(to)
+            .bind::<Text, _>(base)
+            .bind::<Date, _>(today)
+            .load(scope.conn())?;
 
     let mut months = Vec::new();
     let mut month = from;
