@@ -109,3 +109,19 @@ BEGIN
     ORDER BY x.month, 5 DESC, c.slug NULLS LAST;
 END
 $$;
+
+-- The rate from every currency the tenant holds into `p_base` on `p_on`: an exact decimal string
+-- (NULL when none is known) and the day it was published for.
+CREATE FUNCTION findash_rates(p_base text, p_on date)
+    RETURNS TABLE (currency text, rate text, rate_date date)
+    LANGUAGE plpgsql STABLE
+    AS $$
+#variable_conflict use_column
+BEGIN
+    RETURN QUERY
+    SELECT held.currency::text, trim_scale(fx.rate)::text, fx.rate_date
+    FROM (SELECT DISTINCT a.currency FROM accounts a) held
+    LEFT JOIN LATERAL fx_rate(held.currency, p_base, p_on) fx ON true
+    ORDER BY held.currency;
+END
+$$;

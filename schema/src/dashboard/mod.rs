@@ -72,15 +72,10 @@ pub struct Rate {
 /// in its account's currency (a foreign key pins it), so the accounts name every currency the
 /// totals convert.
 pub fn rates(scope: &mut TenantConn<'_>, base: &str, on: NaiveDate) -> QueryResult<Vec<Rate>> {
-    diesel::sql_query(
-        "WITH held AS (SELECT DISTINCT currency FROM accounts) \
-         SELECT h.currency::text AS currency, trim_scale(r.rate)::text AS rate, r.rate_date \
-         FROM held h LEFT JOIN LATERAL fx_rate(h.currency, $1, $2) r ON true \
-         ORDER BY h.currency",
-    )
-    .bind::<Text, _>(base)
-    .bind::<Date, _>(on)
-    .load(scope.conn())
+    diesel::sql_query("SELECT * FROM findash_rates($1, $2)")
+        .bind::<Text, _>(base)
+        .bind::<Date, _>(on)
+        .load(scope.conn())
 }
 
 /// The first day of `day`'s month.

@@ -39,6 +39,11 @@ impl Db {
         })
     }
 
+    /// How many connections the app pool holds at most (`DATABASE_POOL_SIZE`).
+    pub fn app_pool_size(&self) -> u32 {
+        self.app.max_size()
+    }
+
     /// An app-pool connection, acting as [`APP_ROLE`] with no tenant set.
     pub fn conn(&self) -> Result<DbConn, DbError> {
         Ok(self.app.get()?)
