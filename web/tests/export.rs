@@ -1,6 +1,7 @@
 //! The CSV export of 100,000 transactions streams in bounded memory: the process's peak resident
-//! memory while the whole export is read grows by a fraction of the export's size. Alone in its
-//! test binary so no other test's allocations blur the measurement.
+//! memory while the whole export is read grows by a fraction of the export's size; and an export
+//! whose client leaves stops. Tests of the export only, so no other test's allocations blur the
+//! memory measurement.
 
 #![allow(
     clippy::unwrap_used,
@@ -134,5 +135,77 @@ async fn a_hundred_thousand_rows_stream_in_bounded_memory() {
         "peak memory grew by {grown} bytes while streaming {bytes} bytes"
     );
     eprintln!("streamed {bytes} bytes in {chunks} chunks; peak memory grew by {grown} bytes");
+    findash_engine::testing::delete_namespace(&t.namespace).await;
+}
+
+/// `findash_http_export_rows_total` as `/metrics` shows it.
+async fn exported_rows<S, B>(service: &S) -> u64
+where
+    S: actix_web::dev::Service<
+            actix_http::Request,
+            Response = actix_web::dev::ServiceResponse<B>,
+            Error = actix_web::Error,
+        >,
+    B: MessageBody,
+{
+    let res = test::call_service(service, TestRequest::get().uri("/metrics").to_request()).await;
+    let text = String::from_utf8(test::read_body(res).await.to_vec()).unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix("findash_http_export_rows_total "))
+        .map_or(0, |n| n.trim().parse().unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_leaves_stops_the_export() {
+    let t = common::engine().await;
+    let a = common::tenant(&t, "a");
+    let mut conn = t.db.admin_conn();
+    common::exec(
+        &mut conn,
+        &format!(
+            "INSERT INTO provider_connections (tenant_id, provider, external_id, display_name) \
+               VALUES ('{a}', 'sandbox', 'bank', 'Bank'); \
+             INSERT INTO accounts (tenant_id, connection_id, external_id, kind, name, institution, currency) \
+               SELECT '{a}', id, 'main', 'checking', 'Main', 'Banco', 'BRL' FROM provider_connections; \
+             INSERT INTO transactions (tenant_id, account_id, external_id, booked_date, amount_minor, currency, description, status) \
+               SELECT '{a}', acc.id, 't' || i, date '2020-01-01' + (i % 1500), -i, 'BRL', 'Purchase ' || i, 'posted' \
+               FROM accounts acc, generate_series(1, 40000) AS i;"
+        ),
+    );
+    let service = test::init_service(app(common::state(&t, common::config()))).await;
+    let res = test::call_service(
+        &service,
+        TestRequest::get()
+            .uri("/api/v1/export/transactions.csv")
+            .insert_header(("authorization", common::bearer(a, Role::User)))
+            .to_request(),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let mut body = Box::pin(res.into_body());
+    // The header line, then the first batch of rows.
+    for _ in 0..2 {
+        let chunk = std::future::poll_fn(|cx| Pin::as_mut(&mut body).poll_next(cx)).await;
+        assert!(
+            matches!(chunk, Some(Ok(_))),
+            "the export sends its first chunks"
+        );
+    }
+    drop(body);
+    // The producer notices at its next send and stops; give it time to do whatever it would.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let stopped_at = exported_rows(&service).await;
+    tokio::time::sleep(std::time::Duration::from_millis(1000)).await;
+    let later = exported_rows(&service).await;
+    assert_eq!(
+        later, stopped_at,
+        "the export went on after its client left"
+    );
+    // At most the batches already rendered or waiting in the channel, never all 40,000.
+    let batch = u64::try_from(findash_web::http::dashboard::export::BATCH_ROWS).unwrap();
+    assert!(
+        stopped_at <= 4 * batch,
+        "{stopped_at} rows exported for a client that read one batch"
+    );
     findash_engine::testing::delete_namespace(&t.namespace).await;
 }

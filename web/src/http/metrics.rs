@@ -15,6 +15,7 @@ pub struct HttpMetrics {
     requests: IntCounterVec,
     duration: HistogramVec,
     cache: IntCounterVec,
+    exported: prometheus::IntCounter,
 }
 
 impl HttpMetrics {
@@ -46,12 +47,18 @@ impl HttpMetrics {
         )?;
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(duration.clone()))?;
+        let exported = prometheus::IntCounter::new(
+            "findash_http_export_rows_total",
+            "Transactions written to CSV exports",
+        )?;
         registry.register(Box::new(cache.clone()))?;
+        registry.register(Box::new(exported.clone()))?;
         Ok(HttpMetrics {
             registry,
             requests,
             duration,
             cache,
+            exported,
         })
     }
 
@@ -62,6 +69,11 @@ impl HttpMetrics {
         self.duration
             .with_label_values(&[route, method])
             .observe(elapsed.as_secs_f64());
+    }
+
+    pub fn exported_rows(&self, rows: usize) {
+        self.exported
+            .inc_by(u64::try_from(rows).unwrap_or(u64::MAX));
     }
 
     pub fn cache_result(&self, view: &str, result: &str) {

@@ -170,6 +170,7 @@ async fn produce(
         for row in &rows {
             render(&mut chunk, row, &labels);
         }
+        state.metrics.exported_rows(rows.len());
         drop(rows);
         if tx.send(Ok(Bytes::from(chunk))).await.is_err() || last {
             return;
