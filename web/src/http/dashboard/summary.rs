@@ -3,7 +3,7 @@
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, NaiveDate, Utc};
 use findash_schema::dashboard::{
-    self, AccountBalance, CategorySpend, ConnectionFreshness, CurrencyFlows, Rate,
+    self, AccountBalance, Calendar, CategorySpend, ConnectionFreshness, CurrencyFlows, Rate,
 };
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -82,10 +82,7 @@ pub async fn summary(state: web::Data<AppState>, caller: Caller) -> Result<HttpR
         let connections = dashboard::connections_freshness(scope)?;
         let rates = dashboard::rates(scope, base, cal.today)?;
         Ok(Ok(assemble(
-            cal.base_currency.clone(),
-            cal.now,
-            cal.today,
-            start,
+            cal,
             accounts,
             flows,
             spending
@@ -100,18 +97,21 @@ pub async fn summary(state: web::Data<AppState>, caller: Caller) -> Result<HttpR
     .await
 }
 
-#[allow(clippy::too_many_arguments)]
 fn assemble(
-    base_currency: String,
-    now: DateTime<Utc>,
-    today: NaiveDate,
-    start: NaiveDate,
+    cal: Calendar,
     accounts: Vec<AccountBalance>,
     flows: Vec<CurrencyFlows>,
     mut categories: Vec<CategorySpend>,
     connections: Vec<ConnectionFreshness>,
     rates: Vec<Rate>,
 ) -> Summary {
+    let Calendar {
+        base_currency,
+        now,
+        today,
+        ..
+    } = cal;
+    let start = dashboard::month_start(today);
     let total_balance_minor = accounts
         .iter()
         .filter_map(|a| a.base_balance_minor)
