@@ -49,16 +49,6 @@ CREATE FUNCTION fx_apply(amount_minor bigint, rate numeric, scale integer) RETUR
     END
 $$;
 
--- `amount_minor` of `from_ccy` in minor units of `to_ccy` at the rate of `on_date`. NULL when no
--- rate is known or the result does not fit a BIGINT (reported as unconverted).
-CREATE FUNCTION fx_convert(amount_minor bigint, from_ccy text, to_ccy text, on_date date) RETURNS bigint
-    LANGUAGE sql STABLE PARALLEL SAFE
-    AS $$
-    SELECT fx_apply(amount_minor, r.rate, t.minor_units - f.minor_units)
-    FROM fx_rate(from_ccy, to_ccy, on_date) r, currencies f, currencies t
-    WHERE f.code = from_ccy::bpchar AND t.code = to_ccy::bpchar
-$$;
-
 -- Cross rates look a currency up by quote, newest first.
 CREATE INDEX fx_rates_quote_date_idx ON fx_rates (quote_currency, rate_date DESC);
 

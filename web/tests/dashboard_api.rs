@@ -14,7 +14,7 @@ mod common;
 use std::time::Duration;
 
 use actix_web::http::StatusCode;
-use actix_web::test::{self, TestRequest};
+use actix_web::test;
 use findash_engine::ledger::{EnqueueOptions, Trigger};
 use findash_engine::{Job, JobContext, JobResult, Registry};
 use findash_schema::TenantId;
@@ -124,14 +124,7 @@ async fn aggregates_are_exact_converted_and_stay_inside_the_tenant() {
     let service = test::init_service(app(common::state(&t, common::config()))).await;
     let svc = &service;
     let get = move |uri: &'static str, tenant: TenantId| async move {
-        let res = test::call_service(
-            svc,
-            TestRequest::get()
-                .uri(uri)
-                .insert_header(("authorization", common::bearer(tenant, Role::User)))
-                .to_request(),
-        )
-        .await;
+        let res = test::call_service(svc, common::get_as(uri, tenant, Role::User)).await;
         let status = res.status();
         let body: Value =
             serde_json::from_slice(&test::read_body(res).await).unwrap_or(Value::Null);
@@ -251,10 +244,11 @@ async fn aggregates_are_exact_converted_and_stay_inside_the_tenant() {
     let cursor = page["next_cursor"].as_str().unwrap().to_owned();
     let next = test::call_service(
         svc,
-        TestRequest::get()
-            .uri(&format!("/api/v1/dq/findings?limit=2&cursor={cursor}"))
-            .insert_header(("authorization", common::bearer(a, Role::User)))
-            .to_request(),
+        common::get_as(
+            &format!("/api/v1/dq/findings?limit=2&cursor={cursor}"),
+            a,
+            Role::User,
+        ),
     )
     .await;
     let next: Value = serde_json::from_slice(&test::read_body(next).await).unwrap();
@@ -284,14 +278,7 @@ async fn aggregates_are_exact_converted_and_stay_inside_the_tenant() {
     );
     assert_eq!(get("/api/v1/cards", b).await["cards"], json!([]));
     assert_eq!(get("/api/v1/dq/findings", b).await["findings"], json!([]));
-    let none = test::call_service(
-        svc,
-        TestRequest::get()
-            .uri("/api/v1/forecast")
-            .insert_header(("authorization", common::bearer(b, Role::User)))
-            .to_request(),
-    )
-    .await;
+    let none = test::call_service(svc, common::get_as("/api/v1/forecast", b, Role::User)).await;
     assert_eq!(none.status(), StatusCode::NOT_FOUND);
 
     findash_engine::testing::delete_namespace(&t.namespace).await;
@@ -314,14 +301,7 @@ async fn stale_data_and_missing_rates_are_reported_not_hidden() {
         ),
     );
     let service = test::init_service(app(common::state(&t, common::config()))).await;
-    let res = test::call_service(
-        &service,
-        TestRequest::get()
-            .uri("/api/v1/summary")
-            .insert_header(("authorization", common::bearer(a, Role::User)))
-            .to_request(),
-    )
-    .await;
+    let res = test::call_service(&service, common::get_as("/api/v1/summary", a, Role::User)).await;
     let s: Value = serde_json::from_slice(&test::read_body(res).await).unwrap();
     assert_eq!(s["total_balance_minor"], 1_130_000, "{s}");
     assert_eq!(s["unconverted_currencies"], json!(["GBP"]));
@@ -359,14 +339,8 @@ async fn aggregates_are_cached_per_tenant_until_a_job_changes_the_data() {
     let service = test::init_service(app(common::state(&t, common::config()))).await;
     let svc = &service;
     let summary = move |tenant: TenantId| async move {
-        let res = test::call_service(
-            svc,
-            TestRequest::get()
-                .uri("/api/v1/summary")
-                .insert_header(("authorization", common::bearer(tenant, Role::User)))
-                .to_request(),
-        )
-        .await;
+        let res =
+            test::call_service(svc, common::get_as("/api/v1/summary", tenant, Role::User)).await;
         assert_eq!(res.status(), StatusCode::OK);
         let cache = res
             .headers()
@@ -434,14 +408,7 @@ async fn aggregates_are_cached_per_tenant_until_a_job_changes_the_data() {
         ),
     ] {
         for expected in [first, second] {
-            let res = test::call_service(
-                svc,
-                TestRequest::get()
-                    .uri(&uri)
-                    .insert_header(("authorization", common::bearer(a, Role::User)))
-                    .to_request(),
-            )
-            .await;
+            let res = test::call_service(svc, common::get_as(&uri, a, Role::User)).await;
             assert_eq!(res.status(), StatusCode::OK);
             assert_eq!(res.headers().get("x-cache").unwrap(), expected, "{uri}");
         }
@@ -453,10 +420,11 @@ async fn aggregates_are_cached_per_tenant_until_a_job_changes_the_data() {
     for _ in 0..2 {
         let res = test::call_service(
             svc,
-            TestRequest::get()
-                .uri("/api/v1/revenue?from=2026-01-01&to=2026-01-31")
-                .insert_header(("authorization", common::bearer(a, Role::User)))
-                .to_request(),
+            common::get_as(
+                "/api/v1/revenue?from=2026-01-01&to=2026-01-31",
+                a,
+                Role::User,
+            ),
         )
         .await;
         assert_eq!(res.headers().get("x-cache").unwrap(), "bypass");
@@ -467,14 +435,8 @@ async fn aggregates_are_cached_per_tenant_until_a_job_changes_the_data() {
     config.cache = false;
     let uncached = test::init_service(app(common::state(&t, config))).await;
     for _ in 0..2 {
-        let res = test::call_service(
-            &uncached,
-            TestRequest::get()
-                .uri("/api/v1/summary")
-                .insert_header(("authorization", common::bearer(a, Role::User)))
-                .to_request(),
-        )
-        .await;
+        let res =
+            test::call_service(&uncached, common::get_as("/api/v1/summary", a, Role::User)).await;
         assert_eq!(res.headers().get("x-cache").unwrap(), "bypass");
     }
 
@@ -499,14 +461,7 @@ async fn the_export_is_the_tenants_filtered_csv() {
     let service = test::init_service(app(common::state(&t, common::config()))).await;
     let svc = &service;
     let csv = move |uri: String| async move {
-        let res = test::call_service(
-            svc,
-            TestRequest::get()
-                .uri(&uri)
-                .insert_header(("authorization", common::bearer(a, Role::User)))
-                .to_request(),
-        )
-        .await;
+        let res = test::call_service(svc, common::get_as(&uri, a, Role::User)).await;
         let status = res.status();
         (
             status,
@@ -662,14 +617,7 @@ async fn bad_dashboard_queries_get_clear_errors() {
             "category must be",
         ),
     ] {
-        let res = test::call_service(
-            &service,
-            TestRequest::get()
-                .uri(uri)
-                .insert_header(("authorization", common::bearer(a, Role::User)))
-                .to_request(),
-        )
-        .await;
+        let res = test::call_service(&service, common::get_as(uri, a, Role::User)).await;
         assert_eq!(res.status().as_u16(), status, "{uri}");
         let body: Value = serde_json::from_slice(&test::read_body(res).await).unwrap();
         let message = body["error"]["message"].as_str().unwrap();
@@ -698,10 +646,11 @@ async fn revenue_days_are_the_tenants_days() {
     let service = test::init_service(app(common::state(&t, common::config()))).await;
     let res = test::call_service(
         &service,
-        TestRequest::get()
-            .uri("/api/v1/revenue?from=2026-03-09&to=2026-03-10")
-            .insert_header(("authorization", common::bearer(a, Role::User)))
-            .to_request(),
+        common::get_as(
+            "/api/v1/revenue?from=2026-03-09&to=2026-03-10",
+            a,
+            Role::User,
+        ),
     )
     .await;
     assert_eq!(res.status(), StatusCode::OK);

@@ -39,36 +39,38 @@ fn reset_peak_rss() {
         .expect("this test measures memory through /proc/self/clear_refs (Linux)");
 }
 
+/// A checking account of `tenant` with `rows` transactions of ~200-character descriptions.
+fn seed(conn: &mut diesel::PgConnection, tenant: findash_schema::TenantId, rows: i64) {
+    common::exec(
+        conn,
+        &format!(
+            "INSERT INTO provider_connections (tenant_id, provider, external_id, display_name) \
+               VALUES ('{tenant}', 'sandbox', 'bank', 'Bank'); \
+             INSERT INTO accounts (tenant_id, connection_id, external_id, kind, name, institution, currency) \
+               SELECT '{tenant}', id, 'main', 'checking', 'Main', 'Banco', 'BRL' FROM provider_connections; \
+             INSERT INTO transactions (tenant_id, account_id, external_id, booked_date, amount_minor, currency, \
+                                       description, counterparty, status) \
+               SELECT '{tenant}', acc.id, 't' || i, date '2020-01-01' + (i % 1500), -(i % 100000), 'BRL', \
+                      'Purchase ' || i || ' ' || repeat('x', 200 - length(i::text) - 10), 'Shop ' || (i % 97), 'posted' \
+               FROM accounts acc, generate_series(1, {rows}) AS i;"
+        ),
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hundred_thousand_rows_stream_in_bounded_memory() {
     let t = common::engine().await;
     let a = common::tenant(&t, "a");
     let mut conn = t.db.admin_conn();
     // Descriptions of 200 characters make the export about 35 MB.
-    common::exec(
-        &mut conn,
-        &format!(
-            "INSERT INTO provider_connections (tenant_id, provider, external_id, display_name) \
-               VALUES ('{a}', 'sandbox', 'bank', 'Bank'); \
-             INSERT INTO accounts (tenant_id, connection_id, external_id, kind, name, institution, currency) \
-               SELECT '{a}', id, 'main', 'checking', 'Main', 'Banco', 'BRL' FROM provider_connections; \
-             INSERT INTO transactions (tenant_id, account_id, external_id, booked_date, amount_minor, currency, \
-                                       description, counterparty, status) \
-               SELECT '{a}', acc.id, 't' || i, date '2020-01-01' + (i % 1500), -(i % 100000), 'BRL', \
-                      'Purchase ' || i || ' ' || repeat('x', 200 - length(i::text) - 10), 'Shop ' || (i % 97), 'posted' \
-               FROM accounts acc, generate_series(1, {ROWS}) AS i;"
-        ),
-    );
+    seed(&mut conn, a, ROWS);
     let service = test::init_service(app(common::state(&t, common::config()))).await;
     reset_peak_rss();
     let before = peak_rss();
 
     let res = test::call_service(
         &service,
-        TestRequest::get()
-            .uri("/api/v1/export/transactions.csv")
-            .insert_header(("authorization", common::bearer(a, Role::User)))
-            .to_request(),
+        common::get_as("/api/v1/export/transactions.csv", a, Role::User),
     )
     .await;
     assert_eq!(res.status(), StatusCode::OK);
@@ -160,25 +162,11 @@ async fn a_client_that_leaves_stops_the_export() {
     let t = common::engine().await;
     let a = common::tenant(&t, "a");
     let mut conn = t.db.admin_conn();
-    common::exec(
-        &mut conn,
-        &format!(
-            "INSERT INTO provider_connections (tenant_id, provider, external_id, display_name) \
-               VALUES ('{a}', 'sandbox', 'bank', 'Bank'); \
-             INSERT INTO accounts (tenant_id, connection_id, external_id, kind, name, institution, currency) \
-               SELECT '{a}', id, 'main', 'checking', 'Main', 'Banco', 'BRL' FROM provider_connections; \
-             INSERT INTO transactions (tenant_id, account_id, external_id, booked_date, amount_minor, currency, description, status) \
-               SELECT '{a}', acc.id, 't' || i, date '2020-01-01' + (i % 1500), -i, 'BRL', 'Purchase ' || i, 'posted' \
-               FROM accounts acc, generate_series(1, 40000) AS i;"
-        ),
-    );
+    seed(&mut conn, a, 40_000);
     let service = test::init_service(app(common::state(&t, common::config()))).await;
     let res = test::call_service(
         &service,
-        TestRequest::get()
-            .uri("/api/v1/export/transactions.csv")
-            .insert_header(("authorization", common::bearer(a, Role::User)))
-            .to_request(),
+        common::get_as("/api/v1/export/transactions.csv", a, Role::User),
     )
     .await;
     assert_eq!(res.status(), StatusCode::OK);

@@ -292,14 +292,7 @@ async fn no_route_shows_or_touches_another_tenants_data() {
         for (uri, body, _, _) in requests {
             if body.is_none() && !uri.contains("/jobs") {
                 let uri = uri.replace(&our_account, &their_account);
-                let res = test::call_service(
-                    &service,
-                    TestRequest::get()
-                        .uri(&uri)
-                        .insert_header(("authorization", common::bearer(b, Role::User)))
-                        .to_request(),
-                )
-                .await;
+                let res = test::call_service(&service, common::get_as(&uri, b, Role::User)).await;
                 assert!(res.status().is_success(), "{uri} for B: {}", res.status());
             }
         }

@@ -190,14 +190,7 @@ async fn without_postgres_readiness_says_so_until_it_is_back() {
         !body.to_string().contains(&name),
         "the probe names no database internals: {body}"
     );
-    let res = test::call_service(
-        svc,
-        TestRequest::get()
-            .uri("/api/v1/accounts")
-            .insert_header(("authorization", common::bearer(a, Role::User)))
-            .to_request(),
-    )
-    .await;
+    let res = test::call_service(svc, common::get_as("/api/v1/accounts", a, Role::User)).await;
     assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(res.headers().get("retry-after").unwrap(), "5");
     let body: Value = test::read_body_json(res).await;

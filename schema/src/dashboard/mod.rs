@@ -3,7 +3,7 @@
 //! revenue by period, the latest forecast and data-quality findings.
 //!
 //! Aggregates are computed by PostgreSQL and converted to the tenant's base currency with
-//! `fx_convert` (exact decimals, rounded once per currency and group, never per row). Amounts
+//! `fx_rate` and `fx_apply` (exact decimals, rounded once per currency and group, never per row). Amounts
 //! in a currency without a known rate are left out of converted totals and reported instead.
 //! Every function runs in a tenant scope; row-level security does the filtering.
 

@@ -77,3 +77,11 @@ pub fn exec(conn: &mut diesel::PgConnection, sql: &str) {
         panic!("set-up SQL failed: {e}\n{sql}");
     }
 }
+
+/// `GET uri` with a bearer token for `tenant` and `role`.
+pub fn get_as(uri: &str, tenant: TenantId, role: Role) -> actix_http::Request {
+    actix_web::test::TestRequest::get()
+        .uri(uri)
+        .insert_header(("authorization", bearer(tenant, role)))
+        .to_request()
+}

@@ -17,7 +17,7 @@ use crate::http::{ApiError, AppState};
 /// Most months one answer holds.
 const MAX_MONTHS: u32 = 36;
 
-#[derive(Debug, Deserialize, Serialize, IntoParams)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct ExpensesQuery {
