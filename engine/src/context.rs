@@ -101,6 +101,18 @@ impl JobContext {
         &self.inner.services.http
     }
 
+    /// What the registry was given for the job types (see [`crate::Registry::provide`]). A
+    /// missing value is a wiring mistake of the binary, reported as a permanent failure.
+    pub fn state<T: Send + Sync + 'static>(&self) -> Result<&T, JobError> {
+        self.inner.services.registry.state::<T>().ok_or_else(|| {
+            JobError::permanent(anyhow::anyhow!(
+                "`{}` needs {} and this process's registry has none",
+                self.inner.kind,
+                std::any::type_name::<T>()
+            ))
+        })
+    }
+
     /// The rate limiter shared by every replica.
     pub fn rate_limiter(&self) -> &RateLimiter {
         &self.inner.services.limiter

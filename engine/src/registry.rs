@@ -1,5 +1,6 @@
 //! Job types registered by type: the table from a ledger row's `kind` to the code that runs it.
 
+use std::any::{Any, TypeId};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -90,9 +91,22 @@ impl JobType {
 
 /// The job types this process can run. Every role registers the same set (the binary's), so
 /// the dispatcher knows which ledger rows no worker can take.
-#[derive(Clone, Default, Debug)]
+///
+/// It also carries what the job types need and the engine knows nothing of (provider clients,
+/// the credential sealer): values provided once by type, read by jobs through
+/// [`JobContext::state`](crate::JobContext::state).
+#[derive(Clone, Default)]
 pub struct Registry {
     types: Arc<BTreeMap<&'static str, JobType>>,
+    state: Arc<BTreeMap<TypeId, Arc<dyn Any + Send + Sync>>>,
+}
+
+impl std::fmt::Debug for Registry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Registry")
+            .field("kinds", &self.types.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Registry {
@@ -111,6 +125,21 @@ impl Registry {
             J::KIND
         );
         self
+    }
+
+    /// Makes `value` available to every job as `ctx.state::<T>()`; a second value of the same
+    /// type replaces the first.
+    #[must_use]
+    pub fn provide<T: Send + Sync + 'static>(mut self, value: T) -> Registry {
+        Arc::make_mut(&mut self.state).insert(TypeId::of::<T>(), Arc::new(value));
+        self
+    }
+
+    /// The value of type `T` given to [`Registry::provide`].
+    pub fn state<T: Send + Sync + 'static>(&self) -> Option<&T> {
+        self.state
+            .get(&TypeId::of::<T>())
+            .and_then(|value| value.downcast_ref::<T>())
     }
 
     pub fn get(&self, kind: &str) -> Option<&JobType> {

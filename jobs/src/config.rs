@@ -29,8 +29,14 @@ pub struct ProvidersConfig {
     pub pluggy: Option<ProviderCredentials>,
     /// `OPENFINANCE_BASE_URL`: the institution's Open Finance Brasil API; unset disables it.
     pub openfinance_base_url: Option<Url>,
+    /// `ECB_BASE_URL`: where the ECB's reference-rate feeds live
+    /// (`https://www.ecb.europa.eu/stats/eurofxref/`).
+    pub ecb_base_url: Url,
     /// `ENCRYPTION_KEY`: AES-256-GCM key sealing provider credentials at rest.
     pub encryption_key: SecretString,
+    /// `ENCRYPTION_KEY_PREVIOUS`: keys being rotated out (comma-separated); credentials they
+    /// sealed still open until `findash credentials rotate` re-seals them.
+    pub encryption_keys_previous: Vec<SecretString>,
 }
 
 /// Outgoing email.

@@ -1,18 +1,33 @@
 //! FinDash job types and their domain logic.
 //!
 //! Owns what the jobs do: bank data providers (Belvo, Pluggy, Open Finance Brasil, sandbox) and
-//! sync, FX rates, categorization, forecast, data-quality checks, email, webhook processing,
-//! change sets and the daily pipeline. It runs on the engine (`findash-engine`) and stores through
-//! `findash-schema`; it never serves HTTP.
-//!
-//! So far it registers the engine's built-in jobs; the domain jobs arrive with their issues.
+//! sync, FX rates, categorization, and (with their issues) forecast, data-quality checks, email,
+//! webhook processing, change sets and the daily pipeline. It runs on the engine
+//! (`findash-engine`) and stores through `findash-schema`; it never serves HTTP.
 
+pub mod categorize;
 mod config;
+pub mod credentials;
+pub mod money;
+pub mod providers;
+pub mod rates;
+pub mod sync;
 
 pub use config::{EmailConfig, JobsConfig, ProviderCredentials, ProvidersConfig};
 
-/// Every job type of this build, for every role: workers run them, the dispatcher and the
-/// scheduler need to know which kinds exist, and the CLI and API validate payloads with them.
-pub fn registry() -> findash_engine::Registry {
-    findash_engine::builtin::register(findash_engine::Registry::new())
+/// Every job type of this build, with what they need, for every role: workers run them, the
+/// dispatcher and the scheduler need to know which kinds exist, and the CLI and API validate
+/// payloads with them.
+pub fn registry(config: &JobsConfig) -> Result<findash_engine::Registry, credentials::CredentialError> {
+    let sealer = credentials::Sealer::new(
+        &config.providers.encryption_key,
+        &config.providers.encryption_keys_previous,
+    )?;
+    Ok(findash_engine::builtin::register(findash_engine::Registry::new())
+        .register::<sync::SyncConnection>()
+        .register::<sync::SyncAccountJob>()
+        .register::<categorize::Categorize>()
+        .register::<rates::RefreshRates>()
+        .provide(providers::Providers::new(config.providers.clone()))
+        .provide(sealer))
 }

@@ -81,3 +81,7 @@ uuid_id!(
     /// A run of a workflow.
     WorkflowRunId
 );
+uuid_id!(
+    /// A bank or card account of a connection.
+    AccountId
+);

@@ -24,6 +24,8 @@ pub mod banking;
 pub mod categories;
 pub mod connections;
 pub mod dashboard;
+pub mod rates;
+pub mod sync;
 pub mod tenants;
 pub mod users;
 
@@ -35,4 +37,4 @@ pub use db::{
     with_system, with_tenant,
 };
 pub use error::DbError;
-pub use ids::{ConnectionId, JobId, TenantId, UserId, WorkflowRunId};
+pub use ids::{AccountId, ConnectionId, JobId, TenantId, UserId, WorkflowRunId};

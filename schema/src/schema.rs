@@ -316,6 +316,20 @@ diesel::table! {
 }
 
 diesel::table! {
+    sync_rejections (id) {
+        id -> Uuid,
+        tenant_id -> Uuid,
+        account_id -> Uuid,
+        external_id -> Text,
+        reason -> Text,
+        detail -> Text,
+        raw -> Jsonb,
+        first_seen_at -> Timestamptz,
+        last_seen_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     tenants (id) {
         id -> Uuid,
         slug -> Text,
@@ -463,6 +477,7 @@ diesel::joinable!(jobs -> tenants (tenant_id));
 diesel::joinable!(provider_connections -> tenants (tenant_id));
 diesel::joinable!(revenue_events -> currencies (currency));
 diesel::joinable!(revenue_events -> tenants (tenant_id));
+diesel::joinable!(sync_rejections -> tenants (tenant_id));
 diesel::joinable!(tenants -> currencies (base_currency));
 diesel::joinable!(transaction_day_totals -> currencies (currency));
 diesel::joinable!(transaction_day_totals -> tenants (tenant_id));
@@ -491,6 +506,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     jobs,
     provider_connections,
     revenue_events,
+    sync_rejections,
     tenants,
     transaction_day_totals,
     transactions,

@@ -40,7 +40,8 @@ pub async fn engine(config: &Config) -> anyhow::Result<findash_engine::Engine> {
     // Opening the pools blocks (connect, migration check): off the async workers' backs. The
     // runtime is `runtime()`'s multi-threaded one, where `block_in_place` is allowed.
     let db = tokio::task::block_in_place(|| open_db(config))?;
-    findash_engine::Engine::connect(config.engine.clone(), db, findash_jobs::registry())
+    let registry = findash_jobs::registry(&config.jobs).context("cannot set up the job types")?;
+    findash_engine::Engine::connect(config.engine.clone(), db, registry)
         .await
         .context("cannot start the job engine")
 }

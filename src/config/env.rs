@@ -334,6 +334,35 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// `ENCRYPTION_KEY_PREVIOUS`: comma-separated keys of the same form as `ENCRYPTION_KEY`,
+    /// none equal to `current`.
+    pub(super) fn previous_encryption_keys(
+        &mut self,
+        var: &'static str,
+        current: Option<&SecretString>,
+    ) -> Vec<SecretString> {
+        let Some(value) = self.get(var) else {
+            return Vec::new();
+        };
+        let mut keys = Vec::new();
+        let mut problems = Vec::new();
+        for (i, key) in value.split(',').map(str::trim).filter(|k| !k.is_empty()).enumerate() {
+            if let Err(why) = rules::check_encryption_key(key) {
+                problems.push(format!("key #{}: {why}", i + 1));
+            } else if current.is_some_and(|c| secrecy::ExposeSecret::expose_secret(c).trim() == key) {
+                problems.push(format!(
+                    "key #{} equals ENCRYPTION_KEY; list only the keys being rotated out",
+                    i + 1
+                ));
+            }
+            keys.push(SecretString::from(key.to_owned()));
+        }
+        for problem in problems {
+            self.problem(var, problem);
+        }
+        keys
+    }
+
     /// An optional secret that, when set, must start with `prefix` and not be weak.
     pub(super) fn prefixed_secret(
         &mut self,

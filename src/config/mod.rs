@@ -46,6 +46,7 @@ pub const VARIABLES: &[&str] = &[
     "JWT_SECRET",
     "JWT_SECRET_PREVIOUS",
     "ENCRYPTION_KEY",
+    "ENCRYPTION_KEY_PREVIOUS",
     "SENTRY_DSN",
     "STRIPE_WEBHOOK_SECRET",
     "QSTASH_CURRENT_SIGNING_KEY",
@@ -58,6 +59,7 @@ pub const VARIABLES: &[&str] = &[
     "PLUGGY_CLIENT_SECRET",
     "PLUGGY_BASE_URL",
     "OPENFINANCE_BASE_URL",
+    "ECB_BASE_URL",
     "SMTP_URL",
     "EMAIL_FROM",
     "ADMIN_EMAIL",
@@ -215,6 +217,8 @@ impl Config {
             );
         }
         let encryption_key = r.encryption_key("ENCRYPTION_KEY");
+        let encryption_keys_previous =
+            r.previous_encryption_keys("ENCRYPTION_KEY_PREVIOUS", encryption_key.as_ref());
 
         let webhooks = WebhookSecrets {
             stripe: r.prefixed_secret("STRIPE_WEBHOOK_SECRET", "whsec_"),
@@ -251,7 +255,15 @@ impl Config {
                 .unwrap_or_else(placeholder_url),
             pluggy: r.credential_pair("PLUGGY_CLIENT_ID", "PLUGGY_CLIENT_SECRET"),
             openfinance_base_url: r.url("OPENFINANCE_BASE_URL", None, &["http", "https"]),
+            ecb_base_url: r
+                .url(
+                    "ECB_BASE_URL",
+                    Some("https://www.ecb.europa.eu/stats/eurofxref/"),
+                    &["http", "https"],
+                )
+                .unwrap_or_else(placeholder_url),
             encryption_key: encryption_key.unwrap_or_else(|| SecretString::from(String::new())),
+            encryption_keys_previous,
         };
 
         let email = EmailConfig {

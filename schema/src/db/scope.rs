@@ -25,6 +25,10 @@ pub enum SystemTask {
     Jobs,
     /// Retention: deleting old ledger rows.
     Prune,
+    /// Re-sealing provider credentials under the current key (`findash credentials rotate`).
+    Credentials,
+    /// Public reference data: FX rates.
+    Rates,
 }
 
 impl SystemTask {
@@ -36,6 +40,8 @@ impl SystemTask {
             SystemTask::Cron => "cron",
             SystemTask::Jobs => "jobs",
             SystemTask::Prune => "prune",
+            SystemTask::Credentials => "credentials",
+            SystemTask::Rates => "rates",
         }
     }
 }

@@ -1,0 +1,90 @@
+//! Provider categories → the built-in category slugs. Keys are compared lower-cased; a provider
+//! category not listed here gives no category (the defaults or nothing decide).
+//!
+//! Sources: Belvo's categories (`Income & Payments`, `Food & Groceries`, …), Pluggy's taxonomy
+//! (`Transfer - PIX`, `Groceries`, …), Open Finance Brasil's transaction types (PIX, TED, BOLETO,
+//! CARTAO, …: only the unambiguous ones) and the sandbox's.
+
+/// (provider category, category slug).
+pub const PROVIDER_CATEGORIES: &[(&str, &str)] = &[
+    // Income
+    ("salary", "salary"),
+    ("income & payments", "other_income"),
+    ("income", "other_income"),
+    ("freelance", "freelance"),
+    ("interest", "interest"),
+    ("investment income", "interest"),
+    ("refund", "refunds"),
+    ("refunds", "refunds"),
+    ("reversal", "refunds"),
+    // Housing and bills
+    ("rent", "rent"),
+    ("housing", "rent"),
+    ("home & life", "rent"),
+    ("utilities", "utilities"),
+    ("electricity", "utilities"),
+    ("water", "utilities"),
+    ("gas", "utilities"),
+    ("telecommunications", "utilities"),
+    ("internet", "utilities"),
+    ("bills & utilities", "utilities"),
+    // Everyday spending
+    ("groceries", "groceries"),
+    ("food & groceries", "groceries"),
+    ("supermarkets", "groceries"),
+    ("restaurants", "restaurants"),
+    ("eating out", "restaurants"),
+    ("food delivery", "restaurants"),
+    ("transport", "transport"),
+    ("transportation", "transport"),
+    ("taxi and ride-hailing", "transport"),
+    ("public transportation", "transport"),
+    ("gas stations", "fuel"),
+    ("fuel", "fuel"),
+    ("health", "health"),
+    ("pharmacy", "health"),
+    ("insurance", "insurance"),
+    ("education", "education"),
+    ("entertainment", "entertainment"),
+    ("leisure", "entertainment"),
+    ("subscriptions", "subscriptions"),
+    ("digital services", "subscriptions"),
+    ("streaming", "subscriptions"),
+    ("shopping", "shopping"),
+    ("online shopping", "shopping"),
+    ("travel", "travel"),
+    ("bank fees", "bank_fees"),
+    ("fees", "bank_fees"),
+    ("taxes", "taxes"),
+    // Money moving between the tenant's own accounts
+    ("transfer", "transfers"),
+    ("transfers", "transfers"),
+    ("same person transfer", "transfers"),
+    ("credit card payment", "card_payment"),
+    ("investments", "investments"),
+    ("savings", "investments"),
+];
+
+/// Built-in keyword defaults, tried after rules and provider categories: (description keyword,
+/// slug), matched case-insensitively anywhere in the description.
+pub const KEYWORDS: &[(&str, &str)] = &[
+    ("netflix", "subscriptions"),
+    ("spotify", "subscriptions"),
+    ("uber", "transport"),
+    ("99app", "transport"),
+    ("ifood", "restaurants"),
+    ("posto", "fuel"),
+    ("shell", "fuel"),
+    ("ipiranga", "fuel"),
+    ("supermercado", "groceries"),
+    ("drogasil", "health"),
+    ("farmacia", "health"),
+    ("aluguel", "rent"),
+    ("salario", "salary"),
+    ("tarifa", "bank_fees"),
+    ("iof", "taxes"),
+    ("vivo", "utilities"),
+    ("claro", "utilities"),
+    ("enel", "utilities"),
+    ("sabesp", "utilities"),
+];

@@ -1,0 +1,225 @@
+//! One pass over one account: read the provider's pages for a window of days and store them.
+//!
+//! The window starts `OVERLAP_DAYS` before the last day a finished pass covered (so pending
+//! transactions that posted, and late corrections, are read again) or, on the first pass, at
+//! the start of the provider's history. Each page is converted and stored in one transaction
+//! together with the position after it, so an interrupted pass (rate limit, outage, worker
+//! death) resumes from the page it reached. When the last page is stored, pending transactions
+//! of the window that the provider no longer lists are deleted, in the same transaction that
+//! marks the pass finished.
+
+use std::collections::HashMap;
+
+use chrono::{Days, NaiveDate};
+use findash_engine::{JobContext, JobError};
+use findash_schema::sync::{self, Rejection, SyncAccount, TransactionUpsert};
+use serde::{Deserialize, Serialize};
+
+use crate::categorize::Categorizer;
+use crate::money;
+use crate::providers::{Client, Item, Transaction, Window};
+
+use super::{SyncError, Tally};
+
+/// Days before the last synced day that every pass reads again.
+pub const OVERLAP_DAYS: u64 = 10;
+
+/// Where an unfinished pass stands; stored as JSON in `accounts.sync_cursor`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Position {
+    since: NaiveDate,
+    until: NaiveDate,
+    /// The provider's cursor of the next page.
+    page: Option<String>,
+    /// Pending transactions seen so far in this pass (they stay).
+    pending_seen: Vec<String>,
+}
+
+/// What a pass needs besides the account.
+pub struct PassContext<'a> {
+    pub ctx: &'a JobContext,
+    pub client: &'a Client<'a>,
+    pub categorizer: &'a Categorizer,
+    pub exponents: &'a HashMap<String, u32>,
+}
+
+/// Runs (or resumes) a pass over `account` to its end.
+pub async fn run(
+    pass: &PassContext<'_>,
+    account: &SyncAccount,
+    tally: &mut Tally,
+) -> Result<(), SyncError> {
+    let today = pass.client.today();
+    let mut position = account
+        .sync_cursor
+        .as_deref()
+        .and_then(|saved| serde_json::from_str::<Position>(saved).ok())
+        .unwrap_or_else(|| Position {
+            since: match account.synced_through {
+                Some(through) => through - Days::new(OVERLAP_DAYS),
+                None => pass.client.history_start(today),
+            },
+            until: today,
+            page: None,
+            pending_seen: Vec::new(),
+        });
+    let window = Window {
+        since: position.since,
+        until: position.until,
+    };
+    let limit_key = pass.client.rate_limit_key();
+    loop {
+        if pass.ctx.is_cancelled() {
+            return Err(JobError::retryable(anyhow::anyhow!("cancelled between pages")).into());
+        }
+        pass.ctx.throttle(&limit_key).await?;
+        let page = pass
+            .client
+            .transactions(&account.external_id, window, position.page.as_deref())
+            .await
+            .map_err(SyncError::Provider)?;
+        let converted = convert(page.items, account, pass);
+        position.pending_seen.extend(
+            converted
+                .rows
+                .iter()
+                .filter(|r| r.status == sync::TransactionStatus::Pending)
+                .map(|r| r.external_id.clone()),
+        );
+        position.page = page.next;
+        let finished = position.page.is_none();
+        let saved = serde_json::to_string(&position).map_err(JobError::permanent)?;
+        let (account_id, currency) = (account.id, account.currency.clone());
+        let since = position.since;
+        let until = position.until;
+        let pending_seen = if finished {
+            position.pending_seen.clone()
+        } else {
+            Vec::new()
+        };
+        let Converted { rows, rejections } = converted;
+        let written = pass
+            .ctx
+            .tenant_db(move |scope| {
+                let counts = sync::upsert_transactions(scope, account_id, &currency, &rows)?;
+                let accepted: Vec<String> = rows.iter().map(|r| r.external_id.clone()).collect();
+                sync::record_rejections(scope, account_id, &rejections, &accepted)?;
+                let resolved = if finished {
+                    let resolved = sync::resolve_dropped_pending(scope, account_id, since, &pending_seen)?;
+                    sync::finish_pass(scope, account_id, until)?;
+                    resolved
+                } else {
+                    sync::save_position(scope, account_id, &saved)?;
+                    0
+                };
+                Ok((counts, rows.len(), rejections.len(), resolved))
+            })
+            .await?;
+        let (counts, read, rejected, resolved) = written;
+        tally.pages += 1;
+        tally.read += read;
+        tally.inserted += usize::try_from(counts.inserted).unwrap_or(0);
+        tally.updated += usize::try_from(counts.updated).unwrap_or(0);
+        tally.rejected += rejected;
+        tally.resolved_pending += resolved;
+        if finished {
+            return Ok(());
+        }
+    }
+}
+
+struct Converted {
+    rows: Vec<TransactionUpsert>,
+    rejections: Vec<Rejection>,
+}
+
+/// Provider items → rows to upsert (the last version of each id) and refused items.
+fn convert(items: Vec<Item>, account: &SyncAccount, pass: &PassContext<'_>) -> Converted {
+    let mut rows: Vec<TransactionUpsert> = Vec::with_capacity(items.len());
+    let mut index: HashMap<String, usize> = HashMap::with_capacity(items.len());
+    let mut rejections = Vec::new();
+    for item in items {
+        let result = match item {
+            Item::Transaction(t) => row(t, account, pass),
+            Item::Unreadable { external_id: Some(id), detail, raw } => Err(Rejection {
+                external_id: id,
+                reason: "invalid",
+                detail,
+                raw,
+            }),
+            Item::Unreadable { external_id: None, detail, .. } => {
+                // Without an id there is nothing to key a rejection by; the log keeps it.
+                tracing::warn!(account = %account.id, %detail, "provider item without an id skipped");
+                continue;
+            }
+        };
+        match result {
+            Ok(row) => match index.get(&row.external_id) {
+                Some(&i) => rows[i] = row,
+                None => {
+                    index.insert(row.external_id.clone(), rows.len());
+                    rows.push(row);
+                }
+            },
+            Err(rejection) => rejections.push(rejection),
+        }
+    }
+    rejections.retain(|r| !index.contains_key(&r.external_id));
+    Converted { rows, rejections }
+}
+
+fn row(t: Transaction, account: &SyncAccount, pass: &PassContext<'_>) -> Result<TransactionUpsert, Rejection> {
+    let reject = |reason: &'static str, detail: String, raw: &serde_json::Value| Rejection {
+        external_id: t.external_id.clone(),
+        reason,
+        detail,
+        raw: raw.clone(),
+    };
+    if let Some(currency) = &t.currency
+        && currency != &account.currency
+    {
+        return Err(reject(
+            "currency",
+            format!("in {currency}, the account is in {}", account.currency),
+            &t.raw,
+        ));
+    }
+    let exponent = pass.exponents.get(&account.currency).copied().unwrap_or(2);
+    let amount_minor = money::to_minor(t.amount, &account.currency, exponent)
+        .map_err(|e| reject(e.reason(), e.to_string(), &t.raw))?;
+    let original = match &t.original {
+        None => None,
+        Some((amount, currency)) => {
+            let Some(&exponent) = pass.exponents.get(currency) else {
+                return Err(reject("currency", format!("unknown currency {currency}"), &t.raw));
+            };
+            if currency == &account.currency {
+                None
+            } else {
+                let minor = money::to_minor(*amount, currency, exponent)
+                    .map_err(|e| reject(e.reason(), e.to_string(), &t.raw))?;
+                Some((minor, currency.clone()))
+            }
+        }
+    };
+    let category_id = pass.categorizer.choose(
+        &t.description,
+        t.counterparty.as_deref(),
+        amount_minor,
+        t.provider_category.as_deref(),
+    );
+    Ok(TransactionUpsert {
+        external_id: t.external_id,
+        booked_date: t.booked_date,
+        value_date: t.value_date,
+        amount_minor,
+        original_amount_minor: original.as_ref().map(|(m, _)| *m),
+        original_currency: original.map(|(_, c)| c),
+        description: t.description,
+        counterparty: t.counterparty,
+        category_id,
+        provider_category: t.provider_category,
+        status: t.status,
+        raw: t.raw,
+    })
+}
