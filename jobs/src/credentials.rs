@@ -64,7 +64,10 @@ impl std::fmt::Debug for Sealer {
 
 impl Sealer {
     /// From `ENCRYPTION_KEY` and `ENCRYPTION_KEY_PREVIOUS` (standard base64 of 32 bytes each).
-    pub fn new(current: &SecretString, previous: &[SecretString]) -> Result<Sealer, CredentialError> {
+    pub fn new(
+        current: &SecretString,
+        previous: &[SecretString],
+    ) -> Result<Sealer, CredentialError> {
         Ok(Sealer {
             current: key(current, "ENCRYPTION_KEY")?,
             previous: previous
@@ -199,7 +202,12 @@ pub fn rotate(db: &Db, sealer: &Sealer) -> Result<RotationReport, DbError> {
                 match sealer.open(row.tenant_id, row.id, &row.sealed) {
                     Ok(plaintext) => {
                         let resealed = sealer.seal(row.tenant_id, row.id, &plaintext);
-                        connections::replace_credentials(sys, row.id, &row.sealed.key_id, &resealed)?;
+                        connections::replace_credentials(
+                            sys,
+                            row.id,
+                            &row.sealed.key_id,
+                            &resealed,
+                        )?;
                         outcome.push(Ok(true));
                     }
                     Err(e) => outcome.push(Err(e)),
@@ -244,13 +252,16 @@ mod tests {
         let opened = sealer.open(tenant, connection, &sealed).unwrap();
         assert_eq!(opened.expose_secret(), plaintext.expose_secret());
         // A fresh nonce each time.
-        assert_ne!(sealer.seal(tenant, connection, &plaintext).ciphertext, sealed.ciphertext);
+        assert_ne!(
+            sealer.seal(tenant, connection, &plaintext).ciphertext,
+            sealed.ciphertext
+        );
         // Another connection's row, or a flipped bit, does not open.
         assert!(matches!(
             sealer.open(tenant, ConnectionId::new(), &sealed),
             Err(CredentialError::Corrupt { .. })
         ));
-        let mut tampered = sealed.clone();
+        let mut tampered = sealed;
         tampered.ciphertext[NONCE_LEN] ^= 1;
         assert!(matches!(
             sealer.open(tenant, connection, &tampered),
@@ -266,7 +277,12 @@ mod tests {
         assert_ne!(old.current_key_id(), new.current_key_id());
         let (tenant, connection) = (TenantId::new(), ConnectionId::new());
         let sealed = old.seal(tenant, connection, &secret("s3cret"));
-        assert_eq!(new.open(tenant, connection, &sealed).unwrap().expose_secret(), "s3cret");
+        assert_eq!(
+            new.open(tenant, connection, &sealed)
+                .unwrap()
+                .expose_secret(),
+            "s3cret"
+        );
         let err = only_new.open(tenant, connection, &sealed).unwrap_err();
         assert!(err.to_string().contains(old.current_key_id()), "{err}");
         assert!(matches!(

@@ -18,16 +18,20 @@ pub use config::{EmailConfig, JobsConfig, ProviderCredentials, ProvidersConfig};
 /// Every job type of this build, with what they need, for every role: workers run them, the
 /// dispatcher and the scheduler need to know which kinds exist, and the CLI and API validate
 /// payloads with them.
-pub fn registry(config: &JobsConfig) -> Result<findash_engine::Registry, credentials::CredentialError> {
+pub fn registry(
+    config: &JobsConfig,
+) -> Result<findash_engine::Registry, credentials::CredentialError> {
     let sealer = credentials::Sealer::new(
         &config.providers.encryption_key,
         &config.providers.encryption_keys_previous,
     )?;
-    Ok(findash_engine::builtin::register(findash_engine::Registry::new())
-        .register::<sync::SyncConnection>()
-        .register::<sync::SyncAccountJob>()
-        .register::<categorize::Categorize>()
-        .register::<rates::RefreshRates>()
-        .provide(providers::Providers::new(config.providers.clone()))
-        .provide(sealer))
+    Ok(
+        findash_engine::builtin::register(findash_engine::Registry::new())
+            .register::<sync::SyncConnection>()
+            .register::<sync::SyncAccountJob>()
+            .register::<categorize::Categorize>()
+            .register::<rates::RefreshRates>()
+            .provide(providers::Providers::new(config.providers.clone()))
+            .provide(sealer),
+    )
 }

@@ -112,7 +112,11 @@ mod tests {
     fn refuses_extra_precision_and_overflow() {
         assert!(matches!(
             to_minor(d("10.005"), "BRL", 2),
-            Err(MoneyError::Precision { places: 3, exponent: 2, .. })
+            Err(MoneyError::Precision {
+                places: 3,
+                exponent: 2,
+                ..
+            })
         ));
         assert!(matches!(
             to_minor(d("1.5"), "JPY", 0),
@@ -122,10 +126,7 @@ mod tests {
             to_minor(d("92233720368547758.08"), "BRL", 2),
             Err(MoneyError::Overflow { .. })
         ));
-        assert_eq!(
-            to_minor(d("92233720368547758.07"), "BRL", 2),
-            Ok(i64::MAX)
-        );
+        assert_eq!(to_minor(d("92233720368547758.07"), "BRL", 2), Ok(i64::MAX));
     }
 
     #[derive(Deserialize)]

@@ -171,7 +171,11 @@ pub fn categorizable_page(
         ))
         .into_boxed();
     if let Some((date, id)) = after {
-        query = query.filter(t::booked_date.lt(date).or(t::booked_date.eq(date).and(t::id.lt(id))));
+        query = query.filter(
+            t::booked_date
+                .lt(date)
+                .or(t::booked_date.eq(date).and(t::id.lt(id))),
+        );
     }
     query.load(scope.conn())
 }
@@ -183,7 +187,8 @@ pub fn apply(
     changes: &[(uuid::Uuid, Option<uuid::Uuid>)],
 ) -> QueryResult<usize> {
     use diesel::sql_types::{Array, Nullable, Uuid};
-    let (ids, categories): (Vec<uuid::Uuid>, Vec<Option<uuid::Uuid>>) = changes.iter().copied().unzip();
+    let (ids, categories): (Vec<uuid::Uuid>, Vec<Option<uuid::Uuid>>) =
+        changes.iter().copied().unzip();
     diesel::sql_query(
         "UPDATE transactions t SET category_id = c.category_id \
          FROM unnest($1::uuid[], $2::uuid[]) AS c(id, category_id) \

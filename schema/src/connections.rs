@@ -138,7 +138,12 @@ pub fn sealed_credentials_page(
 ) -> QueryResult<Vec<SealedRow>> {
     use provider_connections::dsl as c;
     let mut query = c::provider_connections
-        .select((c::id, c::tenant_id, c::credentials_ciphertext, c::credentials_key_id))
+        .select((
+            c::id,
+            c::tenant_id,
+            c::credentials_ciphertext,
+            c::credentials_key_id,
+        ))
         .filter(c::credentials_ciphertext.is_not_null())
         .order(c::id)
         .limit(limit)
@@ -146,7 +151,8 @@ pub fn sealed_credentials_page(
     if let Some(after) = after {
         query = query.filter(c::id.gt(after));
     }
-    let rows = query.load::<(ConnectionId, TenantId, Option<Vec<u8>>, Option<String>)>(sys.conn())?;
+    let rows =
+        query.load::<(ConnectionId, TenantId, Option<Vec<u8>>, Option<String>)>(sys.conn())?;
     Ok(rows
         .into_iter()
         .filter_map(|(id, tenant_id, ciphertext, key_id)| {
@@ -171,13 +177,17 @@ pub fn replace_credentials(
     sealed: &SealedCredentials,
 ) -> QueryResult<bool> {
     use provider_connections::dsl as c;
-    diesel::update(c::provider_connections.find(id).filter(c::credentials_key_id.eq(old_key_id)))
-        .set((
-            c::credentials_ciphertext.eq(&sealed.ciphertext),
-            c::credentials_key_id.eq(&sealed.key_id),
-        ))
-        .execute(sys.conn())
-        .map(|n| n == 1)
+    diesel::update(
+        c::provider_connections
+            .find(id)
+            .filter(c::credentials_key_id.eq(old_key_id)),
+    )
+    .set((
+        c::credentials_ciphertext.eq(&sealed.ciphertext),
+        c::credentials_key_id.eq(&sealed.key_id),
+    ))
+    .execute(sys.conn())
+    .map(|n| n == 1)
 }
 
 /// A sync of the connection began.

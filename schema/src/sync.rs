@@ -9,6 +9,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Date, Jsonb, Nullable, Text, Uuid as SqlUuid};
+use diesel::upsert::excluded;
 
 use crate::schema::{accounts, sync_rejections};
 use crate::{AccountId, ConnectionId, TenantConn};
@@ -72,24 +73,48 @@ pub fn upsert_accounts(
     rows: &[AccountUpsert],
 ) -> QueryResult<Vec<SyncAccount>> {
     use accounts::dsl as a;
+    // `filter` on an upsert is the `WHERE` of its `DO UPDATE`.
+    use diesel::query_dsl::methods::FilterDsl as _;
     let tenant = scope.tenant_id();
     for row in rows {
         diesel::insert_into(a::accounts)
-            .values((a::tenant_id.eq(tenant), a::connection_id.eq(connection), row))
+            .values((
+                a::tenant_id.eq(tenant),
+                a::connection_id.eq(connection),
+                row,
+            ))
             .on_conflict((a::tenant_id, a::connection_id, a::external_id))
             .do_update()
             .set((
-                a::kind.eq(row.kind),
-                a::name.eq(&row.name),
-                a::institution.eq(&row.institution),
-                a::current_balance_minor.eq(row.current_balance_minor),
-                a::available_balance_minor.eq(row.available_balance_minor),
-                a::balance_as_of.eq(row.balance_as_of),
-                a::credit_limit_minor.eq(row.credit_limit_minor),
-                a::statement_balance_minor.eq(row.statement_balance_minor),
-                a::statement_closing_date.eq(row.statement_closing_date),
-                a::statement_due_date.eq(row.statement_due_date),
+                a::kind.eq(excluded(a::kind)),
+                a::name.eq(excluded(a::name)),
+                a::institution.eq(excluded(a::institution)),
+                a::current_balance_minor.eq(excluded(a::current_balance_minor)),
+                a::available_balance_minor.eq(excluded(a::available_balance_minor)),
+                a::balance_as_of.eq(excluded(a::balance_as_of)),
+                a::credit_limit_minor.eq(excluded(a::credit_limit_minor)),
+                a::statement_balance_minor.eq(excluded(a::statement_balance_minor)),
+                a::statement_closing_date.eq(excluded(a::statement_closing_date)),
+                a::statement_due_date.eq(excluded(a::statement_due_date)),
             ))
+            // Unchanged accounts are not rewritten.
+            .filter(
+                a::kind
+                    .is_distinct_from(excluded(a::kind))
+                    .or(a::name.is_distinct_from(excluded(a::name)))
+                    .or(a::institution.is_distinct_from(excluded(a::institution)))
+                    .or(a::current_balance_minor
+                        .is_distinct_from(excluded(a::current_balance_minor)))
+                    .or(a::available_balance_minor
+                        .is_distinct_from(excluded(a::available_balance_minor)))
+                    .or(a::balance_as_of.is_distinct_from(excluded(a::balance_as_of)))
+                    .or(a::credit_limit_minor.is_distinct_from(excluded(a::credit_limit_minor)))
+                    .or(a::statement_balance_minor
+                        .is_distinct_from(excluded(a::statement_balance_minor)))
+                    .or(a::statement_closing_date
+                        .is_distinct_from(excluded(a::statement_closing_date)))
+                    .or(a::statement_due_date.is_distinct_from(excluded(a::statement_due_date))),
+            )
             .execute(scope.conn())?;
     }
     connection_accounts(scope, connection)
@@ -125,7 +150,11 @@ pub fn save_position(scope: &mut TenantConn<'_>, id: AccountId, cursor: &str) ->
 }
 
 /// A pass over the account finished: it is synced through `through`, as of now.
-pub fn finish_pass(scope: &mut TenantConn<'_>, id: AccountId, through: NaiveDate) -> QueryResult<()> {
+pub fn finish_pass(
+    scope: &mut TenantConn<'_>,
+    id: AccountId,
+    through: NaiveDate,
+) -> QueryResult<()> {
     diesel::update(accounts::table.find(id))
         .set((
             accounts::sync_cursor.eq(None::<String>),

@@ -346,10 +346,16 @@ impl<'a> Reader<'a> {
         };
         let mut keys = Vec::new();
         let mut problems = Vec::new();
-        for (i, key) in value.split(',').map(str::trim).filter(|k| !k.is_empty()).enumerate() {
+        for (i, key) in value
+            .split(',')
+            .map(str::trim)
+            .filter(|k| !k.is_empty())
+            .enumerate()
+        {
             if let Err(why) = rules::check_encryption_key(key) {
                 problems.push(format!("key #{}: {why}", i + 1));
-            } else if current.is_some_and(|c| secrecy::ExposeSecret::expose_secret(c).trim() == key) {
+            } else if current.is_some_and(|c| secrecy::ExposeSecret::expose_secret(c).trim() == key)
+            {
                 problems.push(format!(
                     "key #{} equals ENCRYPTION_KEY; list only the keys being rotated out",
                     i + 1

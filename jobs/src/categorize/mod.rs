@@ -61,7 +61,9 @@ impl Job for Categorize {
             let mut after = None;
             loop {
                 if ctx.is_cancelled() {
-                    return Err(JobError::retryable(anyhow::anyhow!("cancelled between batches")));
+                    return Err(JobError::retryable(anyhow::anyhow!(
+                        "cancelled between batches"
+                    )));
                 }
                 let categorizer = categorizer.clone();
                 let (n, changes, last) = ctx
@@ -84,7 +86,11 @@ impl Job for Categorize {
                         } else {
                             categories::apply(scope, &decisions)?
                         };
-                        Ok((page.len(), changed, page.last().map(|t| (t.booked_date, t.id))))
+                        Ok((
+                            page.len(),
+                            changed,
+                            page.last().map(|t| (t.booked_date, t.id)),
+                        ))
                     })
                     .await?;
                 read += n;

@@ -77,7 +77,9 @@ impl Categorizer {
         let description_lower = description.to_lowercase();
         let counterparty_lower = counterparty.map(str::to_lowercase);
         for rule in &self.rules {
-            if rule.min.is_some_and(|min| amount_minor < min) || rule.max.is_some_and(|max| amount_minor > max) {
+            if rule.min.is_some_and(|min| amount_minor < min)
+                || rule.max.is_some_and(|max| amount_minor > max)
+            {
                 continue;
             }
             let (text, lower) = if rule.on_counterparty {
@@ -98,7 +100,9 @@ impl Categorizer {
                 return Some(rule.category);
             }
         }
-        if let Some(id) = provider_category.and_then(|c| self.provider.get(&c.trim().to_lowercase())) {
+        if let Some(id) =
+            provider_category.and_then(|c| self.provider.get(&c.trim().to_lowercase()))
+        {
             return Some(*id);
         }
         self.keywords
@@ -158,29 +162,56 @@ mod tests {
 
     #[test]
     fn precedence_rules_then_provider_then_keywords() {
-        let ids: HashMap<String, Uuid> = ["groceries", "restaurants", "subscriptions", "transport", "shopping"]
-            .iter()
-            .map(|s| ((*s).to_owned(), Uuid::new_v4()))
-            .collect();
+        let ids: HashMap<String, Uuid> = [
+            "groceries",
+            "restaurants",
+            "subscriptions",
+            "transport",
+            "shopping",
+        ]
+        .iter()
+        .map(|s| ((*s).to_owned(), Uuid::new_v4()))
+        .collect();
         let shopping = ids["shopping"];
         let mut big = rule(10, "description", "contains", "amazon", shopping);
         big.amount_max_minor = Some(-10_000);
         let rules = vec![
-            rule(5, "counterparty", "equals", "Padaria Real", ids["restaurants"]),
+            rule(
+                5,
+                "counterparty",
+                "equals",
+                "Padaria Real",
+                ids["restaurants"],
+            ),
             big,
             rule(20, "description", "regex", r"^uber\s*\*", ids["transport"]),
             rule(30, "description", "regex", "([", ids["groceries"]),
         ];
         let c = Categorizer::new(&rules, &ids);
         // Counterparty rule, case-insensitive, beats the provider's category.
-        assert_eq!(c.choose("COMPRA", Some("PADARIA REAL"), -500, Some("Groceries")), Some(ids["restaurants"]));
+        assert_eq!(
+            c.choose("COMPRA", Some("PADARIA REAL"), -500, Some("Groceries")),
+            Some(ids["restaurants"])
+        );
         // Amount bound: a large Amazon purchase is shopping; a small one falls through to the
         // provider category.
-        assert_eq!(c.choose("AMAZON.COM", None, -20_000, Some("Digital services")), Some(shopping));
-        assert_eq!(c.choose("AMAZON.COM", None, -5_000, Some("Digital services")), Some(ids["subscriptions"]));
-        assert_eq!(c.choose("UBER *TRIP", None, -900, None), Some(ids["transport"]));
+        assert_eq!(
+            c.choose("AMAZON.COM", None, -20_000, Some("Digital services")),
+            Some(shopping)
+        );
+        assert_eq!(
+            c.choose("AMAZON.COM", None, -5_000, Some("Digital services")),
+            Some(ids["subscriptions"])
+        );
+        assert_eq!(
+            c.choose("UBER *TRIP", None, -900, None),
+            Some(ids["transport"])
+        );
         // Keyword default when nothing else matches; nothing at all gives none.
-        assert_eq!(c.choose("NETFLIX.COM", None, -5_590, Some("Unknown thing")), Some(ids["subscriptions"]));
+        assert_eq!(
+            c.choose("NETFLIX.COM", None, -5_590, Some("Unknown thing")),
+            Some(ids["subscriptions"])
+        );
         assert_eq!(c.choose("XYZ", None, -100, None), None);
         // The invalid regex was skipped, not fatal.
         assert_eq!(c.rules.len(), 3);

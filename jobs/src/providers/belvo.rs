@@ -146,7 +146,10 @@ impl<'a> Belvo<'a> {
                     accounts.push(account);
                 }
             }
-            next = page.next.map(|n| http::same_origin(PROVIDER, self.base, &n)).transpose()?;
+            next = page
+                .next
+                .map(|n| http::same_origin(PROVIDER, self.base, &n))
+                .transpose()?;
         }
         Ok(accounts)
     }
@@ -207,10 +210,15 @@ fn convert_account(account: BelvoAccount) -> Option<Account> {
         currency: account.currency,
         current_balance: current,
         available_balance: balance.available,
-        credit_limit: credit.as_ref().and_then(|c| c.credit_limit).filter(|_| card),
+        credit_limit: credit
+            .as_ref()
+            .and_then(|c| c.credit_limit)
+            .filter(|_| card),
         statement_balance: None,
-        statement_closing_date: date(credit.as_ref().and_then(|c| c.cutting_date.as_ref())).filter(|_| card),
-        statement_due_date: date(credit.as_ref().and_then(|c| c.next_payment_date.as_ref())).filter(|_| card),
+        statement_closing_date: date(credit.as_ref().and_then(|c| c.cutting_date.as_ref()))
+            .filter(|_| card),
+        statement_due_date: date(credit.as_ref().and_then(|c| c.next_payment_date.as_ref()))
+            .filter(|_| card),
         balance_as_of: Some(chrono::Utc::now()),
     })
 }

@@ -17,7 +17,10 @@ const MAX_BODY: usize = 32 * 1024 * 1024;
 const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(60);
 
 /// Sends `request` and returns the body of a 2xx answer.
-pub async fn send(provider: &'static str, request: RequestBuilder) -> Result<Vec<u8>, ProviderError> {
+pub async fn send(
+    provider: &'static str,
+    request: RequestBuilder,
+) -> Result<Vec<u8>, ProviderError> {
     send_checked(provider, request, |_| Ok(())).await
 }
 
@@ -27,14 +30,15 @@ pub async fn send_checked(
     request: RequestBuilder,
     check: impl FnOnce(&reqwest::header::HeaderMap) -> Result<(), String>,
 ) -> Result<Vec<u8>, ProviderError> {
-    let response = request
-        .timeout(REQUEST_TIMEOUT)
-        .send()
-        .await
-        .map_err(|e| ProviderError::Down {
-            provider,
-            detail: describe(&e),
-        })?;
+    let response =
+        request
+            .timeout(REQUEST_TIMEOUT)
+            .send()
+            .await
+            .map_err(|e| ProviderError::Down {
+                provider,
+                detail: describe(&e),
+            })?;
     let status = response.status();
     if status.is_success() {
         check(response.headers()).map_err(|detail| ProviderError::BadData { provider, detail })?;
@@ -55,7 +59,9 @@ pub async fn send_checked(
             provider,
             retry_after: retry_after.unwrap_or(DEFAULT_RETRY_AFTER),
         },
-        StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => ProviderError::Auth { provider, detail },
+        StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
+            ProviderError::Auth { provider, detail }
+        }
         s if s.is_server_error() || s == StatusCode::REQUEST_TIMEOUT => {
             ProviderError::Down { provider, detail }
         }

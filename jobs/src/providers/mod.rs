@@ -164,11 +164,9 @@ impl<'a> Client<'a> {
             )?),
             Provider::Belvo => Client::Belvo(belvo::Belvo::new(providers, http, connection)?),
             Provider::Pluggy => Client::Pluggy(pluggy::Pluggy::new(providers, http, connection)?),
-            Provider::OpenFinance => Client::OpenFinance(openfinance::OpenFinance::new(
-                providers,
-                http,
-                credentials,
-            )?),
+            Provider::OpenFinance => {
+                Client::OpenFinance(openfinance::OpenFinance::new(providers, http, credentials)?)
+            }
         })
     }
 
@@ -233,7 +231,11 @@ fn fingerprint(secret_part: &str) -> String {
 }
 
 /// Parses the items of a page one by one, so one unreadable item does not lose the page.
-fn items<T, F>(raw_items: Vec<Box<serde_json::value::RawValue>>, id_field: &str, convert: F) -> Vec<Item>
+fn items<T, F>(
+    raw_items: Vec<Box<serde_json::value::RawValue>>,
+    id_field: &str,
+    convert: F,
+) -> Vec<Item>
 where
     T: serde::de::DeserializeOwned,
     F: Fn(T, Value) -> Result<Transaction, String>,

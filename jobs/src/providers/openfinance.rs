@@ -119,8 +119,10 @@ impl<'a> OpenFinance<'a> {
             .ok_or_else(|| not_configured("OPENFINANCE_BASE_URL is not set"))?;
         let credentials = credentials
             .ok_or_else(|| not_configured("the connection has no stored access token"))?;
-        let stored: StoredCredentials = serde_json::from_str(credentials.expose_secret())
-            .map_err(|_| not_configured("stored credentials are not {\"access_token\": \"...\"}"))?;
+        let stored: StoredCredentials =
+            serde_json::from_str(credentials.expose_secret()).map_err(|_| {
+                not_configured("stored credentials are not {\"access_token\": \"...\"}")
+            })?;
         Ok(OpenFinance {
             http,
             base,
@@ -145,7 +147,10 @@ impl<'a> OpenFinance<'a> {
             .bearer_auth(self.token.expose_secret())
             .header("x-fapi-interaction-id", &interaction);
         http::send_checked(PROVIDER, request, |headers| {
-            match headers.get("x-fapi-interaction-id").and_then(|v| v.to_str().ok()) {
+            match headers
+                .get("x-fapi-interaction-id")
+                .and_then(|v| v.to_str().ok())
+            {
                 Some(echoed) if echoed != interaction => Err(format!(
                     "x-fapi-interaction-id {echoed} does not echo {interaction}"
                 )),
@@ -156,7 +161,11 @@ impl<'a> OpenFinance<'a> {
     }
 
     pub async fn accounts(&self) -> Result<Vec<Account>, ProviderError> {
-        let mut next = Some(http::endpoint(PROVIDER, self.base, &format!("{ROOT}accounts"))?);
+        let mut next = Some(http::endpoint(
+            PROVIDER,
+            self.base,
+            &format!("{ROOT}accounts"),
+        )?);
         let mut accounts = Vec::new();
         while let Some(url) = next {
             let list = self.get(url).await?;
@@ -251,12 +260,20 @@ fn convert_transaction(t: OfbTransaction, raw: serde_json::Value) -> Result<Tran
     let amount = match t.direction.as_str() {
         "CREDITO" => magnitude,
         "DEBITO" => -magnitude,
-        other => return Err(format!("creditDebitType {other:?} is neither CREDITO nor DEBITO")),
+        other => {
+            return Err(format!(
+                "creditDebitType {other:?} is neither CREDITO nor DEBITO"
+            ));
+        }
     };
     let status = match t.completion.as_str() {
         "TRANSACAO_EFETIVADA" => TransactionStatus::Posted,
         "LANCAMENTO_FUTURO" | "TRANSACAO_PROCESSANDO" => TransactionStatus::Pending,
-        other => return Err(format!("completedAuthorisedPaymentType {other:?} is unknown")),
+        other => {
+            return Err(format!(
+                "completedAuthorisedPaymentType {other:?} is unknown"
+            ));
+        }
     };
     let day = super::date_of(&t.at, BRT)?;
     Ok(Transaction {

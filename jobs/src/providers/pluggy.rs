@@ -80,9 +80,17 @@ struct PluggyAccount {
 
 #[derive(Deserialize)]
 struct CreditData {
-    #[serde(rename = "creditLimit", default, deserialize_with = "money::optional_decimal")]
+    #[serde(
+        rename = "creditLimit",
+        default,
+        deserialize_with = "money::optional_decimal"
+    )]
     limit: Option<Decimal>,
-    #[serde(rename = "availableCreditLimit", default, deserialize_with = "money::optional_decimal")]
+    #[serde(
+        rename = "availableCreditLimit",
+        default,
+        deserialize_with = "money::optional_decimal"
+    )]
     available: Option<Decimal>,
     #[serde(rename = "balanceCloseDate", default)]
     close_date: Option<String>,
@@ -106,7 +114,11 @@ struct PluggyTransaction {
     direction: String,
     #[serde(deserialize_with = "money::decimal")]
     amount: Decimal,
-    #[serde(rename = "amountInAccountCurrency", default, deserialize_with = "money::optional_decimal")]
+    #[serde(
+        rename = "amountInAccountCurrency",
+        default,
+        deserialize_with = "money::optional_decimal"
+    )]
     amount_in_account_currency: Option<Decimal>,
     #[serde(rename = "currencyCode")]
     currency: String,
@@ -159,7 +171,10 @@ impl<'a> Pluggy<'a> {
     }
 
     pub fn rate_limit_key(&self) -> String {
-        format!("pluggy:{}", fingerprint(self.credentials.id.expose_secret()))
+        format!(
+            "pluggy:{}",
+            fingerprint(self.credentials.id.expose_secret())
+        )
     }
 
     /// The cached API key, or a new one.
@@ -286,7 +301,10 @@ fn convert_account(account: PluggyAccount) -> Option<Account> {
     })
 }
 
-fn convert_transaction(t: PluggyTransaction, raw: serde_json::Value) -> Result<Transaction, String> {
+fn convert_transaction(
+    t: PluggyTransaction,
+    raw: serde_json::Value,
+) -> Result<Transaction, String> {
     let sign = match t.direction.as_str() {
         "CREDIT" => Decimal::ONE,
         "DEBIT" => Decimal::NEGATIVE_ONE,
@@ -301,7 +319,13 @@ fn convert_transaction(t: PluggyTransaction, raw: serde_json::Value) -> Result<T
         None => (sign * t.amount.abs(), None),
     };
     let day = super::date_of(&t.date, BRT)?;
-    let party = t.payment.and_then(|p| if sign.is_sign_negative() { p.receiver } else { p.payer });
+    let party = t.payment.and_then(|p| {
+        if sign.is_sign_negative() {
+            p.receiver
+        } else {
+            p.payer
+        }
+    });
     Ok(Transaction {
         external_id: t.id,
         booked_date: day,
@@ -309,7 +333,11 @@ fn convert_transaction(t: PluggyTransaction, raw: serde_json::Value) -> Result<T
         amount,
         // With `amountInAccountCurrency`, `currencyCode` is the original amount's currency and
         // the account's is not repeated.
-        currency: if original.is_some() { None } else { Some(t.currency) },
+        currency: if original.is_some() {
+            None
+        } else {
+            Some(t.currency)
+        },
         original,
         description: t.description.unwrap_or_default(),
         counterparty: party

@@ -34,17 +34,23 @@ pub fn parse(xml: &str) -> Result<DailyRates, FeedError> {
     let mut day = None;
     let mut rates = Vec::new();
     loop {
-        match reader.read_event().map_err(|e| FeedError::Xml(e.to_string()))? {
+        match reader
+            .read_event()
+            .map_err(|e| FeedError::Xml(e.to_string()))?
+        {
             Event::Start(e) | Event::Empty(e) if e.local_name().as_ref() == b"Cube" => {
                 if let Some(time) = attribute(&e, b"time")? {
                     if day.is_some() {
                         return Err(FeedError::SeveralDays);
                     }
-                    day = Some(NaiveDate::parse_from_str(&time, "%Y-%m-%d").map_err(|_| {
-                        FeedError::Bad(format!("time {time:?} is not a date"))
-                    })?);
+                    day = Some(
+                        NaiveDate::parse_from_str(&time, "%Y-%m-%d")
+                            .map_err(|_| FeedError::Bad(format!("time {time:?} is not a date")))?,
+                    );
                 }
-                if let (Some(currency), Some(rate)) = (attribute(&e, b"currency")?, attribute(&e, b"rate")?) {
+                if let (Some(currency), Some(rate)) =
+                    (attribute(&e, b"currency")?, attribute(&e, b"rate")?)
+                {
                     if day.is_none() {
                         return Err(FeedError::Bad(format!("rate for {currency} outside a day")));
                     }
@@ -79,7 +85,9 @@ fn check_currency(code: String) -> Result<String, FeedError> {
     if code.len() == 3 && code.bytes().all(|b| b.is_ascii_uppercase()) {
         Ok(code)
     } else {
-        Err(FeedError::Bad(format!("currency {code:?} is not an ISO 4217 code")))
+        Err(FeedError::Bad(format!(
+            "currency {code:?} is not an ISO 4217 code"
+        )))
     }
 }
 
@@ -87,7 +95,9 @@ fn check_currency(code: String) -> Result<String, FeedError> {
 fn check_rate(rate: String) -> Result<String, FeedError> {
     match rate.parse::<Decimal>() {
         Ok(d) if d > Decimal::ZERO && d.scale() <= 12 && !rate.contains(['e', 'E']) => Ok(rate),
-        _ => Err(FeedError::Bad(format!("rate {rate:?} is not a positive decimal of at most 12 places"))),
+        _ => Err(FeedError::Bad(format!(
+            "rate {rate:?} is not a positive decimal of at most 12 places"
+        ))),
     }
 }
 
@@ -132,12 +142,27 @@ mod tests {
 
     #[test]
     fn refuses_what_it_cannot_trust() {
-        assert!(matches!(parse("<Cube><Cube"), Err(FeedError::Xml(_)) | Err(FeedError::NoDay)));
+        assert!(matches!(
+            parse("<Cube><Cube"),
+            Err(FeedError::Xml(_)) | Err(FeedError::NoDay)
+        ));
         assert_eq!(parse("<Envelope/>"), Err(FeedError::NoDay));
-        assert!(matches!(parse(&FEED.replace("1.0868", "-1")), Err(FeedError::Bad(_))));
-        assert!(matches!(parse(&FEED.replace("1.0868", "1e3")), Err(FeedError::Bad(_))));
-        assert!(matches!(parse(&FEED.replace("'USD'", "'usd'")), Err(FeedError::Bad(_))));
-        assert!(matches!(parse(&FEED.replace("2016-01-19", "yesterday")), Err(FeedError::Bad(_))));
+        assert!(matches!(
+            parse(&FEED.replace("1.0868", "-1")),
+            Err(FeedError::Bad(_))
+        ));
+        assert!(matches!(
+            parse(&FEED.replace("1.0868", "1e3")),
+            Err(FeedError::Bad(_))
+        ));
+        assert!(matches!(
+            parse(&FEED.replace("'USD'", "'usd'")),
+            Err(FeedError::Bad(_))
+        ));
+        assert!(matches!(
+            parse(&FEED.replace("2016-01-19", "yesterday")),
+            Err(FeedError::Bad(_))
+        ));
         let two_days = FEED.replace(
             "\t</Cube>\n</gesmes",
             "\t<Cube time='2016-01-18'><Cube currency='USD' rate='1.09'/></Cube></Cube>\n</gesmes",

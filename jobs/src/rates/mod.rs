@@ -46,8 +46,12 @@ impl Job for RefreshRates {
 
     async fn run(self, ctx: JobContext) -> JobResult {
         let providers = ctx.state::<Providers>()?;
-        let url = crate::providers::endpoint("ecb", &providers.config.ecb_base_url, "eurofxref-daily.xml")
-            .map_err(JobError::permanent)?;
+        let url = crate::providers::endpoint(
+            "ecb",
+            &providers.config.ecb_base_url,
+            "eurofxref-daily.xml",
+        )
+        .map_err(JobError::permanent)?;
         let response = ctx
             .http()
             .get(url)
@@ -60,7 +64,8 @@ impl Job for RefreshRates {
             .text()
             .await
             .map_err(|e| JobError::retryable(anyhow::anyhow!("ECB feed: {}", e.without_url())))?;
-        let feed = ecb::parse(&text).map_err(|e| JobError::retryable(anyhow::anyhow!("ECB feed: {e}")))?;
+        let feed =
+            ecb::parse(&text).map_err(|e| JobError::retryable(anyhow::anyhow!("ECB feed: {e}")))?;
 
         let age_days = (Utc::now().date_naive() - feed.day).num_days();
         let stale = age_days > STALE_AFTER_DAYS;
@@ -73,7 +78,13 @@ impl Job for RefreshRates {
                 if rates::latest_day(sys, SOURCE)?.is_some_and(|latest| latest >= day) {
                     return Ok(None);
                 }
-                Ok(Some(rates::upsert_day(sys, SOURCE, "EUR", day, &feed.rates)?))
+                Ok(Some(rates::upsert_day(
+                    sys,
+                    SOURCE,
+                    "EUR",
+                    day,
+                    &feed.rates,
+                )?))
             })
             .await?;
         Ok(match written {

@@ -150,12 +150,18 @@ async fn sync_connection(
                 .map_err(JobError::permanent)?,
         ),
     };
-    let client = Client::new(providers, ctx.http(), connection, credentials).map_err(SyncError::Provider)?;
+    let client =
+        Client::new(providers, ctx.http(), connection, credentials).map_err(SyncError::Provider)?;
 
     ctx.throttle(&client.rate_limit_key()).await?;
     let provider_accounts = client.accounts().await.map_err(SyncError::Provider)?;
     let (exponents, categorizer) = ctx
-        .tenant_db(|scope| Ok((banking::currency_exponents(scope)?, Categorizer::load(scope)?)))
+        .tenant_db(|scope| {
+            Ok((
+                banking::currency_exponents(scope)?,
+                Categorizer::load(scope)?,
+            ))
+        })
         .await?;
     let rows = provider_accounts
         .iter()
@@ -165,7 +171,10 @@ async fn sync_connection(
     let stored: Vec<SyncAccount> = ctx
         .tenant_db(move |scope| Ok(sync::upsert_accounts(scope, connection_id, &rows)?))
         .await?;
-    let listed: Vec<&str> = provider_accounts.iter().map(|a| a.external_id.as_str()).collect();
+    let listed: Vec<&str> = provider_accounts
+        .iter()
+        .map(|a| a.external_id.as_str())
+        .collect();
 
     let pass = pass::PassContext {
         ctx,

@@ -105,7 +105,8 @@ pub async fn run(
                 let accepted: Vec<String> = rows.iter().map(|r| r.external_id.clone()).collect();
                 sync::record_rejections(scope, account_id, &rejections, &accepted)?;
                 let resolved = if finished {
-                    let resolved = sync::resolve_dropped_pending(scope, account_id, since, &pending_seen)?;
+                    let resolved =
+                        sync::resolve_dropped_pending(scope, account_id, since, &pending_seen)?;
                     sync::finish_pass(scope, account_id, until)?;
                     resolved
                 } else {
@@ -141,13 +142,21 @@ fn convert(items: Vec<Item>, account: &SyncAccount, pass: &PassContext<'_>) -> C
     for item in items {
         let result = match item {
             Item::Transaction(t) => row(t, account, pass),
-            Item::Unreadable { external_id: Some(id), detail, raw } => Err(Rejection {
+            Item::Unreadable {
+                external_id: Some(id),
+                detail,
+                raw,
+            } => Err(Rejection {
                 external_id: id,
                 reason: "invalid",
                 detail,
                 raw,
             }),
-            Item::Unreadable { external_id: None, detail, .. } => {
+            Item::Unreadable {
+                external_id: None,
+                detail,
+                ..
+            } => {
                 // Without an id there is nothing to key a rejection by; the log keeps it.
                 tracing::warn!(account = %account.id, %detail, "provider item without an id skipped");
                 continue;
@@ -168,7 +177,11 @@ fn convert(items: Vec<Item>, account: &SyncAccount, pass: &PassContext<'_>) -> C
     Converted { rows, rejections }
 }
 
-fn row(t: Transaction, account: &SyncAccount, pass: &PassContext<'_>) -> Result<TransactionUpsert, Rejection> {
+fn row(
+    t: Transaction,
+    account: &SyncAccount,
+    pass: &PassContext<'_>,
+) -> Result<TransactionUpsert, Rejection> {
     let reject = |reason: &'static str, detail: String, raw: &serde_json::Value| Rejection {
         external_id: t.external_id.clone(),
         reason,
@@ -191,7 +204,11 @@ fn row(t: Transaction, account: &SyncAccount, pass: &PassContext<'_>) -> Result<
         None => None,
         Some((amount, currency)) => {
             let Some(&exponent) = pass.exponents.get(currency) else {
-                return Err(reject("currency", format!("unknown currency {currency}"), &t.raw));
+                return Err(reject(
+                    "currency",
+                    format!("unknown currency {currency}"),
+                    &t.raw,
+                ));
             };
             if currency == &account.currency {
                 None

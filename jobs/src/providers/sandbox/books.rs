@@ -40,10 +40,16 @@ pub enum Cadence {
     Biweekly(Weekday),
     /// On this day of every month (moved to the Friday before when it falls on a weekend, if
     /// `business_day`).
-    Monthly { day: u32, business_day: bool },
+    Monthly {
+        day: u32,
+        business_day: bool,
+    },
     /// On the last day of every month.
     MonthEnd,
-    Yearly { month: u32, day: u32 },
+    Yearly {
+        month: u32,
+        day: u32,
+    },
 }
 
 /// A recurring series of the books: ground truth for the forecast's detector.
@@ -100,28 +106,108 @@ impl Generated {
 }
 
 /// A fixed monthly series: (account, slot, day, cents, description, counterparty, category).
-type Fixed = (&'static str, &'static str, u32, i64, &'static str, &'static str, Option<&'static str>);
+type Fixed = (
+    &'static str,
+    &'static str,
+    u32,
+    i64,
+    &'static str,
+    &'static str,
+    Option<&'static str>,
+);
 
 const MONTHLY: [Fixed; 5] = [
-    ("checking", "rent", 10, -280_000, "ALUGUEL IMOBILIARIA SOL", "IMOBILIARIA SOL LTDA", Some("Rent")),
-    ("checking", "internet", 20, -11_990, "VIVO FIBRA", "TELEFONICA BRASIL SA", None),
-    ("checking", "to-savings", 6, -100_000, "TRANSFERENCIA PARA POUPANCA", "SANDBOX BANK", Some("Transfer")),
-    ("savings", "from-checking", 6, 100_000, "TRANSFERENCIA DA CONTA CORRENTE", "SANDBOX BANK", Some("Transfer")),
-    ("card", "netflix", 8, -5_590, "NETFLIX.COM", "NETFLIX ENTRETENIMENTO", Some("Subscriptions")),
+    (
+        "checking",
+        "rent",
+        10,
+        -280_000,
+        "ALUGUEL IMOBILIARIA SOL",
+        "IMOBILIARIA SOL LTDA",
+        Some("Rent"),
+    ),
+    (
+        "checking",
+        "internet",
+        20,
+        -11_990,
+        "VIVO FIBRA",
+        "TELEFONICA BRASIL SA",
+        None,
+    ),
+    (
+        "checking",
+        "to-savings",
+        6,
+        -100_000,
+        "TRANSFERENCIA PARA POUPANCA",
+        "SANDBOX BANK",
+        Some("Transfer"),
+    ),
+    (
+        "savings",
+        "from-checking",
+        6,
+        100_000,
+        "TRANSFERENCIA DA CONTA CORRENTE",
+        "SANDBOX BANK",
+        Some("Transfer"),
+    ),
+    (
+        "card",
+        "netflix",
+        8,
+        -5_590,
+        "NETFLIX.COM",
+        "NETFLIX ENTRETENIMENTO",
+        Some("Subscriptions"),
+    ),
 ];
-const SPOTIFY: Fixed = ("card", "spotify", 17, -2_190, "SPOTIFY", "SPOTIFY BRASIL", Some("Digital services"));
+const SPOTIFY: Fixed = (
+    "card",
+    "spotify",
+    17,
+    -2_190,
+    "SPOTIFY",
+    "SPOTIFY BRASIL",
+    Some("Digital services"),
+);
 const YEARLY: (u32, u32, i64, &str) = (3, 14, -11_900, "AMAZON PRIME ANUAL");
 const WEEKLY: (Weekday, i64, &str) = (Weekday::Sat, -6_500, "FEIRA ORGANICA");
 const CLEANER: (Weekday, i64, &str) = (Weekday::Fri, -18_000, "PIX ENVIADO MARIA DA SILVA");
 
 /// Everyday purchases: (account, merchant, category, min cents, max cents).
 const MERCHANTS: [(&str, &str, Option<&str>, i64, i64); 7] = [
-    ("checking", "SUPERMERCADO PAO DE ACUCAR", Some("Groceries"), 4_500, 48_000),
+    (
+        "checking",
+        "SUPERMERCADO PAO DE ACUCAR",
+        Some("Groceries"),
+        4_500,
+        48_000,
+    ),
     ("checking", "CARREFOUR", Some("Groceries"), 3_000, 36_000),
-    ("card", "IFOOD *RESTAURANTE", Some("Food delivery"), 2_500, 14_000),
-    ("card", "UBER *TRIP", Some("Taxi and ride-hailing"), 900, 7_500),
+    (
+        "card",
+        "IFOOD *RESTAURANTE",
+        Some("Food delivery"),
+        2_500,
+        14_000,
+    ),
+    (
+        "card",
+        "UBER *TRIP",
+        Some("Taxi and ride-hailing"),
+        900,
+        7_500,
+    ),
     ("card", "POSTO SHELL", None, 8_000, 32_000),
-    ("card", "MERCADOLIVRE*VENDEDOR", Some("Online shopping"), 2_000, 60_000),
+    (
+        "card",
+        "MERCADOLIVRE*VENDEDOR",
+        Some("Online shopping"),
+        2_000,
+        60_000,
+    ),
     ("card", "DROGASIL", Some("Pharmacy"), 1_500, 22_000),
 ];
 
@@ -171,51 +257,114 @@ impl Books {
             MONTHLY.iter().chain([&SPOTIFY])
         {
             if acct == account && day.day() == dom {
-                push(slot.to_owned(), cents, description.to_owned(), Some(counterparty), category, None);
+                push(
+                    slot.to_owned(),
+                    cents,
+                    description.to_owned(),
+                    Some(counterparty),
+                    category,
+                    None,
+                );
             }
         }
         match account {
             "checking" => {
                 if day == business_day(day.with_day(5).unwrap_or(day)) {
-                    push("salary".into(), self.salary_cents(), "SALARIO ACME LTDA".into(), Some("ACME LTDA"), Some("Salary"), None);
+                    push(
+                        "salary".into(),
+                        self.salary_cents(),
+                        "SALARIO ACME LTDA".into(),
+                        Some("ACME LTDA"),
+                        Some("Salary"),
+                        None,
+                    );
                 }
                 if day.day() == 15 {
-                    let month_no = u64::try_from(day.year() * 12).unwrap_or(0) + u64::from(day.month());
+                    let month_no =
+                        u64::try_from(day.year() * 12).unwrap_or(0) + u64::from(day.month());
                     let mut cents = -between(self.h(&[1, month_no]), 15_000, 32_000);
                     // Every fourth bill is re-rated a few days later: the provider updates
                     // the same transaction in place.
-                    if month_no % 4 == 0 && day + Days::new(CORRECTION_AFTER) <= self.as_of {
+                    if month_no.is_multiple_of(4) && day + Days::new(CORRECTION_AFTER) <= self.as_of
+                    {
                         cents += 1_234;
                     }
-                    push("electricity".into(), cents, "ENEL DISTRIBUICAO SP".into(), Some("ENEL BRASIL SA"), Some("Electricity"), None);
+                    push(
+                        "electricity".into(),
+                        cents,
+                        "ENEL DISTRIBUICAO SP".into(),
+                        Some("ENEL BRASIL SA"),
+                        Some("Electricity"),
+                        None,
+                    );
                 }
-                if day.weekday() == CLEANER.0 && (day_no / 7) % 2 == 0 {
-                    push("cleaner".into(), CLEANER.1, CLEANER.2.into(), Some("MARIA DA SILVA"), Some("Transfer - PIX"), None);
+                if day.weekday() == CLEANER.0 && (day_no / 7).is_multiple_of(2) {
+                    push(
+                        "cleaner".into(),
+                        CLEANER.1,
+                        CLEANER.2.into(),
+                        Some("MARIA DA SILVA"),
+                        Some("Transfer - PIX"),
+                        None,
+                    );
                 }
                 if day.day() == 12 {
                     let owed = self.statement_owed(day - Days::new(DUE_AFTER));
                     if owed > 0 {
-                        push("card-bill".into(), -owed, "PAGAMENTO FATURA CARTAO".into(), Some("SANDBOX BANK"), Some("Credit card payment"), None);
+                        push(
+                            "card-bill".into(),
+                            -owed,
+                            "PAGAMENTO FATURA CARTAO".into(),
+                            Some("SANDBOX BANK"),
+                            Some("Credit card payment"),
+                            None,
+                        );
                     }
                 }
             }
-            "savings" => {
-                if day == month_end(day) {
-                    let month_no = u64::try_from(day.year() * 12).unwrap_or(0) + u64::from(day.month());
-                    push("interest".into(), between(self.h(&[2, month_no]), 3_000, 6_000), "RENDIMENTO POUPANCA".into(), Some("SANDBOX BANK"), Some("Interest"), None);
-                }
+            "savings" if day == month_end(day) => {
+                let month_no = u64::try_from(day.year() * 12).unwrap_or(0) + u64::from(day.month());
+                push(
+                    "interest".into(),
+                    between(self.h(&[2, month_no]), 3_000, 6_000),
+                    "RENDIMENTO POUPANCA".into(),
+                    Some("SANDBOX BANK"),
+                    Some("Interest"),
+                    None,
+                );
             }
             "card" => {
                 if (day.month(), day.day()) == (YEARLY.0, YEARLY.1) {
-                    push("prime".into(), YEARLY.2, YEARLY.3.into(), Some("AMAZON SERVICOS"), Some("Shopping"), None);
+                    push(
+                        "prime".into(),
+                        YEARLY.2,
+                        YEARLY.3.into(),
+                        Some("AMAZON SERVICOS"),
+                        Some("Shopping"),
+                        None,
+                    );
                 }
                 if day.weekday() == WEEKLY.0 {
-                    push("feira".into(), WEEKLY.1, WEEKLY.2.into(), Some("FEIRA ORGANICA LTDA"), Some("Groceries"), None);
+                    push(
+                        "feira".into(),
+                        WEEKLY.1,
+                        WEEKLY.2.into(),
+                        Some("FEIRA ORGANICA LTDA"),
+                        Some("Groceries"),
+                        None,
+                    );
                 }
                 if day.day() == 12 {
                     let owed = self.statement_owed(day - Days::new(DUE_AFTER));
                     if owed > 0 {
-                        push("payment".into(), owed, "PAGAMENTO RECEBIDO".into(), Some("SANDBOX BANK"), Some("Credit card payment"), None);
+                        push(
+                            "payment".into(),
+                            owed,
+                            "PAGAMENTO RECEBIDO".into(),
+                            Some("SANDBOX BANK"),
+                            Some("Credit card payment"),
+                            None,
+                        );
                     }
                 }
                 if day.day() == 22 {
@@ -223,22 +372,47 @@ impl Books {
                     let usd = between(self.h(&[3, day_no]), 1_000, 8_000);
                     let rate_bp = 50_000 + between(self.h(&[4, day_no]), 0, 5_000);
                     let cents = (usd * rate_bp + 5_000) / 10_000;
-                    push("usd".into(), -cents, "AMAZON.COM US".into(), Some("AMAZON.COM"), Some("Online shopping"), Some(-usd));
+                    push(
+                        "usd".into(),
+                        -cents,
+                        "AMAZON.COM US".into(),
+                        Some("AMAZON.COM"),
+                        Some("Online shopping"),
+                        Some(-usd),
+                    );
                 }
             }
             _ => {}
         }
-        for (n, (merchant, category, cents)) in self.purchases(account, day, day_no).into_iter().enumerate() {
-            push(format!("p{n}"), -cents, merchant.to_owned(), None, category, None);
+        for (n, (merchant, category, cents)) in
+            self.purchases(account, day_no).into_iter().enumerate()
+        {
+            push(
+                format!("p{n}"),
+                -cents,
+                merchant.to_owned(),
+                None,
+                category,
+                None,
+            );
         }
         if account == "card" {
             // Refunds of purchases made three days earlier.
             let earlier = day - Days::new(3);
             if earlier >= self.first_day {
                 let earlier_no = day_no - 3;
-                for (n, (merchant, _, cents)) in self.purchases("card", earlier, earlier_no).into_iter().enumerate() {
+                for (n, (merchant, _, cents)) in
+                    self.purchases("card", earlier_no).into_iter().enumerate()
+                {
                     if chance(self.h(&[5, earlier_no, n as u64]), 20) {
-                        push(format!("r{n}"), cents, format!("ESTORNO {merchant}"), None, Some("Refund"), None);
+                        push(
+                            format!("r{n}"),
+                            cents,
+                            format!("ESTORNO {merchant}"),
+                            None,
+                            Some("Refund"),
+                            None,
+                        );
                     }
                 }
             }
@@ -247,12 +421,15 @@ impl Books {
     }
 
     /// The day's everyday purchases on `account`: (merchant, category, cents).
-    fn purchases(&self, account: &str, day: NaiveDate, day_no: u64) -> Vec<(&'static str, Option<&'static str>, i64)> {
-        let _ = day;
+    fn purchases(
+        &self,
+        account: &str,
+        day_no: u64,
+    ) -> Vec<(&'static str, Option<&'static str>, i64)> {
         // About `daily_purchases` a day in all, split across the merchants of both accounts.
         let expected_milli = u64::from(self.daily_purchases) * 1000;
         let count = (expected_milli + self.h(&[6, day_no]) % 1000) / 1000;
-        let count = if self.h(&[7, day_no]) % 2 == 0 {
+        let count = if self.h(&[7, day_no]).is_multiple_of(2) {
             count + u64::from(chance(self.h(&[8, day_no]), 500))
         } else {
             count.saturating_sub(u64::from(chance(self.h(&[8, day_no]), 500)))
@@ -260,7 +437,8 @@ impl Books {
         (0..count)
             .filter_map(|i| {
                 let h = self.h(&[9, day_no, i]);
-                let (acct, merchant, category, lo, hi) = MERCHANTS[usize::try_from(h % MERCHANTS.len() as u64).unwrap_or(0)];
+                let (acct, merchant, category, lo, hi) =
+                    MERCHANTS[usize::try_from(h % MERCHANTS.len() as u64).unwrap_or(0)];
                 (acct == account).then(|| (merchant, category, between(hash(&[h]), lo, hi)))
             })
             .collect()
@@ -298,7 +476,10 @@ impl Books {
 
     /// The account's balance at the end of `as_of`.
     pub(super) fn balance(&self, account: &str) -> Decimal {
-        let opening = OPENING.iter().find(|(a, _)| *a == account).map_or(0, |(_, c)| *c);
+        let opening = OPENING
+            .iter()
+            .find(|(a, _)| *a == account)
+            .map_or(0, |(_, c)| *c);
         let mut total = opening;
         let mut day = self.first_day;
         while day <= self.as_of {
@@ -344,7 +525,10 @@ pub(super) fn recurring_series(books: &Books) -> Vec<RecurringSeries> {
         .map(|&(acct, _, day, cents, description, ..)| RecurringSeries {
             account: account(acct),
             description: description.to_owned(),
-            cadence: Cadence::Monthly { day, business_day: false },
+            cadence: Cadence::Monthly {
+                day,
+                business_day: false,
+            },
             amount: Some(brl(cents)),
         })
         .collect();
@@ -352,13 +536,19 @@ pub(super) fn recurring_series(books: &Books) -> Vec<RecurringSeries> {
         RecurringSeries {
             account: account("checking"),
             description: "SALARIO ACME LTDA".to_owned(),
-            cadence: Cadence::Monthly { day: 5, business_day: true },
+            cadence: Cadence::Monthly {
+                day: 5,
+                business_day: true,
+            },
             amount: Some(brl(books.salary_cents())),
         },
         RecurringSeries {
             account: account("checking"),
             description: "ENEL DISTRIBUICAO SP".to_owned(),
-            cadence: Cadence::Monthly { day: 15, business_day: false },
+            cadence: Cadence::Monthly {
+                day: 15,
+                business_day: false,
+            },
             amount: None,
         },
         RecurringSeries {
@@ -370,7 +560,10 @@ pub(super) fn recurring_series(books: &Books) -> Vec<RecurringSeries> {
         RecurringSeries {
             account: account("checking"),
             description: "PAGAMENTO FATURA CARTAO".to_owned(),
-            cadence: Cadence::Monthly { day: 12, business_day: false },
+            cadence: Cadence::Monthly {
+                day: 12,
+                business_day: false,
+            },
             amount: None,
         },
         RecurringSeries {
@@ -382,7 +575,10 @@ pub(super) fn recurring_series(books: &Books) -> Vec<RecurringSeries> {
         RecurringSeries {
             account: account("card"),
             description: YEARLY.3.to_owned(),
-            cadence: Cadence::Yearly { month: YEARLY.0, day: YEARLY.1 },
+            cadence: Cadence::Yearly {
+                month: YEARLY.0,
+                day: YEARLY.1,
+            },
             amount: Some(brl(YEARLY.2)),
         },
         RecurringSeries {
@@ -394,7 +590,10 @@ pub(super) fn recurring_series(books: &Books) -> Vec<RecurringSeries> {
         RecurringSeries {
             account: account("card"),
             description: "PAGAMENTO RECEBIDO".to_owned(),
-            cadence: Cadence::Monthly { day: 12, business_day: false },
+            cadence: Cadence::Monthly {
+                day: 12,
+                business_day: false,
+            },
             amount: None,
         },
     ]);

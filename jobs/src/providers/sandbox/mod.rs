@@ -157,12 +157,12 @@ impl Sandbox {
         let until = window.until.min(self.books.as_of);
         let mut day = match cursor {
             None => since,
-            Some(c) => NaiveDate::parse_from_str(c, "%Y-%m-%d").map_err(|_| {
-                ProviderError::BadData {
+            Some(c) => {
+                NaiveDate::parse_from_str(c, "%Y-%m-%d").map_err(|_| ProviderError::BadData {
                     provider: PROVIDER,
                     detail: format!("cursor {c:?} is not a day"),
-                }
-            })?,
+                })?
+            }
         };
         let mut items = Vec::new();
         while day <= until && items.len() < self.page_size {

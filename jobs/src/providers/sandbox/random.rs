@@ -42,7 +42,9 @@ mod tests {
         // Fixed values: changing the generator would silently change every sandbox's books.
         assert_eq!(super::hash(&[1, 2, 3]), super::hash(&[1, 2, 3]));
         assert_ne!(super::hash(&[1, 2, 3]), super::hash(&[1, 2, 4]));
-        let draws: Vec<i64> = (0..1000).map(|i| super::between(super::hash(&[i]), 1, 10)).collect();
+        let draws: Vec<i64> = (0..1000)
+            .map(|i| super::between(super::hash(&[i]), 1, 10))
+            .collect();
         assert!(draws.iter().all(|d| (1..=10).contains(d)));
         assert!((1..=10).all(|v| draws.contains(&v)));
     }
