@@ -90,6 +90,62 @@ pub enum Command {
         #[command(subcommand)]
         command: JobsCommand,
     },
+    /// Bank connections of a tenant.
+    Connections {
+        #[command(subcommand)]
+        command: ConnectionsCommand,
+    },
+    /// Provider credentials at rest.
+    Credentials {
+        #[command(subcommand)]
+        command: CredentialsCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConnectionsCommand {
+    /// Add a connection and print its id.
+    Add {
+        /// Tenant slug or id.
+        #[arg(long)]
+        tenant: String,
+        /// sandbox, belvo, pluggy or openfinance.
+        #[arg(long)]
+        provider: findash_schema::connections::Provider,
+        /// The provider's handle: Belvo link id, Pluggy item id, Open Finance consent id, or a
+        /// sandbox name.
+        #[arg(long)]
+        external_id: String,
+        /// What the dashboard calls it.
+        #[arg(long)]
+        name: String,
+        /// Non-secret settings (JSON object), e.g. the sandbox's `{"seed": 1}`.
+        #[arg(long, default_value = "{}")]
+        settings: String,
+        /// A file holding the connection's credentials as a JSON object (`-`: stdin), e.g.
+        /// `{"access_token": "..."}` for Open Finance Brasil.
+        #[arg(long)]
+        credentials: Option<std::path::PathBuf>,
+    },
+    /// Replace a connection's credentials (a file, or `-` for stdin).
+    SetCredentials {
+        #[arg(long)]
+        tenant: String,
+        id: findash_schema::ConnectionId,
+        #[arg(long)]
+        credentials: std::path::PathBuf,
+    },
+    /// A tenant's connections and their sync status.
+    List {
+        #[arg(long)]
+        tenant: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CredentialsCommand {
+    /// Re-seal every connection's credentials with ENCRYPTION_KEY (after a key rotation).
+    Rotate,
 }
 
 #[derive(Debug, Subcommand)]

@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use clap::Parser as _;
 use tracing_subscriber::EnvFilter;
 
-use crate::cli::{Cli, Command};
+use crate::cli::{Cli, Command, ConnectionsCommand, CredentialsCommand};
 use crate::config::{Config, Environment};
 
 fn main() -> ExitCode {
@@ -80,6 +80,33 @@ fn run(command: Command, config: &Config) -> anyhow::Result<()> {
             delay,
         } => commands::enqueue::run(config, &kind, tenant.as_deref(), &json, key, count, delay),
         Command::Jobs { command } => commands::jobs::run(config, command),
+        Command::Connections { command } => match command {
+            ConnectionsCommand::Add {
+                tenant,
+                provider,
+                external_id,
+                name,
+                settings,
+                credentials,
+            } => commands::connections::add(
+                config,
+                &tenant,
+                provider,
+                &external_id,
+                &name,
+                &settings,
+                credentials.as_deref(),
+            ),
+            ConnectionsCommand::SetCredentials {
+                tenant,
+                id,
+                credentials,
+            } => commands::connections::set_credentials(config, &tenant, id, &credentials),
+            ConnectionsCommand::List { tenant } => commands::connections::list(config, &tenant),
+        },
+        Command::Credentials {
+            command: CredentialsCommand::Rotate,
+        } => commands::connections::rotate(config),
     }
 }
 

@@ -191,6 +191,10 @@ fn up_creates_migrates_and_seeds_then_changes_nothing_on_a_second_run() {
         "{first}"
     );
     assert!(first.contains("sandbox connections: 2 created"), "{first}");
+    assert!(
+        first.contains("demo: 2 sandbox connection sync(s) queued"),
+        "{first}"
+    );
 
     let password = first
         .lines()
@@ -225,6 +229,18 @@ fn up_creates_migrates_and_seeds_then_changes_nothing_on_a_second_run() {
         "{second}"
     );
     assert_eq!(demo_counts(&db), counts, "a second `up` changed the data");
+    assert!(
+        second.contains("demo: 0 sandbox connection sync(s) queued"),
+        "{second}"
+    );
+    assert_eq!(
+        count(
+            &db,
+            "SELECT count(*) AS n FROM jobs WHERE kind = 'sync_connection'"
+        ),
+        2,
+        "one demo sync per connection and day"
+    );
 }
 
 #[test]

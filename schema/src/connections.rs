@@ -233,3 +233,16 @@ pub fn sync_failed(
         .execute(scope.conn())
         .map(drop)
 }
+
+/// New credentials were stored: a connection that needed reconnecting may sync again.
+pub fn reconnected(scope: &mut TenantConn<'_>, id: ConnectionId) -> QueryResult<()> {
+    use provider_connections::dsl as c;
+    diesel::update(
+        c::provider_connections
+            .find(id)
+            .filter(c::status.eq(ConnectionStatus::ReauthRequired)),
+    )
+    .set(c::status.eq(ConnectionStatus::Pending))
+    .execute(scope.conn())
+    .map(drop)
+}

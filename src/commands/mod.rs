@@ -2,6 +2,7 @@
 //! (stderr).
 
 pub mod check_config;
+pub mod connections;
 pub mod enqueue;
 pub mod jobs;
 pub mod migrate;

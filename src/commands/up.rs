@@ -19,16 +19,18 @@ pub fn run(config: &Config) -> anyhow::Result<()> {
          `findash token --tenant {} --role admin` (needs JWT_SECRET).",
         seed::DEMO_SLUG
     );
-    println!(
-        "running: HTTP server on {} ({}healthz, {}readyz, {}metrics), workers (all queues) and \
-         scheduler in this process; Ctrl-C stops them.",
-        config.web.bind_addr,
-        config.web.public_base_url,
-        config.web.public_base_url,
-        config.web.public_base_url
-    );
     super::runtime()?.block_on(async {
         let engine = super::engine(config).await?;
+        let queued = sync_demo(&engine, demo.tenant.id).await?;
+        println!("demo: {queued} sandbox connection sync(s) queued (once a day)");
+        println!(
+            "running: HTTP server on {} ({}healthz, {}readyz, {}metrics), workers (all queues) and \
+             scheduler in this process; Ctrl-C stops them.",
+            config.web.bind_addr,
+            config.web.public_base_url,
+            config.web.public_base_url,
+            config.web.public_base_url
+        );
         let stop = super::shutdown_signal();
         let scheduler = {
             let (engine, stop) = (engine.clone(), stop.clone());
@@ -51,4 +53,37 @@ pub fn run(config: &Config) -> anyhow::Result<()> {
         web.await??;
         Ok(())
     })
+}
+
+/// Queues a sync of each of the demo tenant's sandbox connections, once per day however often
+/// `up` restarts, so the dashboard has books to show.
+async fn sync_demo(
+    engine: &findash_engine::Engine,
+    tenant: findash_schema::TenantId,
+) -> anyhow::Result<usize> {
+    use findash_engine::ledger::{EnqueueOptions, Trigger};
+    use findash_schema::connections::{self, Provider};
+
+    let db = engine.db().clone();
+    let sandboxes = tokio::task::spawn_blocking(move || {
+        db.tenant(tenant, |scope| {
+            connections::list(scope).map_err(findash_schema::DbError::from)
+        })
+    })
+    .await??
+    .into_iter()
+    .filter(|c| c.provider == Provider::Sandbox);
+    let today = chrono::Utc::now().date_naive();
+    let mut queued = 0;
+    for connection in sandboxes {
+        let mut options = EnqueueOptions::new(Trigger::new("cli", None));
+        options.idempotency_key = Some(format!("up:{}:{today}", connection.id));
+        let job = findash_jobs::sync::SyncConnection {
+            connection_id: connection.id,
+        };
+        if !engine.enqueue(Some(tenant), &job, options).await?.duplicate {
+            queued += 1;
+        }
+    }
+    Ok(queued)
 }
