@@ -46,7 +46,7 @@ diesel::table! {
 }
 
 #[derive(Insertable)]
-#[diesel(table_name = bench_copy)]
+#[diesel(table_name = bench_copy, treat_none_as_default_value = false)]
 struct Row {
     tenant_id: uuid::Uuid,
     account_id: uuid::Uuid,
@@ -67,7 +67,10 @@ struct Row {
 fn arg(name: &str, default: usize) -> Result<usize, BoxError> {
     let args: Vec<String> = std::env::args().collect();
     match args.iter().position(|a| a == name) {
-        Some(i) => Ok(args.get(i + 1).ok_or(format!("{name} needs a value"))?.parse()?),
+        Some(i) => Ok(args
+            .get(i + 1)
+            .ok_or(format!("{name} needs a value"))?
+            .parse()?),
         None => Ok(default),
     }
 }
@@ -82,7 +85,9 @@ fn config() -> JobsConfig {
             pluggy: None,
             openfinance_base_url: None,
             ecb_base_url: unused,
-            encryption_key: SecretString::from("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=".to_owned()),
+            encryption_key: SecretString::from(
+                "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=".to_owned(),
+            ),
             encryption_keys_previous: Vec::new(),
         },
         email: EmailConfig {
@@ -104,7 +109,8 @@ fn generate(sandbox: &Sandbox, name: &str, tenant: TenantId) -> Result<(Vec<Row>
         let account = uuid::Uuid::now_v7();
         let mut cursor: Option<String> = None;
         loop {
-            let page = sandbox.transactions(&format!("{name}-{suffix}"), window, cursor.as_deref())?;
+            let page =
+                sandbox.transactions(&format!("{name}-{suffix}"), window, cursor.as_deref())?;
             for item in page.items {
                 let Item::Transaction(t) = item else { continue };
                 rows.push(Row {
@@ -143,7 +149,9 @@ fn copy(conn: &mut PgConnection, create: &str, rows: &[Row]) -> Result<f64, BoxE
     diesel::sql_query(create).execute(conn)?;
     diesel::sql_query("CHECKPOINT").execute(conn)?;
     let started = Instant::now();
-    let n = diesel::copy_from(bench_copy::table).from_insertable(rows).execute(conn)?;
+    let n = diesel::copy_from(bench_copy::table)
+        .from_insertable(rows)
+        .execute(conn)?;
     let seconds = started.elapsed().as_secs_f64();
     if n != rows.len() {
         return Err(format!("COPY stored {n} of {} rows", rows.len()).into());
@@ -203,7 +211,7 @@ async fn main() -> Result<(), BoxError> {
         &rows,
     )?;
     drop(rows);
-    eprintln!("bench: COPY {:.2} s bare, {:.2} s with the table's indexes", bare, shaped);
+    eprintln!("bench: COPY {bare:.2} s bare, {shaped:.2} s with the table's indexes");
 
     diesel::sql_query("CHECKPOINT").execute(&mut admin)?;
     let running = t.run(4);
@@ -236,7 +244,10 @@ async fn main() -> Result<(), BoxError> {
     }
     let rate = |seconds: f64| n as f64 / seconds;
     eprintln!();
-    eprintln!("{:<44} {:>10} {:>14} {:>12}", "load", "seconds", "transactions/s", "vs COPY");
+    eprintln!(
+        "{:<44} {:>10} {:>14} {:>12}",
+        "load", "seconds", "transactions/s", "vs COPY"
+    );
     for (name, seconds) in [
         ("COPY into a bare scratch table", bare),
         ("COPY into a copy of transactions (indexes)", shaped),

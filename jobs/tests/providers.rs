@@ -120,7 +120,7 @@ fn belvo_page(server: &MockServer, results: Vec<Value>, next_page: Option<u32>) 
         "count": 5,
         "next": next_page.map(|p| format!("{}/api/transactions/?link={LINK}&page={p}", server.uri())),
         "previous": null,
-        "results": results,
+        "results": Value::Array(results),
     })
 }
 
@@ -558,7 +558,7 @@ fn ofb_list(server: &MockServer, data: Vec<Value>, next_page: Option<u32>) -> Va
             server.uri()
         ));
     }
-    json!({"data": data, "links": links, "meta": {"requestDateTime": "2021-05-21T08:30:00Z"}})
+    json!({"data": Value::Array(data), "links": links, "meta": {"requestDateTime": "2021-05-21T08:30:00Z"}})
 }
 
 /// Echoes `x-fapi-interaction-id` as a conforming server does.

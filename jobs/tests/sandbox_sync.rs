@@ -215,7 +215,8 @@ async fn sandbox_books_sync_idempotently_and_follow_pending_and_corrections() {
         "{result}"
     );
     assert!(
-        result["updated"].as_i64().unwrap() >= 1 + i64::try_from(pending_card.len()).unwrap(),
+        // The posted card purchases and the corrected bill, at least.
+        result["updated"].as_i64().unwrap() > i64::try_from(pending_card.len()).unwrap(),
         "{result}"
     );
     for id in &pending_card {

@@ -25,7 +25,7 @@ fn page(server: &MockServer, results: Vec<Value>, next: Option<u32>) -> Response
         "count": 9,
         "next": next.map(|p| format!("{}/api/transactions/?link={LINK}&page={p}", server.uri())),
         "previous": null,
-        "results": results,
+        "results": Value::Array(results),
     });
     let text = body.to_string().replace("\"@@", "").replace("@@\"", "");
     ResponseTemplate::new(200).set_body_raw(text, "application/json")

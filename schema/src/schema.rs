@@ -481,7 +481,7 @@ diesel::joinable!(sync_rejections -> tenants (tenant_id));
 diesel::joinable!(tenants -> currencies (base_currency));
 diesel::joinable!(transaction_day_totals -> currencies (currency));
 diesel::joinable!(transaction_day_totals -> tenants (tenant_id));
-diesel::joinable!(transactions -> tenants (tenant_id));
+diesel::joinable!(transactions -> currencies (original_currency));
 diesel::joinable!(users -> tenants (tenant_id));
 diesel::joinable!(webhook_inbox -> tenants (tenant_id));
 diesel::joinable!(workflow_runs -> tenants (tenant_id));

@@ -225,19 +225,20 @@ pub fn upsert_transactions(
         .bind::<Array<Nullable<Text>>, _>(columns.provider_category)
         .bind::<Array<Text>, _>(columns.status)
         .bind::<Array<Jsonb>, _>(columns.raw)
+        .bind::<Array<SqlUuid>, _>(columns.id)
         .get_result(scope.conn())
 }
 
 /// Only rows whose content differs are updated: an unchanged re-read writes nothing.
 const UPSERT: &str = "\
 WITH written AS (
-    INSERT INTO transactions AS t (tenant_id, account_id, currency, external_id, booked_date,
+    INSERT INTO transactions AS t (tenant_id, account_id, currency, id, external_id, booked_date,
         value_date, amount_minor, original_amount_minor, original_currency, description,
         counterparty, category_id, provider_category, status, raw)
-    SELECT $1, $2, $3, x.* FROM unnest($4::text[], $5::date[], $6::date[], $7::bigint[],
-        $8::bigint[], $9::text[], $10::text[], $11::text[], $12::uuid[], $13::text[],
-        $14::text[], $15::jsonb[])
-        AS x(external_id, booked_date, value_date, amount_minor, original_amount_minor,
+    SELECT $1, $2, $3, x.* FROM unnest($16::uuid[], $4::text[], $5::date[], $6::date[],
+        $7::bigint[], $8::bigint[], $9::text[], $10::text[], $11::text[], $12::uuid[],
+        $13::text[], $14::text[], $15::jsonb[])
+        AS x(id, external_id, booked_date, value_date, amount_minor, original_amount_minor,
              original_currency, description, counterparty, category_id, provider_category,
              status, raw)
     ON CONFLICT (tenant_id, account_id, external_id) DO UPDATE SET
@@ -268,6 +269,9 @@ FROM written";
 
 /// The upsert's parameters, one array per column.
 struct Columns {
+    /// New rows' ids: time-ordered (UUIDv7), so the primary key grows at its right edge instead
+    /// of touching a random page per row. An existing row keeps its id.
+    id: Vec<uuid::Uuid>,
     external_id: Vec<String>,
     booked_date: Vec<NaiveDate>,
     value_date: Vec<Option<NaiveDate>>,
@@ -285,6 +289,7 @@ struct Columns {
 impl Columns {
     fn with_capacity(n: usize) -> Columns {
         Columns {
+            id: Vec::with_capacity(n),
             external_id: Vec::with_capacity(n),
             booked_date: Vec::with_capacity(n),
             value_date: Vec::with_capacity(n),
@@ -301,6 +306,7 @@ impl Columns {
     }
 
     fn push(&mut self, row: &TransactionUpsert) {
+        self.id.push(uuid::Uuid::now_v7());
         self.external_id.push(row.external_id.clone());
         self.booked_date.push(row.booked_date);
         self.value_date.push(row.value_date);

@@ -143,12 +143,12 @@ pub fn list(config: &Config, tenant_key: &str) -> anyhow::Result<()> {
         connections::list(scope).map_err(DbError::from)
     })?;
     println!(
-        "{:<36}  {:<11}  {:<15}  {:<11}  {}",
-        "id", "provider", "status", "credentials", "external id"
+        "{:<36}  {:<11}  {:<15}  {:<16}  external id",
+        "id", "provider", "status", "credentials key"
     );
     for c in rows {
         println!(
-            "{:<36}  {:<11}  {:<15}  {:<11}  {}",
+            "{:<36}  {:<11}  {:<15}  {:<16}  {}",
             c.id,
             c.provider,
             c.status,

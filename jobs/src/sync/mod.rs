@@ -20,6 +20,7 @@ use findash_engine::{Job, JobContext, JobError, JobResult, Queue};
 use findash_schema::connections::{self, Connection, ConnectionStatus};
 use findash_schema::sync::{self, AccountUpsert, SyncAccount};
 use findash_schema::{AccountId, ConnectionId, banking};
+use futures::StreamExt as _;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -72,7 +73,7 @@ impl Job for SyncAccountJob {
 }
 
 /// What a sync did, for its job result.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone, Copy)]
 pub struct Tally {
     pub accounts: usize,
     pub pages: usize,
@@ -81,6 +82,17 @@ pub struct Tally {
     pub updated: usize,
     pub rejected: usize,
     pub resolved_pending: usize,
+}
+
+impl Tally {
+    fn merge(&mut self, other: Tally) {
+        self.pages += other.pages;
+        self.read += other.read;
+        self.inserted += other.inserted;
+        self.updated += other.updated;
+        self.rejected += other.rejected;
+        self.resolved_pending += other.resolved_pending;
+    }
 }
 
 /// How a sync step failed.
@@ -182,16 +194,39 @@ async fn sync_connection(
         categorizer: &categorizer,
         exponents: &exponents,
     };
-    for account in stored
+    let accounts: Vec<&SyncAccount> = stored
         .iter()
         .filter(|a| listed.contains(&a.external_id.as_str()))
         .filter(|a| only.is_none_or(|only| only == a.id))
-    {
-        tally.accounts += 1;
-        pass::run(&pass, account, tally).await?;
+        .collect();
+    // Accounts are independent: a few passes run at once (each page still one transaction).
+    let mut runs = Vec::with_capacity(accounts.len());
+    for account in accounts {
+        runs.push(run_pass(&pass, account));
     }
-    Ok(())
+    let mut passes = futures::stream::iter(runs).buffer_unordered(ACCOUNTS_AT_ONCE);
+    let mut failure = None;
+    while let Some((own, result)) = passes.next().await {
+        tally.accounts += 1;
+        tally.merge(own);
+        if let Err(e) = result {
+            failure.get_or_insert(e);
+        }
+    }
+    failure.map_or(Ok(()), Err)
 }
+
+async fn run_pass(
+    pass: &pass::PassContext<'_>,
+    account: &SyncAccount,
+) -> (Tally, Result<(), SyncError>) {
+    let mut tally = Tally::default();
+    let result = pass::run(pass, account, &mut tally).await;
+    (tally, result)
+}
+
+/// Account passes of one connection that run at the same time.
+const ACCOUNTS_AT_ONCE: usize = 3;
 
 /// The stored form of a provider account; an account whose balances cannot be converted is
 /// stored without them (and logged), never with rounded ones.

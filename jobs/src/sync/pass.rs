@@ -68,16 +68,23 @@ pub async fn run(
         until: position.until,
     };
     let limit_key = pass.client.rate_limit_key();
-    loop {
-        if pass.ctx.is_cancelled() {
-            return Err(JobError::retryable(anyhow::anyhow!("cancelled between pages")).into());
+    let fetch = |cursor: Option<String>| {
+        let limit_key = limit_key.clone();
+        async move {
+            if pass.ctx.is_cancelled() {
+                return Err(SyncError::from(JobError::retryable(anyhow::anyhow!(
+                    "cancelled between pages"
+                ))));
+            }
+            pass.ctx.throttle(&limit_key).await?;
+            pass.client
+                .transactions(&account.external_id, window, cursor.as_deref())
+                .await
+                .map_err(SyncError::Provider)
         }
-        pass.ctx.throttle(&limit_key).await?;
-        let page = pass
-            .client
-            .transactions(&account.external_id, window, position.page.as_deref())
-            .await
-            .map_err(SyncError::Provider)?;
+    };
+    let mut page = fetch(position.page.clone()).await?;
+    loop {
         let converted = convert(page.items, account, pass);
         position.pending_seen.extend(
             converted
@@ -88,44 +95,82 @@ pub async fn run(
         );
         position.page = page.next;
         let finished = position.page.is_none();
-        let saved = serde_json::to_string(&position).map_err(JobError::permanent)?;
-        let (account_id, currency) = (account.id, account.currency.clone());
-        let since = position.since;
-        let until = position.until;
-        let pending_seen = if finished {
-            position.pending_seen.clone()
-        } else {
-            Vec::new()
-        };
-        let Converted { rows, rejections } = converted;
-        let written = pass
-            .ctx
-            .tenant_db(move |scope| {
-                let counts = sync::upsert_transactions(scope, account_id, &currency, &rows)?;
-                let accepted: Vec<String> = rows.iter().map(|r| r.external_id.clone()).collect();
-                sync::record_rejections(scope, account_id, &rejections, &accepted)?;
-                let resolved = if finished {
-                    let resolved =
-                        sync::resolve_dropped_pending(scope, account_id, since, &pending_seen)?;
-                    sync::finish_pass(scope, account_id, until)?;
-                    resolved
-                } else {
-                    sync::save_position(scope, account_id, &saved)?;
-                    0
-                };
-                Ok((counts, rows.len(), rejections.len(), resolved))
-            })
-            .await?;
-        let (counts, read, rejected, resolved) = written;
-        tally.pages += 1;
-        tally.read += read;
-        tally.inserted += usize::try_from(counts.inserted).unwrap_or(0);
-        tally.updated += usize::try_from(counts.updated).unwrap_or(0);
-        tally.rejected += rejected;
-        tally.resolved_pending += resolved;
+        let write = store(pass, account, &position, converted);
         if finished {
+            tally.add(write.await?);
             return Ok(());
         }
+        // The next page is read while this one is written: the provider (or the sandbox's
+        // generator) and PostgreSQL work at the same time. The position stored with this page
+        // already points at the next, so a failed read resumes there.
+        let (written, next) = tokio::join!(write, fetch(position.page.clone()));
+        tally.add(written?);
+        page = next?;
+    }
+}
+
+/// Stores a converted page and the position after it (or, for the last page, resolves dropped
+/// pending transactions and marks the pass finished), in one transaction.
+async fn store(
+    pass: &PassContext<'_>,
+    account: &SyncAccount,
+    position: &Position,
+    converted: Converted,
+) -> Result<Written, SyncError> {
+    let finished = position.page.is_none();
+    let saved = serde_json::to_string(position).map_err(JobError::permanent)?;
+    let (account_id, currency) = (account.id, account.currency.clone());
+    let (since, until) = (position.since, position.until);
+    let pending_seen = if finished {
+        position.pending_seen.clone()
+    } else {
+        Vec::new()
+    };
+    let Converted { rows, rejections } = converted;
+    Ok(pass
+        .ctx
+        .tenant_db(move |scope| {
+            let counts = sync::upsert_transactions(scope, account_id, &currency, &rows)?;
+            let accepted: Vec<String> = rows.iter().map(|r| r.external_id.clone()).collect();
+            sync::record_rejections(scope, account_id, &rejections, &accepted)?;
+            let resolved = if finished {
+                let resolved =
+                    sync::resolve_dropped_pending(scope, account_id, since, &pending_seen)?;
+                sync::finish_pass(scope, account_id, until)?;
+                resolved
+            } else {
+                sync::save_position(scope, account_id, &saved)?;
+                0
+            };
+            Ok(Written {
+                read: rows.len(),
+                inserted: usize::try_from(counts.inserted).unwrap_or(0),
+                updated: usize::try_from(counts.updated).unwrap_or(0),
+                rejected: rejections.len(),
+                resolved,
+            })
+        })
+        .await?)
+}
+
+/// What storing one page did.
+#[derive(Debug, Clone, Copy)]
+pub struct Written {
+    read: usize,
+    inserted: usize,
+    updated: usize,
+    rejected: usize,
+    resolved: usize,
+}
+
+impl Tally {
+    fn add(&mut self, written: Written) {
+        self.pages += 1;
+        self.read += written.read;
+        self.inserted += written.inserted;
+        self.updated += written.updated;
+        self.rejected += written.rejected;
+        self.resolved_pending += written.resolved;
     }
 }
 

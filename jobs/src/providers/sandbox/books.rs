@@ -7,7 +7,7 @@ use findash_schema::sync::TransactionStatus;
 use rust_decimal::Decimal;
 use serde_json::Value;
 
-use super::random::{between, chance, hash, of_str};
+use super::random::{between, chance, hash, hash_from};
 use super::{brl, month_end};
 use crate::providers::Transaction;
 
@@ -27,6 +27,8 @@ const OPENING: [(&str, i64); 3] = [("checking", 500_000), ("savings", 2_000_000)
 pub(super) struct Books {
     pub name: String,
     pub seed: u64,
+    /// `hash(seed, name)`, the start of every draw.
+    pub key: u64,
     pub as_of: NaiveDate,
     pub first_day: NaiveDate,
     pub daily_purchases: u32,
@@ -212,10 +214,9 @@ const MERCHANTS: [(&str, &str, Option<&str>, i64, i64); 7] = [
 ];
 
 impl Books {
+    /// A draw for `parts` of these books (the connection's seed and name are mixed in).
     fn h(&self, parts: &[u64]) -> u64 {
-        let mut all = vec![self.seed, of_str(&self.name)];
-        all.extend_from_slice(parts);
-        hash(&all)
+        hash_from(self.key, parts)
     }
 
     fn pending(&self, day: NaiveDate) -> bool {
@@ -228,6 +229,12 @@ impl Books {
 
     /// The transactions of `account` (its suffix) on `day`, in a stable order.
     pub(super) fn day(&self, account: &str, day: NaiveDate) -> Vec<Generated> {
+        self.day_of(account, day, true)
+    }
+
+    /// [`Books::day`]; without the card bill's payment when `bills` is false (what a statement
+    /// sums, so a statement never needs the one before it).
+    fn day_of(&self, account: &str, day: NaiveDate, bills: bool) -> Vec<Generated> {
         if day < self.first_day || day > self.as_of {
             return Vec::new();
         }
@@ -308,7 +315,7 @@ impl Books {
                         None,
                     );
                 }
-                if day.day() == 12 {
+                if bills && day.day() == 12 {
                     let owed = self.statement_owed(day - Days::new(DUE_AFTER));
                     if owed > 0 {
                         push(
@@ -354,7 +361,7 @@ impl Books {
                         None,
                     );
                 }
-                if day.day() == 12 {
+                if bills && day.day() == 12 {
                     let owed = self.statement_owed(day - Days::new(DUE_AFTER));
                     if owed > 0 {
                         push(
@@ -454,9 +461,8 @@ impl Books {
         let mut owed = 0;
         while day <= closing {
             owed -= self
-                .day("card", day)
+                .day_of("card", day, false)
                 .iter()
-                .filter(|t| t.slot != "payment")
                 .map(|t| t.cents)
                 .sum::<i64>();
             day = day + Days::new(1);

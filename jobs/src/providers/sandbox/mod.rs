@@ -86,6 +86,7 @@ impl Sandbox {
             books: books::Books {
                 name: name.to_owned(),
                 seed: settings.seed,
+                key: random::hash(&[settings.seed, random::of_str(name)]),
                 as_of,
                 first_day: as_of - chrono::Days::new(u64::from(settings.history_days)),
                 daily_purchases: settings.daily_purchases,

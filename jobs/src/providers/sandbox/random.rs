@@ -3,11 +3,12 @@
 
 /// A well-mixed 64-bit value for `parts`.
 pub fn hash(parts: &[u64]) -> u64 {
-    let mut state = 0x9E37_79B9_7F4A_7C15_u64;
-    for &part in parts {
-        state = mix(state ^ part);
-    }
-    state
+    hash_from(0x9E37_79B9_7F4A_7C15, parts)
+}
+
+/// [`hash`] continued from an earlier state, e.g. `hash(&[seed, name])` then a day's parts.
+pub fn hash_from(state: u64, parts: &[u64]) -> u64 {
+    parts.iter().fold(state, |state, &part| mix(state ^ part))
 }
 
 fn mix(mut z: u64) -> u64 {
