@@ -3,8 +3,8 @@
 //! attribute names whatever the quoting, layout or currency list; rates stay decimal strings.
 
 use chrono::NaiveDate;
-use quick_xml::Reader;
 use quick_xml::events::{BytesStart, Event};
+use quick_xml::{Reader, XmlVersion};
 use rust_decimal::Decimal;
 
 /// One day of the feed.
@@ -38,8 +38,8 @@ pub fn parse(xml: &str) -> Result<DailyRates, FeedError> {
             .read_event()
             .map_err(|e| FeedError::Xml(e.to_string()))?
         {
-            Event::Start(e) | Event::Empty(e) if e.local_name().as_ref() == b"Cube" => {
-                if let Some(time) = attribute(&e, b"time")? {
+            Event::Start(e) | Event::Empty(e) if e.local_name().as_ref() == "Cube" => {
+                if let Some(time) = attribute(&e, "time")? {
                     if day.is_some() {
                         return Err(FeedError::SeveralDays);
                     }
@@ -49,7 +49,7 @@ pub fn parse(xml: &str) -> Result<DailyRates, FeedError> {
                     );
                 }
                 if let (Some(currency), Some(rate)) =
-                    (attribute(&e, b"currency")?, attribute(&e, b"rate")?)
+                    (attribute(&e, "currency")?, attribute(&e, "rate")?)
                 {
                     if day.is_none() {
                         return Err(FeedError::Bad(format!("rate for {currency} outside a day")));
@@ -68,12 +68,12 @@ pub fn parse(xml: &str) -> Result<DailyRates, FeedError> {
     Ok(DailyRates { day, rates })
 }
 
-fn attribute(element: &BytesStart<'_>, name: &[u8]) -> Result<Option<String>, FeedError> {
+fn attribute(element: &BytesStart<'_>, name: &str) -> Result<Option<String>, FeedError> {
     for attribute in element.attributes() {
         let attribute = attribute.map_err(|e| FeedError::Xml(e.to_string()))?;
         if attribute.key.local_name().as_ref() == name {
             let value = attribute
-                .unescape_value()
+                .normalized_value(XmlVersion::default())
                 .map_err(|e| FeedError::Xml(e.to_string()))?;
             return Ok(Some(value.trim().to_owned()));
         }

@@ -20,12 +20,12 @@ use super::caller::Caller;
 use super::error::ErrorBody;
 use super::{ApiError, AppState, in_tenant, page_limit};
 
-/// Maintenance jobs of the deployment, never a tenant's to start.
-const SYSTEM_ONLY: &[&str] = &["prune"];
-/// What a plain user may start from the dashboard. The dashboard's own actions (sync a
-/// connection, recompute a forecast) join this list as their job types land; everything else
-/// is for admins.
-const USER_KINDS: &[&str] = &[];
+/// Jobs of the deployment (maintenance, shared reference data), never a tenant's to start.
+const SYSTEM_ONLY: &[&str] = &["prune", "refresh_rates"];
+/// What a plain user may start from the dashboard: refreshing a connection or an account, and
+/// categorizing again after editing rules. The job runs in the caller's tenant, so another
+/// tenant's connection id is simply not found. Everything else is for admins.
+const USER_KINDS: &[&str] = &["sync_connection", "sync_account", "categorize"];
 
 fn may_enqueue(role: Role, kind: &str) -> bool {
     match role {
