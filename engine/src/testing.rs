@@ -32,9 +32,10 @@ pub fn config(namespace: &str) -> EngineConfig {
     config.lost_dispatch_after = Duration::from_secs(1);
     config.dispatch_poll = Duration::from_millis(100);
     config.shutdown_timeout = Duration::from_secs(2);
-    // The hourly `prune` would add a job of its own to any test that crosses the hour; tests of
-    // cron set their schedules themselves.
-    config.cron_overrides = "prune=off".to_owned();
+    // The hourly `prune` and the half-hourly `refresh-rates` would add jobs of their own (and
+    // call the ECB) in any test that starts near or crosses their time; tests of cron set their
+    // schedules themselves.
+    config.cron_overrides = "prune=off;refresh-rates=off".to_owned();
     config
 }
 

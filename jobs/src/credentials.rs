@@ -185,8 +185,8 @@ pub struct RotationReport {
 }
 
 /// Re-seals every connection's credentials that another key sealed under the current key, a
-/// hundred connections per transaction. A row changed meanwhile (its key id moved) is left to
-/// the writer that changed it. Safe to run again at any time.
+/// hundred connections per transaction. A row changed meanwhile is left to the writer that
+/// changed it. Safe to run again at any time.
 pub fn rotate(db: &Db, sealer: &Sealer) -> Result<RotationReport, DbError> {
     let mut report = RotationReport::default();
     let mut after: Option<ConnectionId> = None;

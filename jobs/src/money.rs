@@ -75,11 +75,33 @@ pub fn optional_decimal<'de, D: Deserializer<'de>>(
     }
 }
 
+/// Significant digits a `Decimal` holds exactly; its parser rounds longer numbers silently.
+const MAX_DIGITS: usize = 28;
+
 fn parse_token(token: &str) -> Result<Decimal, String> {
     let text = match token.strip_prefix('"').and_then(|t| t.strip_suffix('"')) {
         Some(inner) => inner,
         None => token,
     };
+    // Only plain decimal notation, and no more digits than can be kept exactly: anything else
+    // would be rounded or guessed by the parser.
+    if !text
+        .bytes()
+        .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'-' | b'+' | b'e' | b'E'))
+    {
+        return Err(format!("amount {token} is not a decimal number"));
+    }
+    let mantissa = text.split(['e', 'E']).next().unwrap_or(text);
+    let significant = mantissa
+        .trim_start_matches(['-', '+'])
+        .replace('.', "")
+        .trim_start_matches('0')
+        .len();
+    if significant > MAX_DIGITS {
+        return Err(format!(
+            "amount {token} has more than {MAX_DIGITS} significant digits"
+        ));
+    }
     let parsed = if text.contains(['e', 'E']) {
         Decimal::from_scientific(text)
     } else {
@@ -150,6 +172,15 @@ mod tests {
         let item: Item = serde_json::from_str(r#"{"amount": "10.005"}"#).unwrap();
         assert_eq!(item.amount, d("10.005"));
         assert!(serde_json::from_str::<Item>(r#"{"amount": "ten"}"#).is_err());
+        // Digits the parser would round away, and separators it would skip, are refused.
+        assert!(
+            serde_json::from_str::<Item>(r#"{"amount": "10.0000000000000000000000000001"}"#)
+                .is_err()
+        );
+        assert!(serde_json::from_str::<Item>(r#"{"amount": "1_000.5"}"#).is_err());
+        let item: Item =
+            serde_json::from_str(r#"{"amount": "0.0000000000000000000000000001"}"#).unwrap();
+        assert_eq!(item.amount, d("0.0000000000000000000000000001"));
         assert!(serde_json::from_str::<Item>(r#"{"amount": true}"#).is_err());
     }
 }

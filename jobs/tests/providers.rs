@@ -251,8 +251,9 @@ async fn failures(
     transactions_path: &str,
     account: &str,
     setup_extra: impl AsyncFn(&MockServer),
+    refusals: &[(u16, &str)],
 ) {
-    for (status, body, retry_after, expect) in [
+    let mut cases = vec![
         (
             429,
             "{\"message\":\"Too many requests\",\"code\":429}",
@@ -262,13 +263,12 @@ async fn failures(
         (500, "{\"error\":\"internal\"}", None, "down"),
         (503, "", None, "down"),
         (200, "{\"results\": [", None, "bad"),
-        (
-            401,
-            "{\"codeDescription\":\"CLIENT_KEYS_UNAUTHORIZED\"}",
-            None,
-            "auth",
-        ),
-    ] {
+        (404, "{\"detail\":\"Not found\"}", None, "bad"),
+    ];
+    for &(status, expect) in refusals {
+        cases.push((status, "{\"detail\":\"refused\"}", None, expect));
+    }
+    for (status, body, retry_after, expect) in cases {
         let server = MockServer::start().await;
         setup_extra(&server).await;
         let mut response = ResponseTemplate::new(status).set_body_raw(body, "application/json");
@@ -295,8 +295,12 @@ async fn failures(
                 *retry_after == Duration::from_secs(7)
             }
             ("down", ProviderError::Down { detail, .. }) => detail.contains(&status.to_string()),
-            ("bad", ProviderError::BadData { detail, .. }) => detail.contains("malformed JSON"),
+            ("bad", ProviderError::BadData { detail, .. }) if status == 200 => {
+                detail.contains("malformed JSON")
+            }
+            ("bad", ProviderError::BadData { detail, .. }) => detail.contains(&status.to_string()),
             ("auth", ProviderError::Auth { .. }) => true,
+            ("config", ProviderError::NotConfigured { detail, .. }) => detail.contains("refused"),
             _ => false,
         };
         assert!(
@@ -322,6 +326,9 @@ async fn belvo_failures_are_typed() {
         "/api/transactions/",
         BELVO_ACCOUNT,
         async |_: &MockServer| {},
+        // 401: the deployment's secret id and password; 428: the link needs its user again;
+        // 403: Belvo's firewall refusing a request that does not fit its schema.
+        &[(401, "config"), (428, "auth"), (403, "bad")],
     )
     .await;
 }
@@ -507,12 +514,14 @@ async fn pluggy_failures_are_typed() {
         async |server: &MockServer| {
             mount_pluggy_auth(server).await;
         },
+        // Refused even after one renewal of the key: the deployment's client keys are wrong.
+        &[(401, "config"), (403, "config")],
     )
     .await;
 }
 
 #[tokio::test]
-async fn pluggy_refused_client_keys_are_an_auth_failure() {
+async fn pluggy_refused_client_keys_are_a_configuration_failure() {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
         .and(path("/auth"))
@@ -531,7 +540,10 @@ async fn pluggy_refused_client_keys_are_an_auth_failure() {
     )
     .unwrap();
     let error = client.accounts().await.unwrap_err();
-    assert!(matches!(error, ProviderError::Auth { .. }), "{error:?}");
+    assert!(
+        matches!(error, ProviderError::NotConfigured { .. }),
+        "{error:?}"
+    );
     assert!(error.to_string().contains("CLIENT_KEYS_UNAUTHORIZED"));
 }
 
@@ -701,6 +713,8 @@ async fn open_finance_failures_are_typed() {
         &format!("{OFB_ROOT}/accounts/abc/transactions"),
         "abc",
         async |_: &MockServer| {},
+        // The access token is the consent's: the customer must authorise again.
+        &[(401, "auth"), (403, "auth")],
     )
     .await;
 }

@@ -159,9 +159,17 @@ async fn outages_retry_and_refused_credentials_stop_the_connection() {
     for (status, body, state, expected_error) in [
         (500, "{\"detail\": \"boom\"}", "retrying", "HTTP 500"),
         (200, "{\"results\": [", "retrying", "malformed JSON"),
+        // The deployment's keys: an operator's problem, not this connection's.
         (
             401,
             "{\"detail\": \"Invalid credentials\"}",
+            "dead",
+            "deployment's credentials were refused",
+        ),
+        // The link needs its user (MFA token): the connection must be reconnected.
+        (
+            428,
+            "{\"code\": \"token_required\"}",
             "dead",
             "refused the credentials",
         ),
@@ -191,7 +199,7 @@ async fn outages_retry_and_refused_credentials_stop_the_connection() {
         );
         let mut conn = t.db.admin_conn();
         let recorded = connection_state(&mut conn);
-        let wanted_status = if status == 401 {
+        let wanted_status = if status == 428 {
             "reauth_required"
         } else {
             "error"
@@ -203,7 +211,7 @@ async fn outages_retry_and_refused_credentials_stop_the_connection() {
         assert!(recorded.contains(expected_error), "{recorded}");
         assert!(!recorded.contains("belvo-secret"), "{recorded}");
 
-        if status == 401 {
+        if status == 428 {
             // Until someone reconnects, syncs stop at once without calling the provider.
             let calls = server.received_requests().await.unwrap().len();
             let again = common::run_once(&t, Some(tenant), &sync).await;
@@ -213,4 +221,104 @@ async fn outages_retry_and_refused_credentials_stop_the_connection() {
         }
         common::finish(t, running).await;
     }
+}
+
+/// Serves one page of `items` for the account's transactions, replacing what was served.
+async fn serve_items(server: &MockServer, items: Vec<Value>) {
+    server.reset().await;
+    Mock::given(method("GET"))
+        .and(path("/api/accounts/"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "count": 1, "next": null, "previous": null,
+            "results": [{"id": "acc-1", "link": LINK, "category": "CHECKING_ACCOUNT", "currency": "BRL",
+                         "name": "Conta", "balance": {"current": 10, "available": 10}}]
+        })))
+        .mount(server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/transactions/"))
+        .respond_with(page(server, items, None))
+        .mount(server)
+        .await;
+}
+
+fn pending(id: &str, day: &str, amount: &str) -> Value {
+    let mut item = item(id, day, amount, "OUTFLOW");
+    item["status"] = json!("PENDING");
+    item
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_pending_transaction_goes_only_when_the_provider_drops_it() {
+    let server = MockServer::start().await;
+    let day = (chrono::Utc::now().date_naive() - chrono::Days::new(3)).to_string();
+    let t = common::engine(&server.uri()).await;
+    let running = t.run(2);
+    let tenant = common::tenant(&t, "pending");
+    let connection = common::connection(&t, tenant, "belvo", LINK, &json!({}));
+    let sync = SyncConnection {
+        connection_id: connection,
+    };
+    let mut conn = t.db.admin_conn();
+    let stored = |conn: &mut diesel::PgConnection| {
+        sql::texts(
+            conn,
+            "SELECT concat_ws('|', external_id, status, amount_minor) AS value FROM transactions ORDER BY 1",
+        )
+    };
+
+    serve_items(
+        &server,
+        vec![
+            pending("hold", &day, "5.00"),
+            item("done", &day, "1", "OUTFLOW"),
+        ],
+    )
+    .await;
+    assert_eq!(
+        common::run_once(&t, Some(tenant), &sync).await.state,
+        "succeeded"
+    );
+    assert_eq!(
+        stored(&mut conn),
+        vec!["done|posted|-100", "hold|pending|-500"]
+    );
+
+    // Listed again, but in a form the sync refuses: the stored row stays, the refusal is kept.
+    serve_items(
+        &server,
+        vec![
+            pending("hold", &day, "5.005"),
+            item("done", &day, "1", "OUTFLOW"),
+        ],
+    )
+    .await;
+    let second = common::run_once(&t, Some(tenant), &sync).await;
+    assert_eq!(
+        second.result.as_ref().unwrap()["resolved_pending"],
+        0,
+        "{second:?}"
+    );
+    assert_eq!(
+        stored(&mut conn),
+        vec!["done|posted|-100", "hold|pending|-500"]
+    );
+    assert_eq!(
+        sql::count(
+            &mut conn,
+            "SELECT count(*) AS n FROM sync_rejections WHERE external_id = 'hold'"
+        ),
+        1
+    );
+
+    // No longer listed at all: resolved away; the posted one stays.
+    serve_items(&server, vec![item("done", &day, "1", "OUTFLOW")]).await;
+    let third = common::run_once(&t, Some(tenant), &sync).await;
+    assert_eq!(
+        third.result.as_ref().unwrap()["resolved_pending"],
+        1,
+        "{third:?}"
+    );
+    assert_eq!(stored(&mut conn), vec!["done|posted|-100"]);
+    common::finish(t, running).await;
 }

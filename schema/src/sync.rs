@@ -149,20 +149,39 @@ pub fn save_position(scope: &mut TenantConn<'_>, id: AccountId, cursor: &str) ->
         .map(drop)
 }
 
-/// A pass over the account finished: it is synced through `through`, as of now.
+/// A pass over the account finished: it is synced through `through` (or later, if another pass
+/// got further meanwhile), as of now.
 pub fn finish_pass(
     scope: &mut TenantConn<'_>,
     id: AccountId,
     through: NaiveDate,
 ) -> QueryResult<()> {
+    diesel::sql_query(
+        "UPDATE accounts SET sync_cursor = NULL, last_successful_sync_at = now(), \
+             synced_through = greatest(synced_through, $2) WHERE id = $1",
+    )
+    .bind::<SqlUuid, _>(id.0)
+    .bind::<Date, _>(through)
+    .execute(scope.conn())
+    .map(drop)
+}
+
+/// Drops an unfinished pass's position: the next pass starts its window afresh.
+pub fn forget_position(scope: &mut TenantConn<'_>, id: AccountId) -> QueryResult<()> {
     diesel::update(accounts::table.find(id))
-        .set((
-            accounts::sync_cursor.eq(None::<String>),
-            accounts::synced_through.eq(through),
-            accounts::last_successful_sync_at.eq(diesel::dsl::now),
-        ))
+        .set(accounts::sync_cursor.eq(None::<String>))
         .execute(scope.conn())
         .map(drop)
+}
+
+/// The booking day of the account's oldest pending transaction.
+pub fn oldest_pending(scope: &mut TenantConn<'_>, id: AccountId) -> QueryResult<Option<NaiveDate>> {
+    use crate::schema::transactions::dsl as t;
+    t::transactions
+        .filter(t::account_id.eq(id))
+        .filter(t::status.eq(TransactionStatus::Pending.as_str()))
+        .select(diesel::dsl::min(t::booked_date))
+        .first(scope.conn())
 }
 
 /// A transaction as the provider sent it, converted (money in minor units of the account's
@@ -322,21 +341,24 @@ impl Columns {
     }
 }
 
-/// Pending transactions of the account booked on or after `since` that are not in `seen`: the
+/// Pending transactions of the account booked in the pass's window (`since`..=`until`) that the
+/// pass did not see (`seen`: every id the provider listed as pending or that was refused): the
 /// provider dropped them (a pending charge that posted under a new id, or was voided). They are
 /// deleted, so they are not counted twice or left dangling. Returns how many.
 pub fn resolve_dropped_pending(
     scope: &mut TenantConn<'_>,
     account: AccountId,
     since: NaiveDate,
+    until: NaiveDate,
     seen: &[String],
 ) -> QueryResult<usize> {
     diesel::sql_query(
         "DELETE FROM transactions WHERE account_id = $1 AND status = 'pending' \
-         AND booked_date >= $2 AND NOT (external_id = ANY($3::text[]))",
+         AND booked_date BETWEEN $2 AND $3 AND NOT (external_id = ANY($4::text[]))",
     )
     .bind::<SqlUuid, _>(account.0)
     .bind::<Date, _>(since)
+    .bind::<Date, _>(until)
     .bind::<Array<Text>, _>(seen)
     .execute(scope.conn())
 }

@@ -17,6 +17,12 @@ use crate::config::ProviderCredentials;
 use crate::money;
 
 const PROVIDER: &str = "belvo";
+/// 401: the deployment's secret id or password; 428: the link needs its user (a token or a new
+/// login at the institution).
+const REFUSALS: http::Refusals = http::Refusals {
+    connection: &[428],
+    deployment: &[401],
+};
 const PAGE_SIZE: &str = "1000";
 
 #[derive(Debug)]
@@ -123,7 +129,7 @@ impl<'a> Belvo<'a> {
             self.credentials.id.expose_secret(),
             Some(self.credentials.secret.expose_secret()),
         );
-        let body = http::send(PROVIDER, request).await?;
+        let body = http::send(PROVIDER, REFUSALS, request).await?;
         http::json(PROVIDER, &body)
     }
 

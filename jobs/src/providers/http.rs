@@ -16,17 +16,30 @@ const MAX_BODY: usize = 32 * 1024 * 1024;
 /// When a 429 says nothing about when to come back.
 const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(60);
 
+/// Which refusals mean what, per provider (beyond the shared rules: 429 is a rate limit, 5xx and
+/// 408 an outage, any other status bad data).
+#[derive(Debug, Clone, Copy)]
+pub struct Refusals {
+    /// The connection's own credentials or consent were refused: a person must reconnect it.
+    pub connection: &'static [u16],
+    /// The deployment's keys were refused: an operator must fix the configuration, and no
+    /// connection is to blame.
+    pub deployment: &'static [u16],
+}
+
 /// Sends `request` and returns the body of a 2xx answer.
 pub async fn send(
     provider: &'static str,
+    refusals: Refusals,
     request: RequestBuilder,
 ) -> Result<Vec<u8>, ProviderError> {
-    send_checked(provider, request, |_| Ok(())).await
+    send_checked(provider, refusals, request, |_| Ok(())).await
 }
 
 /// [`send`], with `check` run on a 2xx answer's headers (an `Err` is bad data).
 pub async fn send_checked(
     provider: &'static str,
+    refusals: Refusals,
     request: RequestBuilder,
     check: impl FnOnce(&reqwest::header::HeaderMap) -> Result<(), String>,
 ) -> Result<Vec<u8>, ProviderError> {
@@ -59,9 +72,11 @@ pub async fn send_checked(
             provider,
             retry_after: retry_after.unwrap_or(DEFAULT_RETRY_AFTER),
         },
-        StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
-            ProviderError::Auth { provider, detail }
-        }
+        s if refusals.connection.contains(&s.as_u16()) => ProviderError::Auth { provider, detail },
+        s if refusals.deployment.contains(&s.as_u16()) => ProviderError::NotConfigured {
+            provider,
+            detail: format!("the deployment's credentials were refused: {detail}"),
+        },
         s if s.is_server_error() || s == StatusCode::REQUEST_TIMEOUT => {
             ProviderError::Down { provider, detail }
         }

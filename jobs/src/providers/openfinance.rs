@@ -20,6 +20,12 @@ use super::{Account, Page, ProviderError, Providers, Transaction, Window, finger
 use crate::money;
 
 const PROVIDER: &str = "openfinance";
+/// The access token is the consent's own: refused, expired or revoked, the consent needs its
+/// customer again.
+const REFUSALS: http::Refusals = http::Refusals {
+    connection: &[401, 403],
+    deployment: &[],
+};
 const ROOT: &str = "open-banking/accounts/v2/";
 const PAGE_SIZE: &str = "1000";
 const BRT: FixedOffset = match FixedOffset::west_opt(3 * 3600) {
@@ -146,7 +152,7 @@ impl<'a> OpenFinance<'a> {
             .get(url)
             .bearer_auth(self.token.expose_secret())
             .header("x-fapi-interaction-id", &interaction);
-        http::send_checked(PROVIDER, request, |headers| {
+        http::send_checked(PROVIDER, REFUSALS, request, |headers| {
             match headers
                 .get("x-fapi-interaction-id")
                 .and_then(|v| v.to_str().ok())

@@ -24,6 +24,12 @@ use crate::config::ProviderCredentials;
 use crate::money;
 
 const PROVIDER: &str = "pluggy";
+/// Pluggy authenticates the deployment (client id and secret, then its API key); an item that
+/// needs its user shows in the item's status, not as a refusal.
+const REFUSALS: http::Refusals = http::Refusals {
+    connection: &[],
+    deployment: &[401, 403],
+};
 /// Pluggy's API keys live 2 hours; a key is renewed this long before it expires.
 const KEY_MARGIN: Duration = Duration::from_secs(300);
 const KEY_LIFETIME: Duration = Duration::from_secs(2 * 3600);
@@ -192,7 +198,7 @@ impl<'a> Pluggy<'a> {
                 "clientId": self.credentials.id.expose_secret(),
                 "clientSecret": self.credentials.secret.expose_secret(),
             }));
-        let body = http::send(PROVIDER, request).await?;
+        let body = http::send(PROVIDER, REFUSALS, request).await?;
         let answer: AuthAnswer = http::json(PROVIDER, &body)?;
         let expires = jwt_expiry(&answer.api_key).unwrap_or_else(|| Utc::now() + KEY_LIFETIME);
         let key = SecretString::from(answer.api_key);
@@ -212,12 +218,13 @@ impl<'a> Pluggy<'a> {
                 .http
                 .get(url.clone())
                 .header("X-API-KEY", key.expose_secret());
-            match http::send(PROVIDER, request).await {
-                Err(ProviderError::Auth { .. }) if attempt == 0 => self.forget_key().await,
+            match http::send(PROVIDER, REFUSALS, request).await {
+                // The key expired early or was revoked: one renewal.
+                Err(ProviderError::NotConfigured { .. }) if attempt == 0 => self.forget_key().await,
                 other => return other,
             }
         }
-        Err(ProviderError::Auth {
+        Err(ProviderError::NotConfigured {
             provider: PROVIDER,
             detail: "a renewed API key was refused".to_owned(),
         })

@@ -205,15 +205,29 @@ async fn sync_connection(
         runs.push(run_pass(&pass, account));
     }
     let mut passes = futures::stream::iter(runs).buffer_unordered(ACCOUNTS_AT_ONCE);
-    let mut failure = None;
+    let mut failure: Option<SyncError> = None;
     while let Some((own, result)) = passes.next().await {
         tally.accounts += 1;
         tally.merge(own);
-        if let Err(e) = result {
-            failure.get_or_insert(e);
+        if let Err(e) = result
+            && failure.as_ref().is_none_or(|f| severity(&e) > severity(f))
+        {
+            failure = Some(e);
         }
     }
     failure.map_or(Ok(()), Err)
+}
+
+/// Which of several accounts' failures the connection reports: what needs a person first, a
+/// rate limit (which only postpones) last.
+fn severity(error: &SyncError) -> u8 {
+    match error {
+        SyncError::Provider(ProviderError::Auth { .. }) => 4,
+        SyncError::Provider(ProviderError::NotConfigured { .. }) => 3,
+        SyncError::Provider(ProviderError::RateLimited { .. }) => 0,
+        SyncError::Job(JobError::RateLimited { .. }) => 0,
+        _ => 2,
+    }
 }
 
 async fn run_pass(

@@ -17,12 +17,14 @@ use serde::{Deserialize, Serialize};
 
 use crate::categorize::Categorizer;
 use crate::money;
-use crate::providers::{Client, Item, Transaction, Window};
+use crate::providers::{Client, Item, ProviderError, Transaction, Window};
 
 use super::{SyncError, Tally};
 
 /// Days before the last synced day that every pass reads again.
 pub const OVERLAP_DAYS: u64 = 10;
+/// How far back a pass reaches for an old pending transaction.
+pub const PENDING_LOOKBACK_DAYS: u64 = 90;
 
 /// Where an unfinished pass stands; stored as JSON in `accounts.sync_cursor`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -50,19 +52,20 @@ pub async fn run(
     tally: &mut Tally,
 ) -> Result<(), SyncError> {
     let today = pass.client.today();
-    let mut position = account
+    let saved = account
         .sync_cursor
         .as_deref()
-        .and_then(|saved| serde_json::from_str::<Position>(saved).ok())
-        .unwrap_or_else(|| Position {
-            since: match account.synced_through {
-                Some(through) => through - Days::new(OVERLAP_DAYS),
-                None => pass.client.history_start(today),
-            },
+        .and_then(|saved| serde_json::from_str::<Position>(saved).ok());
+    let resumed = saved.is_some();
+    let mut position = match saved {
+        Some(position) => position,
+        None => Position {
+            since: window_start(pass, account, today).await?,
             until: today,
             page: None,
             pending_seen: Vec::new(),
-        });
+        },
+    };
     let window = Window {
         since: position.since,
         until: position.until,
@@ -83,15 +86,31 @@ pub async fn run(
                 .map_err(SyncError::Provider)
         }
     };
-    let mut page = fetch(position.page.clone()).await?;
+    let mut page = match fetch(position.page.clone()).await {
+        Ok(page) => page,
+        // A saved cursor the provider no longer accepts (expired, or a link to a host that is
+        // no longer the configured one) would fail every retry: the next attempt starts the
+        // window afresh.
+        Err(SyncError::Provider(e @ ProviderError::BadData { .. })) if resumed => {
+            let id = account.id;
+            pass.ctx
+                .tenant_db(move |scope| Ok(sync::forget_position(scope, id)?))
+                .await?;
+            return Err(SyncError::Provider(e));
+        }
+        Err(e) => return Err(e),
+    };
     loop {
         let converted = convert(page.items, account, pass);
+        // Pending rows the provider still lists stay, and so do rows it sent in a form the sync
+        // refused: they are not gone, only unreadable for now.
         position.pending_seen.extend(
             converted
                 .rows
                 .iter()
                 .filter(|r| r.status == sync::TransactionStatus::Pending)
-                .map(|r| r.external_id.clone()),
+                .map(|r| r.external_id.clone())
+                .chain(converted.rejections.iter().map(|r| r.external_id.clone())),
         );
         position.page = page.next;
         let finished = position.page.is_none();
@@ -107,6 +126,31 @@ pub async fn run(
         tally.add(written?);
         page = next?;
     }
+}
+
+/// Where a new pass starts: `OVERLAP_DAYS` before the last synced day, or earlier to reach the
+/// account's oldest pending transaction (a long pre-authorisation must be seen again to be
+/// resolved), but never more than `PENDING_LOOKBACK_DAYS` back for that; the provider's history
+/// start on a first pass.
+async fn window_start(
+    pass: &PassContext<'_>,
+    account: &SyncAccount,
+    today: NaiveDate,
+) -> Result<NaiveDate, SyncError> {
+    let Some(through) = account.synced_through else {
+        return Ok(pass.client.history_start(today));
+    };
+    let id = account.id;
+    let oldest_pending = pass
+        .ctx
+        .tenant_db(move |scope| Ok(sync::oldest_pending(scope, id)?))
+        .await?;
+    let overlap = through - Days::new(OVERLAP_DAYS);
+    let floor = today - Days::new(PENDING_LOOKBACK_DAYS);
+    Ok(match oldest_pending {
+        Some(day) if day < overlap => day.max(floor).min(overlap),
+        _ => overlap,
+    })
 }
 
 /// Stores a converted page and the position after it (or, for the last page, resolves dropped
@@ -135,7 +179,7 @@ async fn store(
             sync::record_rejections(scope, account_id, &rejections, &accepted)?;
             let resolved = if finished {
                 let resolved =
-                    sync::resolve_dropped_pending(scope, account_id, since, &pending_seen)?;
+                    sync::resolve_dropped_pending(scope, account_id, since, until, &pending_seen)?;
                 sync::finish_pass(scope, account_id, until)?;
                 resolved
             } else {
