@@ -363,3 +363,71 @@ async fn the_sandbox_is_deterministic_and_knows_its_recurring_series() {
         }
     }
 }
+
+/// The tenant's books as facts only (no ids or row versions), to compare two tenants.
+fn facts(conn: &mut diesel::PgConnection, tenant: findash_schema::TenantId) -> Vec<String> {
+    sql::texts(
+        conn,
+        &format!(
+            "SELECT concat_ws('|', a.external_id, t.external_id, t.booked_date, t.amount_minor, t.status, c.slug) AS value \
+             FROM transactions t JOIN accounts a ON a.id = t.account_id LEFT JOIN categories c ON c.id = t.category_id \
+             WHERE t.tenant_id = '{tenant}' ORDER BY 1"
+        ),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_syncs_of_one_connection_at_once_store_the_books_once() {
+    let t = common::engine("http://127.0.0.1:9/").await;
+    let running = t.run(8);
+    // Small pages: each pass takes many transactions, so the two overlap.
+    let settings = json!({ "seed": 5, "history_days": 90, "as_of": "2026-02-10", "page_size": 7 });
+    let alone = common::tenant(&t, "alone");
+    let racing = common::tenant(&t, "racing");
+    let reference = common::connection(&t, alone, "sandbox", "sbx", &settings);
+    let contested = common::connection(&t, racing, "sandbox", "sbx", &settings);
+
+    let once = common::run_once(
+        &t,
+        Some(alone),
+        &SyncConnection {
+            connection_id: reference,
+        },
+    )
+    .await;
+    assert_eq!(once.state, "succeeded", "{once:?}");
+    let first = common::enqueue(
+        &t,
+        Some(racing),
+        &SyncConnection {
+            connection_id: contested,
+        },
+    )
+    .await;
+    let second = common::enqueue(
+        &t,
+        Some(racing),
+        &SyncConnection {
+            connection_id: contested,
+        },
+    )
+    .await;
+    let (a, b) = (
+        common::attempts(&t, first, 1).await,
+        common::attempts(&t, second, 1).await,
+    );
+    assert_eq!(
+        (a.state.as_str(), b.state.as_str()),
+        ("succeeded", "succeeded"),
+        "{a:?} {b:?}"
+    );
+    let superseded = a.result.unwrap()["superseded"].as_i64().unwrap()
+        + b.result.unwrap()["superseded"].as_i64().unwrap();
+    eprintln!("passes superseded by the other sync: {superseded}");
+
+    let mut conn = t.db.admin_conn();
+    let expected = facts(&mut conn, alone);
+    assert!(expected.len() > 100);
+    assert_eq!(facts(&mut conn, racing), expected);
+    common::finish(t, running).await;
+}

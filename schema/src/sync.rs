@@ -141,6 +141,23 @@ pub fn account(scope: &mut TenantConn<'_>, id: AccountId) -> QueryResult<Option<
         .optional()
 }
 
+/// Locks the account's row and tells whether its saved position is still `expected` (what this
+/// pass loaded or last saved). Another pass that moved it meanwhile owns the account: the caller
+/// stops, so two passes never interleave their pages.
+pub fn position_is(
+    scope: &mut TenantConn<'_>,
+    id: AccountId,
+    expected: Option<&str>,
+) -> QueryResult<bool> {
+    let current: Option<Option<String>> = accounts::table
+        .find(id)
+        .select(accounts::sync_cursor)
+        .for_update()
+        .first(scope.conn())
+        .optional()?;
+    Ok(current.is_some_and(|current| current.as_deref() == expected))
+}
+
 /// Saves an unfinished pass's position (so a retry resumes from the page it reached).
 pub fn save_position(scope: &mut TenantConn<'_>, id: AccountId, cursor: &str) -> QueryResult<()> {
     diesel::update(accounts::table.find(id))

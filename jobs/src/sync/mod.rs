@@ -82,6 +82,8 @@ pub struct Tally {
     pub updated: usize,
     pub rejected: usize,
     pub resolved_pending: usize,
+    /// Passes that stopped because another pass of the same account was under way.
+    pub superseded: usize,
 }
 
 impl Tally {
@@ -92,6 +94,7 @@ impl Tally {
         self.updated += other.updated;
         self.rejected += other.rejected;
         self.resolved_pending += other.resolved_pending;
+        self.superseded += other.superseded;
     }
 }
 
@@ -140,6 +143,7 @@ async fn run_sync(ctx: &JobContext, id: ConnectionId, only: Option<AccountId>) -
                 "updated": tally.updated,
                 "rejected": tally.rejected,
                 "resolved_pending": tally.resolved_pending,
+                "superseded": tally.superseded,
             }))
         }
         Err(SyncError::Job(e)) => Err(e),

@@ -52,6 +52,8 @@ pub async fn run(
     tally: &mut Tally,
 ) -> Result<(), SyncError> {
     let today = pass.client.today();
+    // The stored position as this pass last knew it; each page checks it is unchanged.
+    let mut expected = account.sync_cursor.clone();
     let saved = account
         .sync_cursor
         .as_deref()
@@ -114,7 +116,7 @@ pub async fn run(
         );
         position.page = page.next;
         let finished = position.page.is_none();
-        let write = store(pass, account, &position, converted);
+        let write = store(pass, account, &position, expected.clone(), converted);
         if finished {
             tally.add(write.await?);
             return Ok(());
@@ -123,7 +125,12 @@ pub async fn run(
         // generator) and PostgreSQL work at the same time. The position stored with this page
         // already points at the next, so a failed read resumes there.
         let (written, next) = tokio::join!(write, fetch(position.page.clone()));
-        tally.add(written?);
+        let written = written?;
+        tally.add(written);
+        if written.superseded {
+            return Ok(());
+        }
+        expected = Some(serde_json::to_string(&position).map_err(JobError::permanent)?);
         page = next?;
     }
 }
@@ -159,6 +166,7 @@ async fn store(
     pass: &PassContext<'_>,
     account: &SyncAccount,
     position: &Position,
+    expected: Option<String>,
     converted: Converted,
 ) -> Result<Written, SyncError> {
     let finished = position.page.is_none();
@@ -174,6 +182,13 @@ async fn store(
     Ok(pass
         .ctx
         .tenant_db(move |scope| {
+            if !sync::position_is(scope, account_id, expected.as_deref())? {
+                // Another pass of this account moved on meanwhile: it owns the account now.
+                return Ok(Written {
+                    superseded: true,
+                    ..Written::default()
+                });
+            }
             let counts = sync::upsert_transactions(scope, account_id, &currency, &rows)?;
             let accepted: Vec<String> = rows.iter().map(|r| r.external_id.clone()).collect();
             sync::record_rejections(scope, account_id, &rejections, &accepted)?;
@@ -187,6 +202,7 @@ async fn store(
                 0
             };
             Ok(Written {
+                superseded: false,
                 read: rows.len(),
                 inserted: usize::try_from(counts.inserted).unwrap_or(0),
                 updated: usize::try_from(counts.updated).unwrap_or(0),
@@ -198,8 +214,10 @@ async fn store(
 }
 
 /// What storing one page did.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 pub struct Written {
+    /// Another pass owns the account; nothing was written.
+    superseded: bool,
     read: usize,
     inserted: usize,
     updated: usize,
@@ -209,6 +227,10 @@ pub struct Written {
 
 impl Tally {
     fn add(&mut self, written: Written) {
+        if written.superseded {
+            self.superseded += 1;
+            return;
+        }
         self.pages += 1;
         self.read += written.read;
         self.inserted += written.inserted;
