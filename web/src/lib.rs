@@ -5,12 +5,14 @@
 //! them (auth, request id, rate limits, security headers). Handlers stay thin: they parse,
 //! authorize, call `findash-schema`/`findash-engine`, and shape the response.
 //!
-//! So far: the app and server (`http`) with health, readiness and metrics, its configuration
-//! section, and the API tokens (JWT) it will verify.
+//! Built: the app and server (`http`) with the JSON API, probes and metrics, its configuration
+//! section, the API tokens (JWT), and the webhook senders' signature checks
+//! (`webhooks::signatures`); the receivers themselves come with the webhooks issue.
 
 pub mod auth;
 mod config;
 pub mod http;
 pub mod limits;
+pub mod webhooks;
 
 pub use config::{WebConfig, WebhookSecrets};
