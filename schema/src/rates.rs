@@ -2,6 +2,7 @@
 //! read by the dashboard through `fx_rate` (migration `000008`).
 
 use chrono::NaiveDate;
+use diesel::PgConnection;
 use diesel::prelude::*;
 use diesel::sql_types::{Array, Date, Text};
 
@@ -66,4 +67,17 @@ pub struct RatesWritten {
     /// Quotes skipped because `currencies` does not know them.
     #[diesel(sql_type = Array<Text>)]
     pub unknown: Vec<String>,
+}
+
+/// Each source's newest rate day and its age in days as of `today`.
+pub fn ages(conn: &mut PgConnection, today: NaiveDate) -> QueryResult<Vec<(String, i64)>> {
+    let rows: Vec<(String, Option<NaiveDate>)> = fx_rates::table
+        .group_by(fx_rates::source)
+        .select((fx_rates::source, diesel::dsl::max(fx_rates::rate_date)))
+        .order(fx_rates::source)
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(source, day)| Some((source, (today - day?).num_days())))
+        .collect())
 }

@@ -206,6 +206,11 @@ async fn readiness_reports_each_component_and_fails_without_live_workers() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_count_requests_per_route_pattern_next_to_the_engines() {
     let t = engine().await;
+    common::exec(
+        &mut t.db.admin_conn(),
+        "INSERT INTO fx_rates (source, base_currency, quote_currency, rate_date, rate) \
+         VALUES ('ecb', 'EUR', 'USD', current_date - 3, 1.08), ('ecb', 'EUR', 'BRL', current_date - 5, 6)",
+    );
     let service = test::init_service(app(state(&t, false))).await;
     t.engine
         .enqueue(
@@ -244,6 +249,11 @@ async fn metrics_count_requests_per_route_pattern_next_to_the_engines() {
         text.contains(
             r#"findash_http_requests_total{method="GET",route="/healthz",status="200"} 3"#
         ),
+        "{text}"
+    );
+    // The newest ECB rate is three days old.
+    assert!(
+        text.contains(r#"findash_fx_rates_age_days{source="ecb"} 3"#),
         "{text}"
     );
     // Unknown paths share one label, so random URLs cannot grow the series without bound.

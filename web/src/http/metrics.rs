@@ -81,13 +81,14 @@ impl HttpMetrics {
     }
 }
 
-/// Prometheus text: HTTP requests per route and the engine's metrics.
+/// Prometheus text: HTTP requests per route, the engine's metrics, and the age of the FX rates.
 #[utoipa::path(get, path = "/metrics", tag = "operations", responses(
     (status = 200, description = "Prometheus text format 0.0.4", content_type = "text/plain", body = String),
 ))]
 pub async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let mut families = state.metrics.registry.gather();
     families.extend(state.engine.gather());
+    families.extend(fx_rate_ages(&state).await);
     // A labelled metric nothing has touched yet has no series; the text format rejects it.
     families.retain(|family| !family.get_metric().is_empty());
     let encoder = TextEncoder::new();
@@ -98,4 +99,43 @@ pub async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, ApiErro
     Ok(HttpResponse::Ok()
         .content_type(encoder.format_type())
         .body(body))
+}
+
+/// How long ago each rate source published (`findash_fx_rates_age_days{source}`), read from the
+/// database at scrape time so every replica reports it whatever process refreshed the rates. A
+/// scrape does not wait for an unreachable database: the gauge is then left out.
+async fn fx_rate_ages(state: &AppState) -> Vec<prometheus::proto::MetricFamily> {
+    let db = state.db.clone();
+    let today = chrono::Utc::now().date_naive();
+    let read = web::block(
+        move || -> Result<Vec<(String, i64)>, findash_schema::DbError> {
+            let mut conn = db.conn()?;
+            Ok(findash_schema::rates::ages(&mut conn, today)?)
+        },
+    );
+    let ages = match tokio::time::timeout(Duration::from_secs(1), read).await {
+        Ok(Ok(Ok(ages))) => ages,
+        other => {
+            tracing::debug!(outcome = ?other.map(|r| r.map(|r| r.err())), "FX rate ages not read");
+            return Vec::new();
+        }
+    };
+    let registry = Registry::new();
+    let gauge = match prometheus::IntGaugeVec::new(
+        Opts::new(
+            "findash_fx_rates_age_days",
+            "Days since the newest rate of each source (the ECB publishes on TARGET working days; over 4 is stale)",
+        ),
+        &["source"],
+    ) {
+        Ok(gauge) => gauge,
+        Err(_) => return Vec::new(),
+    };
+    for (source, days) in ages {
+        gauge.with_label_values(&[&source]).set(days);
+    }
+    if registry.register(Box::new(gauge)).is_err() {
+        return Vec::new();
+    }
+    registry.gather()
 }
