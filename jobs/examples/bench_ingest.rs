@@ -15,10 +15,8 @@ use findash_engine::testing::{TestEngine, delete_namespace};
 use findash_jobs::providers::sandbox::Sandbox;
 use findash_jobs::providers::{Item, Window};
 use findash_jobs::sync::SyncConnection;
-use findash_jobs::{EmailConfig, JobsConfig, ProvidersConfig};
+use findash_schema::TenantId;
 use findash_schema::testing::sql;
-use findash_schema::{SystemTask, TenantId};
-use secrecy::SecretString;
 use serde_json::json;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -72,28 +70,6 @@ fn arg(name: &str, default: usize) -> Result<usize, BoxError> {
             .ok_or(format!("{name} needs a value"))?
             .parse()?),
         None => Ok(default),
-    }
-}
-
-fn config() -> JobsConfig {
-    let unused = url::Url::parse("http://127.0.0.1:9/").unwrap_or_else(|_| unreachable!());
-    JobsConfig {
-        providers: ProvidersConfig {
-            belvo_base_url: unused.clone(),
-            belvo: None,
-            pluggy_base_url: unused.clone(),
-            pluggy: None,
-            openfinance_base_url: None,
-            ecb_base_url: unused,
-            encryption_key: SecretString::from(
-                "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=".to_owned(),
-            ),
-            encryption_keys_previous: Vec::new(),
-        },
-        email: EmailConfig {
-            smtp_url: None,
-            from: "bench@findash.local".to_owned(),
-        },
     }
 }
 
@@ -171,29 +147,15 @@ async fn main() -> Result<(), BoxError> {
         "as_of": "2026-11-01", "page_size": page_size,
     });
 
-    let registry = findash_jobs::registry(&config())?;
+    // No provider is called: the sandbox generates the books.
+    let registry = findash_jobs::registry(&findash_jobs::testing::config("http://127.0.0.1:9/"))?;
     let t = TestEngine::start(registry, |c| {
         c.redis_namespace = format!("findash-bench:ingest:{}", uuid::Uuid::new_v4().simple());
     })
     .await;
     let mut admin = t.db.admin_conn();
-    let tenant: TenantId = sql::text(
-        &mut admin,
-        "INSERT INTO tenants (slug, name, base_currency, time_zone, locale) \
-         VALUES ('bench', 'Bench', 'BRL', 'America/Sao_Paulo', 'pt-BR') RETURNING id::text AS value",
-    )
-    .parse()?;
-    t.engine.db().system(SystemTask::Seed, |sys| {
-        Ok::<_, findash_schema::DbError>(findash_schema::categories::ensure_defaults(sys, tenant)?)
-    })?;
-    let connection: findash_schema::ConnectionId = sql::text(
-        &mut admin,
-        &format!(
-            "INSERT INTO provider_connections (tenant_id, provider, external_id, display_name, settings) \
-             VALUES ('{tenant}', 'sandbox', 'bench', 'Bench', '{settings}') RETURNING id::text AS value"
-        ),
-    )
-    .parse()?;
+    let tenant = findash_jobs::testing::tenant(&t, "bench");
+    let connection = findash_jobs::testing::connection(&t, tenant, "sandbox", "bench", &settings);
 
     let sandbox = Sandbox::from_settings("bench", &settings)?;
     let (rows, generate_seconds) = generate(&sandbox, "bench", tenant)?;

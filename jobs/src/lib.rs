@@ -12,6 +12,8 @@ pub mod money;
 pub mod providers;
 pub mod rates;
 pub mod sync;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use config::{EmailConfig, JobsConfig, ProviderCredentials, ProvidersConfig};
 

@@ -286,6 +286,40 @@ async fn failures(
             .then(|| SecretString::from(r#"{"access_token":"at-123"}"#.to_owned()));
         conn.provider = provider;
         let client = Client::new(&providers, &http, &conn, credentials).unwrap();
+        // Rate limits are per provider credential: another connection with the same
+        // credential shares the key, another credential does not, and no key shows a secret.
+        let key = client.rate_limit_key();
+        assert!(key.starts_with(&format!("{provider}:")), "{key}");
+        for secret in ["belvo-secret", "pluggy-client", "at-123"] {
+            assert!(!key.contains(secret), "{key}");
+        }
+        let other = connection(provider, "another-item-or-link");
+        let (same, different) = if provider == Provider::OpenFinance {
+            (
+                Some(SecretString::from(
+                    r#"{"access_token":"at-123"}"#.to_owned(),
+                )),
+                Some(SecretString::from(
+                    r#"{"access_token":"at-456"}"#.to_owned(),
+                )),
+            )
+        } else {
+            (None, None)
+        };
+        assert_eq!(
+            Client::new(&providers, &http, &other, same)
+                .unwrap()
+                .rate_limit_key(),
+            key
+        );
+        if provider == Provider::OpenFinance {
+            assert_ne!(
+                Client::new(&providers, &http, &other, different)
+                    .unwrap()
+                    .rate_limit_key(),
+                key
+            );
+        }
         let error = client
             .transactions(account, window(), None)
             .await

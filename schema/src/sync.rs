@@ -33,8 +33,8 @@ crate::text_enum! {
 
 /// An account as the provider describes it. Balances are signed minor units: a card's balance
 /// is negative when money is owed.
-#[derive(Debug, Clone, Insertable, AsChangeset)]
-#[diesel(table_name = accounts, treat_none_as_null = true)]
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = accounts)]
 pub struct AccountUpsert {
     pub external_id: String,
     pub kind: AccountKind,

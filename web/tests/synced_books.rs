@@ -17,64 +17,24 @@ use findash_engine::ledger::{EnqueueOptions, Trigger};
 use findash_engine::testing::TestEngine;
 use findash_jobs::providers::sandbox::Sandbox;
 use findash_jobs::sync::SyncConnection;
-use findash_jobs::{EmailConfig, JobsConfig, ProvidersConfig};
 use findash_schema::testing::sql;
 use findash_schema::users::Role;
-use findash_schema::{ConnectionId, SystemTask};
 use findash_web::http::app;
 use rust_decimal::Decimal;
-use secrecy::SecretString;
 use serde_json::{Value, json};
-
-fn jobs_config() -> JobsConfig {
-    let unused = url::Url::parse("http://127.0.0.1:9/").unwrap();
-    JobsConfig {
-        providers: ProvidersConfig {
-            belvo_base_url: unused.clone(),
-            belvo: None,
-            pluggy_base_url: unused.clone(),
-            pluggy: None,
-            openfinance_base_url: None,
-            ecb_base_url: unused,
-            encryption_key: SecretString::from(
-                "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=".to_owned(),
-            ),
-            encryption_keys_previous: Vec::new(),
-        },
-        email: EmailConfig {
-            smtp_url: None,
-            from: "test@findash.local".to_owned(),
-        },
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_summary_and_accounts_show_what_the_sync_stored() {
-    let registry = findash_jobs::registry(&jobs_config()).unwrap();
+    let registry =
+        findash_jobs::registry(&findash_jobs::testing::config("http://127.0.0.1:9/")).unwrap();
     let t = TestEngine::start(registry, |_| {}).await;
     let running = t.run(2);
-    let tenant = common::tenant(&t, "synced");
-    t.engine
-        .db()
-        .system(SystemTask::Seed, |sys| {
-            Ok::<_, findash_schema::DbError>(findash_schema::categories::ensure_defaults(
-                sys, tenant,
-            )?)
-        })
-        .unwrap();
+    let tenant = findash_jobs::testing::tenant(&t, "synced");
     // Today's books, so the summary's "this month" has flows.
     let today = chrono::Utc::now().date_naive();
     let settings = json!({ "seed": 9, "history_days": 60, "as_of": today.to_string() });
     let mut conn = t.db.admin_conn();
-    let connection: ConnectionId = sql::text(
-        &mut conn,
-        &format!(
-            "INSERT INTO provider_connections (tenant_id, provider, external_id, display_name, settings) \
-             VALUES ('{tenant}', 'sandbox', 'sbx', 'Sandbox Bank', '{settings}') RETURNING id::text AS value"
-        ),
-    )
-    .parse()
-    .unwrap();
+    let connection = findash_jobs::testing::connection(&t, tenant, "sandbox", "sbx", &settings);
     let job = t
         .engine
         .enqueue(

@@ -121,6 +121,12 @@ pub enum ProviderError {
     },
 }
 
+/// Brazilian dates: instants from Pluggy and Open Finance Brasil are read at GMT-3.
+const BRT: chrono::FixedOffset = match chrono::FixedOffset::west_opt(3 * 3600) {
+    Some(offset) => offset,
+    None => panic!("GMT-3 is a valid offset"),
+};
+
 /// Days of history a first sync reads from a real provider.
 pub const HISTORY_DAYS: u64 = 365;
 

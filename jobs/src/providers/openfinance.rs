@@ -8,7 +8,6 @@
 //! server must echo. Lists page by `links.next` alone (transaction lists have no totals).
 //! Amounts are decimal strings with 2–4 places; direction is `creditDebitType`.
 
-use chrono::FixedOffset;
 use findash_schema::sync::{AccountKind, TransactionStatus};
 use rust_decimal::Decimal;
 use secrecy::{ExposeSecret, SecretString};
@@ -16,7 +15,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use url::Url;
 
-use super::{Account, Page, ProviderError, Providers, Transaction, Window, fingerprint, http};
+use super::{Account, BRT, Page, ProviderError, Providers, Transaction, Window, fingerprint, http};
 use crate::money;
 
 const PROVIDER: &str = "openfinance";
@@ -28,10 +27,6 @@ const REFUSALS: http::Refusals = http::Refusals {
 };
 const ROOT: &str = "open-banking/accounts/v2/";
 const PAGE_SIZE: &str = "1000";
-const BRT: FixedOffset = match FixedOffset::west_opt(3 * 3600) {
-    Some(offset) => offset,
-    None => panic!("GMT-3 is a valid offset"),
-};
 
 #[derive(Debug)]
 pub struct OpenFinance<'a> {

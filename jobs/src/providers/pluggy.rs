@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use chrono::{DateTime, FixedOffset, Utc};
+use chrono::{DateTime, Utc};
 use findash_schema::connections::Connection;
 use findash_schema::sync::{AccountKind, TransactionStatus};
 use rust_decimal::Decimal;
@@ -19,7 +19,7 @@ use serde_json::value::RawValue;
 use tokio::sync::Mutex;
 use url::Url;
 
-use super::{Account, Page, ProviderError, Providers, Transaction, Window, fingerprint, http};
+use super::{Account, BRT, Page, ProviderError, Providers, Transaction, Window, fingerprint, http};
 use crate::config::ProviderCredentials;
 use crate::money;
 
@@ -33,11 +33,6 @@ const REFUSALS: http::Refusals = http::Refusals {
 /// Pluggy's API keys live 2 hours; a key is renewed this long before it expires.
 const KEY_MARGIN: Duration = Duration::from_secs(300);
 const KEY_LIFETIME: Duration = Duration::from_secs(2 * 3600);
-/// Brazilian dates: Pluggy's instants are read at GMT-3.
-const BRT: FixedOffset = match FixedOffset::west_opt(3 * 3600) {
-    Some(offset) => offset,
-    None => panic!("GMT-3 is a valid offset"),
-};
 
 /// The process's Pluggy API key and when it expires.
 #[derive(Debug, Default)]

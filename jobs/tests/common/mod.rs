@@ -1,103 +1,28 @@
 //! Shared helpers of the jobs' integration tests: an engine with this crate's job types on a
 //! database of its own, providers pointed at local servers, tenants and connections, and a way
 //! to run a job and see how its attempt ended.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+#![allow(dead_code, unused_imports, clippy::unwrap_used, clippy::expect_used)]
 
 use std::time::{Duration, Instant};
 
 use findash_engine::Job;
 use findash_engine::ledger::{EnqueueOptions, Trigger};
 use findash_engine::testing::{Running, TestEngine, delete_namespace};
-use findash_jobs::{EmailConfig, JobsConfig, ProviderCredentials, ProvidersConfig};
 use findash_schema::testing::sql;
-use findash_schema::{ConnectionId, JobId, SystemTask, TenantId};
-use secrecy::SecretString;
+use findash_schema::{JobId, TenantId};
 use serde_json::Value;
-use url::Url;
 
-/// The sealing key of every test (not a secret of any deployment).
-pub const KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
-pub const OTHER_KEY: &str = "HxwdGhscGRgXFhUUExIREA8ODQwLCgkIBwYFBAMCAQA=";
-
-fn secret(s: &str) -> SecretString {
-    SecretString::from(s.to_owned())
-}
+pub use findash_jobs::testing::{connection, tenant};
 
 /// Providers at `base` (a local server) for every provider, with test credentials.
-pub fn providers(base: &str) -> ProvidersConfig {
-    let url = Url::parse(base).unwrap();
-    ProvidersConfig {
-        belvo_base_url: url.clone(),
-        belvo: Some(ProviderCredentials {
-            id: secret("belvo-secret-id"),
-            secret: secret("belvo-secret-password"),
-        }),
-        pluggy_base_url: url.clone(),
-        pluggy: Some(ProviderCredentials {
-            id: secret("pluggy-client-id"),
-            secret: secret("pluggy-client-secret"),
-        }),
-        openfinance_base_url: Some(url.clone()),
-        ecb_base_url: url.join("ecb/").unwrap(),
-        encryption_key: secret(KEY),
-        encryption_keys_previous: Vec::new(),
-    }
-}
-
-pub fn jobs_config(providers: ProvidersConfig) -> JobsConfig {
-    JobsConfig {
-        providers,
-        email: EmailConfig {
-            smtp_url: None,
-            from: "FinDash <test@findash.local>".to_owned(),
-        },
-    }
+pub fn providers(base: &str) -> findash_jobs::ProvidersConfig {
+    findash_jobs::testing::config(base).providers
 }
 
 /// An engine with every job type of this crate, its providers at `base`.
 pub async fn engine(base: &str) -> TestEngine {
-    let registry = findash_jobs::registry(&jobs_config(providers(base))).unwrap();
+    let registry = findash_jobs::registry(&findash_jobs::testing::config(base)).unwrap();
     TestEngine::start(registry, |_| {}).await
-}
-
-/// A tenant with the built-in categories.
-pub fn tenant(t: &TestEngine, slug: &str) -> TenantId {
-    let id: TenantId = sql::text(
-        &mut t.db.admin_conn(),
-        &format!(
-            "INSERT INTO tenants (slug, name, base_currency, time_zone, locale) \
-             VALUES ('{slug}', '{slug}', 'BRL', 'America/Sao_Paulo', 'pt-BR') RETURNING id::text AS value"
-        ),
-    )
-    .parse()
-    .unwrap();
-    t.engine
-        .db()
-        .system(SystemTask::Seed, |sys| {
-            Ok::<_, findash_schema::DbError>(findash_schema::categories::ensure_defaults(sys, id)?)
-        })
-        .unwrap();
-    id
-}
-
-/// A connection of `tenant`.
-pub fn connection(
-    t: &TestEngine,
-    tenant: TenantId,
-    provider: &str,
-    external_id: &str,
-    settings: &Value,
-) -> ConnectionId {
-    sql::text(
-        &mut t.db.admin_conn(),
-        &format!(
-            "INSERT INTO provider_connections (tenant_id, provider, external_id, display_name, settings) \
-             VALUES ('{tenant}', '{provider}', '{external_id}', '{provider} test', '{settings}') \
-             RETURNING id::text AS value"
-        ),
-    )
-    .parse()
-    .unwrap()
 }
 
 /// How a job's latest attempt ended.
