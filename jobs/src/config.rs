@@ -32,6 +32,9 @@ pub struct ProvidersConfig {
     /// `ECB_BASE_URL`: where the ECB's reference-rate feeds live
     /// (`https://www.ecb.europa.eu/stats/eurofxref/`).
     pub ecb_base_url: Url,
+    /// `MERCADOPAGO_BASE_URL`: where payments named by Mercado Pago notifications are read
+    /// (`https://api.mercadopago.com`).
+    pub mercadopago_base_url: Url,
     /// `ENCRYPTION_KEY`: AES-256-GCM key sealing provider credentials at rest.
     pub encryption_key: SecretString,
     /// `ENCRYPTION_KEY_PREVIOUS`: keys being rotated out (comma-separated); credentials they

@@ -14,7 +14,7 @@ use aes_gcm::{Aes256Gcm, Nonce};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use findash_schema::connections::{self, SealedCredentials};
-use findash_schema::{ConnectionId, Db, DbError, SystemTask, TenantId};
+use findash_schema::{ConnectionId, Db, DbError, PaymentAccountId, SystemTask, TenantId, webhooks};
 use rand::RngCore;
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
@@ -90,9 +90,29 @@ impl Sealer {
         connection: ConnectionId,
         plaintext: &SecretString,
     ) -> SealedCredentials {
+        self.seal_for(tenant, Owner::Connection(connection), plaintext)
+    }
+
+    /// Opens credentials sealed for this connection by the current or a previous key.
+    pub fn open(
+        &self,
+        tenant: TenantId,
+        connection: ConnectionId,
+        sealed: &SealedCredentials,
+    ) -> Result<SecretString, CredentialError> {
+        self.open_for(tenant, Owner::Connection(connection), sealed)
+    }
+
+    /// Seals `plaintext` for `owner` of `tenant` under the current key.
+    pub fn seal_for(
+        &self,
+        tenant: TenantId,
+        owner: Owner,
+        plaintext: &SecretString,
+    ) -> SealedCredentials {
         let mut nonce = [0_u8; NONCE_LEN];
         rand::rng().fill_bytes(&mut nonce);
-        let aad = associated_data(tenant, connection);
+        let aad = associated_data(tenant, owner);
         // Encryption with a valid key and nonce length only fails for inputs beyond 64 GiB.
         let ciphertext = self
             .current
@@ -114,11 +134,11 @@ impl Sealer {
         }
     }
 
-    /// Opens credentials sealed for this connection by the current or a previous key.
-    pub fn open(
+    /// Opens credentials sealed for `owner` of `tenant` by the current or a previous key.
+    pub fn open_for(
         &self,
         tenant: TenantId,
-        connection: ConnectionId,
+        owner: Owner,
         sealed: &SealedCredentials,
     ) -> Result<SecretString, CredentialError> {
         let key = std::iter::once(&self.current)
@@ -135,7 +155,7 @@ impl Sealer {
         }
         let (nonce, ciphertext) = sealed.ciphertext.split_at(NONCE_LEN);
         let nonce: [u8; NONCE_LEN] = nonce.try_into().map_err(|_| corrupt())?;
-        let aad = associated_data(tenant, connection);
+        let aad = associated_data(tenant, owner);
         let plaintext = key
             .cipher
             .decrypt(
@@ -169,8 +189,31 @@ fn key(encoded: &SecretString, position: &str) -> Result<Key, CredentialError> {
     Ok(Key { id, cipher })
 }
 
-fn associated_data(tenant: TenantId, connection: ConnectionId) -> String {
-    format!("findash:credentials:v1:{tenant}:{connection}")
+/// What sealed credentials belong to: with the tenant, the associated data that binds them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Owner {
+    /// A bank connection's provider credentials.
+    Connection(ConnectionId),
+    /// A payment account's access token (Mercado Pago).
+    PaymentAccount(PaymentAccountId),
+}
+
+impl std::fmt::Display for Owner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Owner::Connection(id) => write!(f, "connection {id}"),
+            Owner::PaymentAccount(id) => write!(f, "payment account {id}"),
+        }
+    }
+}
+
+fn associated_data(tenant: TenantId, owner: Owner) -> String {
+    match owner {
+        Owner::Connection(connection) => format!("findash:credentials:v1:{tenant}:{connection}"),
+        Owner::PaymentAccount(account) => {
+            format!("findash:credentials:v1:{tenant}:payment-account:{account}")
+        }
+    }
 }
 
 /// What [`rotate`] did.
@@ -181,12 +224,12 @@ pub struct RotationReport {
     /// Already under the current key.
     pub current: usize,
     /// Could not be opened (unknown key or corrupt); left as they were.
-    pub failed: Vec<(ConnectionId, CredentialError)>,
+    pub failed: Vec<(Owner, CredentialError)>,
 }
 
-/// Re-seals every connection's credentials that another key sealed under the current key, a
-/// hundred connections per transaction. A row changed meanwhile is left to the writer that
-/// changed it. Safe to run again at any time.
+/// Re-seals every credential that another key sealed under the current key: connections a
+/// hundred per transaction, then payment accounts' access tokens. A row changed meanwhile is
+/// left to the writer that changed it. Safe to run again at any time.
 pub fn rotate(db: &Db, sealer: &Sealer) -> Result<RotationReport, DbError> {
     let mut report = RotationReport::default();
     let mut after: Option<ConnectionId> = None;
@@ -222,12 +265,52 @@ pub fn rotate(db: &Db, sealer: &Sealer) -> Result<RotationReport, DbError> {
             match outcome {
                 Ok(true) => report.rotated += 1,
                 Ok(false) => report.current += 1,
-                Err(e) => report.failed.push((id, e)),
+                Err(e) => report.failed.push((Owner::Connection(id), e)),
             }
         }
         after = Some(last);
     }
+    rotate_payment_accounts(db, sealer, &mut report)?;
     Ok(report)
+}
+
+/// The payment accounts' part of [`rotate`] (a handful of rows: one transaction).
+fn rotate_payment_accounts(
+    db: &Db,
+    sealer: &Sealer,
+    report: &mut RotationReport,
+) -> Result<(), DbError> {
+    let outcomes = db.system(SystemTask::Credentials, |sys| {
+        let mut outcomes = Vec::new();
+        for account in webhooks::payment_accounts(sys)? {
+            let Some(sealed) = account.sealed() else {
+                continue;
+            };
+            let owner = Owner::PaymentAccount(account.id());
+            if sealed.key_id == sealer.current_key_id() {
+                outcomes.push((owner, Ok(false)));
+                continue;
+            }
+            match sealer.open_for(account.tenant(), owner, &sealed) {
+                Ok(plaintext) => {
+                    let resealed = sealer.seal_for(account.tenant(), owner, &plaintext);
+                    let replaced =
+                        webhooks::reseal_payment_account(sys, account.id(), &sealed, &resealed)?;
+                    outcomes.push((owner, Ok(replaced)));
+                }
+                Err(e) => outcomes.push((owner, Err(e))),
+            }
+        }
+        Ok::<_, DbError>(outcomes)
+    })?;
+    for (owner, outcome) in outcomes {
+        match outcome {
+            Ok(true) => report.rotated += 1,
+            Ok(false) => report.current += 1,
+            Err(e) => report.failed.push((owner, e)),
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -1,8 +1,8 @@
 //! FinDash job types and their domain logic.
 //!
 //! Owns what the jobs do: bank data providers (Belvo, Pluggy, Open Finance Brasil, sandbox) and
-//! sync, FX rates, categorization, and (with their issues) forecast, data-quality checks, email,
-//! webhook processing, change sets and the daily pipeline. It runs on the engine
+//! sync, FX rates, categorization, webhook processing into revenue, and (with their issues)
+//! forecast, data-quality checks, email, change sets and the daily pipeline. It runs on the engine
 //! (`findash-engine`) and stores through `findash-schema`; it never serves HTTP.
 
 pub mod categorize;
@@ -14,6 +14,7 @@ pub mod rates;
 pub mod sync;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod webhooks;
 
 pub use config::{EmailConfig, JobsConfig, ProviderCredentials, ProvidersConfig};
 
@@ -33,6 +34,7 @@ pub fn registry(
             .register::<sync::SyncAccountJob>()
             .register::<categorize::Categorize>()
             .register::<rates::RefreshRates>()
+            .register::<webhooks::ProcessWebhook>()
             .provide(providers::Providers::new(config.providers.clone()))
             .provide(sealer),
     )

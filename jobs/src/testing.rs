@@ -36,6 +36,7 @@ pub fn config(base: &str) -> JobsConfig {
             }),
             openfinance_base_url: Some(url.clone()),
             ecb_base_url: url.join("ecb/").expect("a joinable base URL"),
+            mercadopago_base_url: url.join("mercadopago/").expect("a joinable base URL"),
             encryption_key: secret(KEY),
             encryption_keys_previous: Vec::new(),
         },

@@ -85,3 +85,11 @@ uuid_id!(
     /// A bank or card account of a connection.
     AccountId
 );
+uuid_id!(
+    /// A delivery in the webhook inbox.
+    WebhookId
+);
+uuid_id!(
+    /// A payment provider's account linked to a tenant (`payment_accounts`).
+    PaymentAccountId
+);

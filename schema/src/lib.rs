@@ -25,9 +25,11 @@ pub mod categories;
 pub mod connections;
 pub mod dashboard;
 pub mod rates;
+pub mod revenue;
 pub mod sync;
 pub mod tenants;
 pub mod users;
+pub mod webhooks;
 
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -37,4 +39,6 @@ pub use db::{
     with_system, with_tenant,
 };
 pub use error::DbError;
-pub use ids::{AccountId, ConnectionId, JobId, TenantId, UserId, WorkflowRunId};
+pub use ids::{
+    AccountId, ConnectionId, JobId, PaymentAccountId, TenantId, UserId, WebhookId, WorkflowRunId,
+};

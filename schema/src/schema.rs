@@ -272,6 +272,19 @@ diesel::table! {
 }
 
 diesel::table! {
+    payment_accounts (id) {
+        id -> Uuid,
+        tenant_id -> Uuid,
+        provider -> Text,
+        account_ref -> Text,
+        credentials -> Nullable<Bytea>,
+        credentials_key_id -> Nullable<Text>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     provider_connections (id) {
         id -> Uuid,
         tenant_id -> Uuid,
@@ -312,6 +325,8 @@ diesel::table! {
         raw -> Jsonb,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        state_at -> Nullable<Timestamptz>,
+        state_rank -> Int2,
     }
 }
 
@@ -415,6 +430,7 @@ diesel::table! {
         job_id -> Nullable<Uuid>,
         replay_count -> Int4,
         last_replayed_at -> Nullable<Timestamptz>,
+        account_ref -> Nullable<Text>,
     }
 }
 
@@ -474,6 +490,7 @@ diesel::joinable!(forecasts -> currencies (currency));
 diesel::joinable!(forecasts -> tenants (tenant_id));
 diesel::joinable!(job_attempts -> tenants (tenant_id));
 diesel::joinable!(jobs -> tenants (tenant_id));
+diesel::joinable!(payment_accounts -> tenants (tenant_id));
 diesel::joinable!(provider_connections -> tenants (tenant_id));
 diesel::joinable!(revenue_events -> currencies (currency));
 diesel::joinable!(revenue_events -> tenants (tenant_id));
@@ -504,6 +521,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     fx_rates,
     job_attempts,
     jobs,
+    payment_accounts,
     provider_connections,
     revenue_events,
     sync_rejections,

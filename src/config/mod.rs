@@ -21,7 +21,7 @@ use findash_schema::DatabaseConfig;
 use findash_schema::seed::{DEFAULT_ADMIN_EMAIL, DemoAdmin};
 use findash_web::auth::JwtKeys;
 use findash_web::limits::{Quota, TrustedProxies};
-use findash_web::{WebConfig, WebhookSecrets};
+use findash_web::{WebConfig, WebhookConfig};
 use secrecy::{ExposeSecret, SecretString};
 use url::Url;
 
@@ -52,6 +52,12 @@ pub const VARIABLES: &[&str] = &[
     "QSTASH_CURRENT_SIGNING_KEY",
     "QSTASH_NEXT_SIGNING_KEY",
     "MERCADOPAGO_WEBHOOK_SECRET",
+    "STRIPE_WEBHOOK_SECRET_PREVIOUS",
+    "STRIPE_WEBHOOK_TOLERANCE_SECONDS",
+    "QSTASH_CLOCK_LEEWAY_SECONDS",
+    "MERCADOPAGO_WEBHOOK_TOLERANCE_SECONDS",
+    "MERCADOPAGO_BASE_URL",
+    "WEBHOOK_RATE_LIMIT",
     "BELVO_SECRET_ID",
     "BELVO_SECRET_PASSWORD",
     "BELVO_BASE_URL",
@@ -220,12 +226,26 @@ impl Config {
         let encryption_keys_previous =
             r.previous_encryption_keys("ENCRYPTION_KEY_PREVIOUS", encryption_key.as_ref());
 
-        let webhooks = WebhookSecrets {
+        let webhooks = WebhookConfig {
             stripe: r.prefixed_secret("STRIPE_WEBHOOK_SECRET", "whsec_"),
+            stripe_previous: r.prefixed_secret("STRIPE_WEBHOOK_SECRET_PREVIOUS", "whsec_"),
+            stripe_tolerance_seconds: r.parse_in("STRIPE_WEBHOOK_TOLERANCE_SECONDS", 300, 1..=3600),
             qstash_current: r.plain_secret("QSTASH_CURRENT_SIGNING_KEY"),
             qstash_next: r.plain_secret("QSTASH_NEXT_SIGNING_KEY"),
+            qstash_leeway_seconds: r.parse_in("QSTASH_CLOCK_LEEWAY_SECONDS", 5, 0..=300),
             mercadopago: r.plain_secret("MERCADOPAGO_WEBHOOK_SECRET"),
+            mercadopago_tolerance_seconds: r.parse_in(
+                "MERCADOPAGO_WEBHOOK_TOLERANCE_SECONDS",
+                300,
+                1..=3600,
+            ),
         };
+        if webhooks.stripe_previous.is_some() && webhooks.stripe.is_none() {
+            r.problem(
+                "STRIPE_WEBHOOK_SECRET",
+                "is required when STRIPE_WEBHOOK_SECRET_PREVIOUS is set",
+            );
+        }
         if webhooks.qstash_next.is_some() && webhooks.qstash_current.is_none() {
             r.problem(
                 "QSTASH_CURRENT_SIGNING_KEY",
@@ -262,6 +282,13 @@ impl Config {
                     &["http", "https"],
                 )
                 .unwrap_or_else(placeholder_url),
+            mercadopago_base_url: r
+                .url(
+                    "MERCADOPAGO_BASE_URL",
+                    Some("https://api.mercadopago.com"),
+                    &["http", "https"],
+                )
+                .unwrap_or_else(placeholder_url),
             encryption_key: encryption_key.unwrap_or_else(|| SecretString::from(String::new())),
             encryption_keys_previous,
         };
@@ -285,6 +312,7 @@ impl Config {
         let dashboard_origin = dashboard_origin(&mut r, deployed);
         let ip_quota = r.parse("API_RATE_LIMIT_IP", default_quota("600/m:120"));
         let tenant_quota = r.parse("API_RATE_LIMIT_TENANT", default_quota("1200/m:240"));
+        let webhook_quota = r.parse("WEBHOOK_RATE_LIMIT", default_quota("3000/m:600"));
         let trusted_proxies = r.parse("TRUSTED_PROXIES", TrustedProxies::default());
         let cache = r.parse("API_CACHE", true);
         let web = WebConfig {
@@ -297,6 +325,7 @@ impl Config {
             webhooks,
             https_only: !matches!(env, Environment::Development | Environment::Test),
             dashboard_origin,
+            webhook_quota,
             ip_quota,
             tenant_quota,
             trusted_proxies,

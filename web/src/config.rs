@@ -15,7 +15,10 @@ pub struct WebConfig {
     pub public_base_url: Url,
     /// `JWT_SECRET` and `JWT_SECRET_PREVIOUS`.
     pub jwt: JwtKeys,
-    pub webhooks: WebhookSecrets,
+    pub webhooks: WebhookConfig,
+    /// `WEBHOOK_RATE_LIMIT`: deliveries per sender IP on the webhook routes (senders retry
+    /// refused deliveries, so this sheds floods without losing events).
+    pub webhook_quota: Quota,
     /// Strict-Transport-Security and Secure cookies (everywhere but development and test).
     pub https_only: bool,
     /// `DASHBOARD_ORIGIN`: the one browser origin allowed to call the API cross-origin.
@@ -31,15 +34,41 @@ pub struct WebConfig {
     pub cache: bool,
 }
 
-/// Webhook signing secrets. A receiver whose secret is unset is disabled.
-#[derive(Debug, Clone, Default)]
-pub struct WebhookSecrets {
+/// The webhook receivers' secrets and clock allowances. A receiver whose secret is unset is
+/// disabled (503).
+#[derive(Debug, Clone)]
+pub struct WebhookConfig {
     /// `STRIPE_WEBHOOK_SECRET` (`whsec_…`).
     pub stripe: Option<SecretString>,
+    /// `STRIPE_WEBHOOK_SECRET_PREVIOUS`: the endpoint secret being rolled out; deliveries signed
+    /// with either verify until it is removed.
+    pub stripe_previous: Option<SecretString>,
+    /// `STRIPE_WEBHOOK_TOLERANCE_SECONDS` (300): how old a signature may be.
+    pub stripe_tolerance_seconds: i64,
     /// `QSTASH_CURRENT_SIGNING_KEY`.
     pub qstash_current: Option<SecretString>,
     /// `QSTASH_NEXT_SIGNING_KEY`.
     pub qstash_next: Option<SecretString>,
+    /// `QSTASH_CLOCK_LEEWAY_SECONDS` (5): clock skew allowed on `exp` and `nbf`.
+    pub qstash_leeway_seconds: u64,
     /// `MERCADOPAGO_WEBHOOK_SECRET`.
     pub mercadopago: Option<SecretString>,
+    /// `MERCADOPAGO_WEBHOOK_TOLERANCE_SECONDS` (300): how far `ts` may be from now.
+    pub mercadopago_tolerance_seconds: i64,
+}
+
+impl Default for WebhookConfig {
+    /// Every receiver off, the senders' documented clock allowances.
+    fn default() -> Self {
+        WebhookConfig {
+            stripe: None,
+            stripe_previous: None,
+            stripe_tolerance_seconds: 300,
+            qstash_current: None,
+            qstash_next: None,
+            qstash_leeway_seconds: 5,
+            mercadopago: None,
+            mercadopago_tolerance_seconds: 300,
+        }
+    }
 }

@@ -6,8 +6,8 @@
 //! authorize, call `findash-schema`/`findash-engine`, and shape the response.
 //!
 //! Built: the app and server (`http`) with the JSON API, probes and metrics, its configuration
-//! section, the API tokens (JWT), and the webhook senders' signature checks
-//! (`webhooks::signatures`); the receivers themselves come with the webhooks issue.
+//! section, the API tokens (JWT), and the webhook receivers (`webhooks`) with their senders'
+//! signature checks.
 
 pub mod auth;
 mod config;
@@ -15,4 +15,4 @@ pub mod http;
 pub mod limits;
 pub mod webhooks;
 
-pub use config::{WebConfig, WebhookSecrets};
+pub use config::{WebConfig, WebhookConfig};

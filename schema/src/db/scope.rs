@@ -29,6 +29,9 @@ pub enum SystemTask {
     Credentials,
     /// Public reference data: FX rates.
     Rates,
+    /// Webhook deliveries: the inbox (whose events may have no tenant yet), the accounts that
+    /// say which tenant an event belongs to, and the revenue rows processing writes.
+    Webhooks,
 }
 
 impl SystemTask {
@@ -42,6 +45,7 @@ impl SystemTask {
             SystemTask::Prune => "prune",
             SystemTask::Credentials => "credentials",
             SystemTask::Rates => "rates",
+            SystemTask::Webhooks => "webhooks",
         }
     }
 }

@@ -171,7 +171,8 @@ pub struct ErrorDetail {
     /// Stable, machine-readable: `bad_request`, `unauthorized`, `forbidden`, `not_found`,
     /// `method_not_allowed`, `conflict`, `payload_too_large`, `unsupported_media_type`,
     /// `invalid`, `rate_limited`, `internal`, `unavailable` (a dependency is down; with
-    /// `Retry-After`).
+    /// `Retry-After`); on webhook routes also `invalid_signature`, `receiver_disabled` and
+    /// `non_retryable`.
     #[schema(example = "not_found")]
     pub code: String,
     /// For people; may change.

@@ -1,6 +1,7 @@
-//! Rate limits (`governor`, in this process): per client IP on every route but the probes, and
-//! per tenant on every authenticated route. A refused request gets 429 with `Retry-After` and
-//! `RateLimit-*` headers; an admitted one learns what is left of its IP's quota.
+//! Rate limits (`governor`, in this process): per client IP on every route but the probes (the
+//! webhook routes with their own quota), and per tenant on every authenticated route. A refused
+//! request gets 429 with `Retry-After` and `RateLimit-*` headers; an admitted one learns what is
+//! left of its IP's quota.
 //!
 //! The client IP is the peer's address, unless the peer is a trusted proxy: then the right-most
 //! `X-Forwarded-For` entry that is not a trusted proxy (entries further left are whatever the
@@ -28,8 +29,10 @@ type Keyed<K> =
 pub struct Limits {
     ip: Keyed<IpAddr>,
     tenant: Keyed<TenantId>,
+    webhook: Keyed<IpAddr>,
     ip_quota: Quota,
     tenant_quota: Quota,
+    webhook_quota: Quota,
     proxies: TrustedProxies,
 }
 
@@ -37,14 +40,22 @@ pub struct Limits {
 type Verdict = Result<u32, Duration>;
 
 impl Limits {
-    pub fn new(ip_quota: Quota, tenant_quota: Quota, proxies: TrustedProxies) -> Limits {
+    pub fn new(
+        ip_quota: Quota,
+        tenant_quota: Quota,
+        webhook_quota: Quota,
+        proxies: TrustedProxies,
+    ) -> Limits {
         Limits {
             ip: governor::RateLimiter::dashmap(ip_quota.governor())
                 .with_middleware::<StateInformationMiddleware>(),
             tenant: governor::RateLimiter::dashmap(tenant_quota.governor())
                 .with_middleware::<StateInformationMiddleware>(),
+            webhook: governor::RateLimiter::dashmap(webhook_quota.governor())
+                .with_middleware::<StateInformationMiddleware>(),
             ip_quota,
             tenant_quota,
+            webhook_quota,
             proxies,
         }
     }
@@ -67,6 +78,7 @@ impl Limits {
     pub fn forget_idle(&self) {
         self.ip.retain_recent();
         self.tenant.retain_recent();
+        self.webhook.retain_recent();
     }
 
     fn client_ip(&self, req: &ServiceRequest) -> Option<IpAddr> {
@@ -118,19 +130,29 @@ pub async fn middleware(
             .await
             .map(ServiceResponse::map_into_left_body);
     };
-    match Limits::verdict(&limits.ip, &ip) {
+    // Webhook senders burst (a backlog after an outage) and retry what is refused: their
+    // routes have a quota of their own, so neither traffic starves the other.
+    let webhook = crate::webhooks::provider_of_path(req.path());
+    let (limiter, quota) = match webhook {
+        Some(_) => (&limits.webhook, limits.webhook_quota),
+        None => (&limits.ip, limits.ip_quota),
+    };
+    match Limits::verdict(limiter, &ip) {
         Ok(remaining) => {
             let mut res = next.call(req).await?;
             let headers = res.headers_mut();
             // A tenant refusal already says which quota ran out.
             if !headers.contains_key(LIMIT) {
-                headers.insert(LIMIT, HeaderValue::from(limits.ip_quota.burst.get()));
+                headers.insert(LIMIT, HeaderValue::from(quota.burst.get()));
                 headers.insert(REMAINING, HeaderValue::from(remaining));
             }
             Ok(res.map_into_left_body())
         }
         Err(wait) => {
-            let error = ApiError::too_many_requests(wait, limits.ip_quota.burst.get());
+            if let Some(provider) = webhook {
+                state.metrics.webhook(provider, "rate_limited");
+            }
+            let error = ApiError::too_many_requests(wait, quota.burst.get());
             Ok(req.error_response(error).map_into_right_body())
         }
     }

@@ -16,6 +16,7 @@ pub struct HttpMetrics {
     duration: HistogramVec,
     cache: IntCounterVec,
     exported: prometheus::IntCounter,
+    webhooks: IntCounterVec,
 }
 
 impl HttpMetrics {
@@ -53,7 +54,18 @@ impl HttpMetrics {
         )?;
         registry.register(Box::new(cache.clone()))?;
         registry.register(Box::new(exported.clone()))?;
+        let webhooks = IntCounterVec::new(
+            Opts::new(
+                "findash_webhooks_total",
+                "Webhook deliveries by provider and outcome (accepted, duplicate, \
+                 invalid_signature, malformed, too_large, rate_limited, disabled, unknown_kind, \
+                 non_retryable, error)",
+            ),
+            &["provider", "outcome"],
+        )?;
+        registry.register(Box::new(webhooks.clone()))?;
         Ok(HttpMetrics {
+            webhooks,
             registry,
             requests,
             duration,
@@ -74,6 +86,11 @@ impl HttpMetrics {
     pub fn exported_rows(&self, rows: usize) {
         self.exported
             .inc_by(u64::try_from(rows).unwrap_or(u64::MAX));
+    }
+
+    /// One webhook delivery's outcome.
+    pub fn webhook(&self, provider: &str, outcome: &str) {
+        self.webhooks.with_label_values(&[provider, outcome]).inc();
     }
 
     pub fn cache_result(&self, view: &str, result: &str) {

@@ -7,13 +7,14 @@ pub mod caller;
 mod cursor;
 pub mod dashboard;
 mod docs;
-mod error;
+pub(crate) mod error;
 mod health;
 mod jobs;
 mod limit;
 mod metrics;
 pub mod openapi;
 pub mod request_id;
+mod webhooks;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
@@ -51,6 +52,7 @@ impl AppState {
         let limits = Limits::new(
             config.ip_quota,
             config.tenant_quota,
+            config.webhook_quota,
             config.trusted_proxies.clone(),
         );
         let slots = usize::try_from(db.app_pool_size()).unwrap_or(1).max(1);
@@ -115,6 +117,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(resource("/healthz", "GET").get(health::healthz))
         .service(resource("/readyz", "GET").get(health::readyz))
         .service(resource("/metrics", "GET").get(metrics::metrics))
+        .service(resource("/webhooks/stripe", "POST").post(crate::webhooks::stripe::receive))
+        .service(resource("/webhooks/qstash/{kind}", "POST").post(crate::webhooks::qstash::receive))
+        .service(
+            resource("/webhooks/mercadopago", "POST").post(crate::webhooks::mercadopago::receive),
+        )
         .service(
             web::scope("/api/v1")
                 .service(resource("/openapi.json", "GET").get(openapi::document))
@@ -141,7 +148,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 )
                 .service(resource("/jobs/{id}", "GET").get(jobs::show))
                 .service(resource("/jobs/{id}/cancel", "POST").post(jobs::cancel))
-                .service(resource("/jobs/{id}/retry", "POST").post(jobs::retry)),
+                .service(resource("/jobs/{id}/retry", "POST").post(jobs::retry))
+                .service(resource("/webhooks", "GET").get(webhooks::list))
+                .service(resource("/webhooks/{id}/replay", "POST").post(webhooks::replay)),
         );
 }
 

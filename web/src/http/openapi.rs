@@ -7,7 +7,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::dashboard::{cards, expenses, export, findings, forecast, revenue, summary};
-use super::{accounts, docs, error, health, jobs, metrics};
+use super::{accounts, docs, error, health, jobs, metrics, webhooks};
+use crate::webhooks as receivers;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -35,6 +36,11 @@ use super::{accounts, docs, error, health, jobs, metrics};
         jobs::show,
         jobs::cancel,
         jobs::retry,
+        webhooks::list,
+        webhooks::replay,
+        receivers::stripe::receive,
+        receivers::qstash::receive,
+        receivers::mercadopago::receive,
         document,
         docs::page,
         docs::script,
@@ -46,6 +52,7 @@ use super::{accounts, docs, error, health, jobs, metrics};
     tags(
         (name = "dashboard", description = "What the dashboard shows: summary, accounts and transactions, revenue, expenses, cards, forecast, data-quality findings, CSV export. Aggregates are cached per tenant (`X-Cache`: hit, miss or bypass) and invalidated by the jobs that change them."),
         (name = "jobs", description = "Start, inspect, cancel and retry jobs"),
+        (name = "webhooks", description = "Receivers for Stripe, Upstash QStash and Mercado Pago (no bearer token: each delivery is verified by its sender's signature over the raw body), and the tenant's inbox with replay"),
         (name = "operations", description = "Probes, metrics and this document"),
     ),
 )]
@@ -87,7 +94,8 @@ impl Modify for ServerErrors {
                 .build()
         };
         for (path, item) in openapi.paths.paths.iter_mut() {
-            if !path.starts_with("/api/v1/") || path.starts_with("/api/v1/docs") {
+            let api = path.starts_with("/api/v1/") && !path.starts_with("/api/v1/docs");
+            if !api && !path.starts_with("/webhooks/") {
                 continue;
             }
             for operation in [&mut item.get, &mut item.post].into_iter().flatten() {

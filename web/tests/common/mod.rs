@@ -10,7 +10,7 @@ use findash_schema::users::Role;
 use findash_web::auth::{self, Claims, JwtKeys};
 use findash_web::http::AppState;
 use findash_web::limits::{Quota, TrustedProxies};
-use findash_web::{WebConfig, WebhookSecrets};
+use findash_web::{WebConfig, WebhookConfig};
 use secrecy::SecretString;
 
 pub const SECRET: &str = "a-test-secret-of-at-least-32-bytes!!";
@@ -28,7 +28,8 @@ pub fn config() -> WebConfig {
         bind_addr: "127.0.0.1:0".parse().unwrap(),
         public_base_url: "http://127.0.0.1:8080".parse().unwrap(),
         jwt: keys(SECRET),
-        webhooks: WebhookSecrets::default(),
+        webhooks: WebhookConfig::default(),
+        webhook_quota: "100000/s".parse::<Quota>().unwrap(),
         https_only: false,
         dashboard_origin: Some("http://localhost:3000".to_owned()),
         ip_quota: "100000/s".parse::<Quota>().unwrap(),

@@ -1,0 +1,443 @@
+//! Webhook deliveries after their signature checked out: storing them in the inbox with their
+//! processing job in one transaction ([`accept`]), processing them into revenue
+//! ([`ProcessWebhook`]), replaying them ([`replay`]), and the payment accounts that say which
+//! tenant an event belongs to ([`link_account`]).
+//!
+//! Tenant mapping: a Stripe event belongs to the tenant that linked its connected account
+//! (`account`, `acct_…`; `platform` for events of the platform's own account), a Mercado Pago
+//! notification to the tenant that linked its seller (`user_id`). An event whose account nobody
+//! linked is stored without a tenant, seen by no tenant, and ignored until the account is linked
+//! and the event replayed. One account belongs to one tenant at most, so one tenant's events
+//! can never land in another's data.
+
+pub mod mercadopago;
+pub mod stripe;
+
+use findash_engine::ledger::{EnqueueOptions, NewJob, Trigger, insert_jobs};
+use findash_engine::{EngineError, Job, JobContext, JobError, JobResult, Queue, Registry};
+use findash_schema::revenue::{self, RevenueRow};
+use findash_schema::webhooks::{
+    self, Delivery, InboxStatus, NewDelivery, PaymentProvider, WebhookProvider,
+};
+use findash_schema::{
+    Db, DbError, JobId, PaymentAccountId, SystemConn, SystemTask, TenantId, WebhookId,
+};
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::credentials::{Owner, Sealer};
+use crate::providers::{ProviderError, Providers};
+
+/// What a delivery means for its tenant's revenue.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// Rows to upsert.
+    Rows(Vec<RevenueRow>),
+    /// Nothing to store, and why.
+    Ignored(String),
+}
+
+/// What to do with a delivery once stored.
+#[derive(Debug)]
+pub enum Work {
+    /// Process it into revenue ([`ProcessWebhook`]).
+    Process,
+    /// Run this job (QStash: the delivery is a job to run).
+    Run(NewJob),
+}
+
+/// A stored delivery and its job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Accepted {
+    pub delivery: WebhookId,
+    /// The job enqueued for it; `None` for a duplicate.
+    pub job: Option<JobId>,
+    /// The delivery was already stored: nothing new was done.
+    pub duplicate: bool,
+}
+
+/// The tenant that linked `account_ref` of `provider`, if any.
+fn resolve(
+    sys: &mut SystemConn<'_>,
+    provider: WebhookProvider,
+    account_ref: Option<&str>,
+) -> Result<Option<TenantId>, DbError> {
+    let provider = match provider {
+        WebhookProvider::Stripe => PaymentProvider::Stripe,
+        WebhookProvider::MercadoPago => PaymentProvider::MercadoPago,
+        WebhookProvider::Qstash => return Ok(None),
+    };
+    let Some(account_ref) = account_ref else {
+        return Ok(None);
+    };
+    Ok(webhooks::payment_account(sys, provider, account_ref)?.map(|a| a.tenant()))
+}
+
+/// Stores a verified delivery and enqueues its work in the caller's transaction, or recognises
+/// a duplicate of `(provider, event_id)` and does nothing. The caller wakes the dispatchers
+/// after commit (`Engine::notify`).
+pub fn accept(
+    sys: &mut SystemConn<'_>,
+    mut delivery: NewDelivery,
+    work: Work,
+) -> Result<Accepted, EngineError> {
+    delivery.tenant = resolve(sys, delivery.provider, delivery.account_ref.as_deref())?;
+    let Some(id) = webhooks::insert(sys, &delivery)? else {
+        let existing = webhooks::find_by_event(sys, delivery.provider, &delivery.event_id)?
+            .ok_or_else(|| EngineError::Invalid("a duplicate delivery vanished".to_owned()))?;
+        return Ok(Accepted {
+            delivery: existing,
+            job: None,
+            duplicate: true,
+        });
+    };
+    let job = enqueue_work(sys, id, &delivery.event_id, delivery.tenant, work, 0)?;
+    Ok(Accepted {
+        delivery: id,
+        job: Some(job),
+        duplicate: false,
+    })
+}
+
+/// Enqueues the work of delivery `id` (run `round`: 0 when received, then one per replay).
+fn enqueue_work(
+    sys: &mut SystemConn<'_>,
+    id: WebhookId,
+    event_id: &str,
+    tenant: Option<TenantId>,
+    work: Work,
+    round: i32,
+) -> Result<JobId, EngineError> {
+    let mut options = EnqueueOptions::new(Trigger::new("webhook", Some(id.to_string())));
+    options.tenant = tenant;
+    let (row, done) = match work {
+        Work::Process => {
+            options.idempotency_key = Some(format!("webhook:{id}:{round}"));
+            (NewJob::of(&ProcessWebhook { delivery: id })?, false)
+        }
+        Work::Run(row) => {
+            options.idempotency_key = Some(if round == 0 {
+                format!("qstash:{event_id}")
+            } else {
+                format!("qstash:{event_id}:replay:{round}")
+            });
+            (row, true)
+        }
+    };
+    let job = insert_jobs(sys, vec![row], &options)?
+        .pop()
+        .ok_or_else(|| EngineError::Invalid("enqueue returned no row".to_owned()))?
+        .id;
+    webhooks::set_job(sys, id, tenant, job)?;
+    if done {
+        // The delivery's effect is the job it started; the job's own state says how that went.
+        webhooks::finish(sys, id, InboxStatus::Processed, None)?;
+    }
+    Ok(job)
+}
+
+/// Why a replay did not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ReplayError {
+    #[error("no such webhook delivery")]
+    NotFound,
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+}
+
+impl From<DbError> for ReplayError {
+    fn from(e: DbError) -> Self {
+        ReplayError::Engine(e.into())
+    }
+}
+
+impl From<diesel::result::Error> for ReplayError {
+    fn from(e: diesel::result::Error) -> Self {
+        ReplayError::Engine(e.into())
+    }
+}
+
+/// Runs delivery `id`'s processing again from its stored body (which never changes), e.g.
+/// after a fix. `tenant`: the caller's tenant, which must own the delivery; `None` on the
+/// operator's path (any delivery). An event without a tenant is resolved again first, so
+/// linking its account and replaying it brings it in. The caller notifies after commit.
+pub fn replay(
+    sys: &mut SystemConn<'_>,
+    registry: &Registry,
+    id: WebhookId,
+    tenant: Option<TenantId>,
+) -> Result<JobId, ReplayError> {
+    let delivery = webhooks::lock(sys, id)?.ok_or(ReplayError::NotFound)?;
+    if tenant.is_some() && delivery.tenant() != tenant {
+        return Err(ReplayError::NotFound);
+    }
+    let provider = delivery
+        .provider()
+        .map_err(|e| ReplayError::Engine(EngineError::Invalid(e)))?;
+    let owner = match delivery.tenant() {
+        Some(owner) => Some(owner),
+        None => resolve(sys, provider, delivery.account_ref.as_deref())?,
+    };
+    let work = match provider {
+        WebhookProvider::Qstash => {
+            let kind = delivery.event_type.clone().unwrap_or_default();
+            let payload = if delivery.raw_body.iter().all(u8::is_ascii_whitespace) {
+                serde_json::json!({})
+            } else {
+                serde_json::from_slice(&delivery.raw_body)
+                    .map_err(|e| EngineError::Invalid(format!("the stored payload: {e}")))?
+            };
+            Work::Run(registry.new_job(&kind, payload)?)
+        }
+        WebhookProvider::Stripe | WebhookProvider::MercadoPago => Work::Process,
+    };
+    let round = webhooks::start_replay(sys, id)?;
+    Ok(enqueue_work(
+        sys,
+        id,
+        &delivery.event_id,
+        owner,
+        work,
+        round,
+    )?)
+}
+
+/// Why an account could not be linked.
+#[derive(Debug, thiserror::Error)]
+pub enum LinkError {
+    #[error("{provider} account `{account_ref}` is linked to another tenant")]
+    OtherTenant {
+        provider: PaymentProvider,
+        account_ref: String,
+    },
+    #[error("an account reference is 1 to 255 letters, digits, `_` or `-`")]
+    BadReference,
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+impl From<diesel::result::Error> for LinkError {
+    fn from(e: diesel::result::Error) -> Self {
+        LinkError::Db(e.into())
+    }
+}
+
+/// Links `account_ref` of `provider` to `tenant` (again: updates its access token), sealing
+/// `access_token` bound to the tenant and the link.
+pub fn link_account(
+    db: &Db,
+    sealer: &Sealer,
+    tenant: TenantId,
+    provider: PaymentProvider,
+    account_ref: &str,
+    access_token: Option<&SecretString>,
+) -> Result<PaymentAccountId, LinkError> {
+    let valid = (1..=255).contains(&account_ref.len())
+        && account_ref
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    if !valid {
+        return Err(LinkError::BadReference);
+    }
+    db.system(SystemTask::Webhooks, |sys| {
+        let existing = webhooks::payment_account(sys, provider, account_ref)?;
+        let id = match &existing {
+            Some(account) if account.tenant() != tenant => {
+                return Err(LinkError::OtherTenant {
+                    provider,
+                    account_ref: account_ref.to_owned(),
+                });
+            }
+            Some(account) => account.id(),
+            None => PaymentAccountId::new(),
+        };
+        let sealed =
+            access_token.map(|token| sealer.seal_for(tenant, Owner::PaymentAccount(id), token));
+        if webhooks::link_payment_account(sys, id, tenant, provider, account_ref, sealed.as_ref())?
+        {
+            Ok(id)
+        } else {
+            Err(LinkError::OtherTenant {
+                provider,
+                account_ref: account_ref.to_owned(),
+            })
+        }
+    })
+}
+
+/// Processes one stored delivery into revenue rows. Idempotent: rows are keyed by provider
+/// object, states ordered by the provider's time, and the delivery's status written in the
+/// same transaction as its rows.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProcessWebhook {
+    pub delivery: WebhookId,
+}
+
+impl Job for ProcessWebhook {
+    const KIND: &'static str = "process_webhook";
+    const QUEUE: Queue = Queue::Webhooks;
+    const MAX_ATTEMPTS: u32 = 8;
+    const TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+    const CHANGES_DASHBOARD: bool = true;
+
+    async fn run(self, ctx: JobContext) -> JobResult {
+        let id = self.delivery;
+        let delivery = ctx
+            .system_db(SystemTask::Webhooks, move |sys| {
+                let delivery = webhooks::lock(sys, id)?;
+                if delivery.is_some() {
+                    webhooks::finish(sys, id, InboxStatus::Processing, None)?;
+                }
+                Ok(delivery)
+            })
+            .await?
+            .ok_or_else(|| JobError::permanent(anyhow::anyhow!("delivery {id} does not exist")))?;
+        match outcome(&ctx, &delivery).await {
+            Ok(outcome) => store(&ctx, id, outcome).await,
+            Err(error) => {
+                let message = error.to_string();
+                ctx.system_db(SystemTask::Webhooks, move |sys| {
+                    Ok(webhooks::finish(
+                        sys,
+                        id,
+                        InboxStatus::Failed,
+                        Some(&message),
+                    )?)
+                })
+                .await?;
+                Err(error)
+            }
+        }
+    }
+}
+
+/// What `delivery` means, read from its stored body (and, for Mercado Pago, the payment it
+/// names).
+async fn outcome(ctx: &JobContext, delivery: &Delivery) -> Result<Outcome, JobError> {
+    let Some(tenant) = delivery.tenant() else {
+        return Ok(Outcome::Ignored(format!(
+            "account `{}` is linked to no tenant (findash payments link), then replay",
+            delivery.account_ref.as_deref().unwrap_or("?")
+        )));
+    };
+    let provider = delivery
+        .provider()
+        .map_err(|e| JobError::permanent(anyhow::anyhow!(e)))?;
+    match provider {
+        WebhookProvider::Stripe => stripe::outcome(&delivery.raw_body, tenant)
+            .map_err(|e| JobError::permanent(anyhow::anyhow!(e))),
+        WebhookProvider::MercadoPago => mercado_pago_outcome(ctx, delivery, tenant).await,
+        WebhookProvider::Qstash => Ok(Outcome::Ignored(
+            "QStash deliveries start their job when received".to_owned(),
+        )),
+    }
+}
+
+async fn mercado_pago_outcome(
+    ctx: &JobContext,
+    delivery: &Delivery,
+    tenant: TenantId,
+) -> Result<Outcome, JobError> {
+    let notification: mercadopago::Notification = serde_json::from_slice(&delivery.raw_body)
+        .map_err(|e| {
+            JobError::permanent(anyhow::anyhow!("the notification is not readable: {e}"))
+        })?;
+    let kind = delivery
+        .headers
+        .get("type")
+        .and_then(|v| v.as_str())
+        .map(str::to_owned)
+        .or(notification.kind.clone())
+        .unwrap_or_default();
+    if kind != "payment" {
+        return Ok(Outcome::Ignored(format!(
+            "`{kind}` notifications carry no revenue"
+        )));
+    }
+    // The signed `data.id` of the query; the body's only when the query had none.
+    let payment_id = delivery
+        .headers
+        .get("data.id")
+        .and_then(|v| v.as_str())
+        .map(str::to_owned)
+        .or_else(|| notification.data.as_ref().and_then(|d| d.id.clone()))
+        .ok_or_else(|| JobError::permanent(anyhow::anyhow!("the notification names no payment")))?;
+    let account_ref = delivery.account_ref.clone().unwrap_or_default();
+    let lookup = account_ref.clone();
+    let account = ctx
+        .system_db(SystemTask::Webhooks, move |sys| {
+            Ok(webhooks::payment_account(
+                sys,
+                PaymentProvider::MercadoPago,
+                &lookup,
+            )?)
+        })
+        .await?
+        .filter(|a| a.tenant() == tenant)
+        .ok_or_else(|| {
+            JobError::permanent(anyhow::anyhow!("seller `{account_ref}` is not linked"))
+        })?;
+    let sealed = account.sealed().ok_or_else(|| {
+        JobError::permanent(anyhow::anyhow!(
+            "seller `{account_ref}` has no access token (findash payments link --access-token-file)"
+        ))
+    })?;
+    let token = ctx
+        .state::<Sealer>()?
+        .open_for(tenant, Owner::PaymentAccount(account.id()), &sealed)
+        .map_err(JobError::permanent)?;
+    let base = ctx
+        .state::<Providers>()?
+        .config
+        .mercadopago_base_url
+        .clone();
+    let body = mercadopago::fetch_payment(ctx.http(), &base, &token, &payment_id)
+        .await
+        .map_err(|e| match e {
+            ProviderError::RateLimited { retry_after, .. } => JobError::RateLimited { retry_after },
+            e @ (ProviderError::Auth { .. } | ProviderError::NotConfigured { .. }) => {
+                JobError::permanent(e)
+            }
+            e => JobError::retryable(e),
+        })?;
+    let event_id = delivery.event_id.clone();
+    let exponents = ctx
+        .system_db(SystemTask::Webhooks, move |sys| {
+            Ok(revenue::currency_exponents(sys)?)
+        })
+        .await?;
+    let seller = delivery.account_ref.clone().unwrap_or_default();
+    mercadopago::rows(&body, tenant, &seller, &event_id, |code| {
+        exponents.get(code).copied()
+    })
+    .map(Outcome::Rows)
+    .map_err(|e| JobError::permanent(anyhow::anyhow!(e)))
+}
+
+/// Writes `outcome` and the delivery's end in one transaction.
+async fn store(ctx: &JobContext, id: WebhookId, outcome: Outcome) -> JobResult {
+    ctx.system_db(SystemTask::Webhooks, move |sys| match outcome {
+        Outcome::Rows(rows) => {
+            for row in &rows {
+                if revenue::currency_exponent(sys, &row.currency)?.is_none() {
+                    let message = format!("`{}` is not a known currency", row.currency);
+                    webhooks::finish(sys, id, InboxStatus::Failed, Some(&message))?;
+                    return Ok(Err(message));
+                }
+            }
+            let written = revenue::upsert(sys, &rows)?;
+            webhooks::finish(sys, id, InboxStatus::Processed, None)?;
+            Ok(Ok(
+                json!({"status": "processed", "rows": rows.len(), "written": written}),
+            ))
+        }
+        Outcome::Ignored(reason) => {
+            webhooks::finish(sys, id, InboxStatus::Ignored, Some(&reason))?;
+            Ok(Ok(json!({"status": "ignored", "reason": reason})))
+        }
+    })
+    .await?
+    .map_err(|message| JobError::permanent(anyhow::anyhow!(message)))
+}
