@@ -100,6 +100,62 @@ pub enum Command {
         #[command(subcommand)]
         command: CredentialsCommand,
     },
+    /// Payment provider accounts: which tenant a Stripe or Mercado Pago event belongs to.
+    Payments {
+        #[command(subcommand)]
+        command: PaymentsCommand,
+    },
+    /// The webhook inbox.
+    Webhooks {
+        #[command(subcommand)]
+        command: WebhooksCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PaymentsCommand {
+    /// Link a provider account to a tenant (again: replace its access token). Its events are
+    /// that tenant's from then on; replay earlier ones to bring them in.
+    Link {
+        /// Tenant slug or id.
+        #[arg(long)]
+        tenant: String,
+        /// stripe or mercadopago.
+        #[arg(long)]
+        provider: findash_schema::webhooks::PaymentProvider,
+        /// Stripe: the connected account (`acct_…`), or `platform` for the platform account's
+        /// own events. Mercado Pago: the seller's user id.
+        #[arg(long)]
+        account: String,
+        /// Mercado Pago: a file holding the seller's access token (`-`: stdin), which reads the
+        /// payments its notifications name.
+        #[arg(long)]
+        access_token: Option<std::path::PathBuf>,
+    },
+    /// Every linked account.
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WebhooksCommand {
+    /// Process stored deliveries again from their stored bodies: one by id, or every delivery
+    /// matching the filters (e.g. `--status failed` after a fix).
+    Replay {
+        /// One delivery.
+        id: Option<findash_schema::WebhookId>,
+        /// stripe, qstash or mercadopago.
+        #[arg(long, conflicts_with = "id")]
+        provider: Option<findash_schema::webhooks::WebhookProvider>,
+        /// received, processing, processed, ignored or failed.
+        #[arg(long, conflicts_with = "id")]
+        status: Option<findash_schema::webhooks::InboxStatus>,
+        /// Only deliveries received within this long (e.g. `24h`).
+        #[arg(long, conflicts_with = "id", value_parser = humantime::parse_duration)]
+        since: Option<Duration>,
+        /// At most this many deliveries.
+        #[arg(long, conflicts_with = "id", default_value_t = 1000, value_parser = clap::value_parser!(i64).range(1..=100_000))]
+        limit: i64,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -10,7 +10,9 @@ use std::process::ExitCode;
 use clap::Parser as _;
 use tracing_subscriber::EnvFilter;
 
-use crate::cli::{Cli, Command, ConnectionsCommand, CredentialsCommand};
+use crate::cli::{
+    Cli, Command, ConnectionsCommand, CredentialsCommand, PaymentsCommand, WebhooksCommand,
+};
 use crate::config::{Config, Environment};
 
 fn main() -> ExitCode {
@@ -107,6 +109,31 @@ fn run(command: Command, config: &Config) -> anyhow::Result<()> {
         Command::Credentials {
             command: CredentialsCommand::Rotate,
         } => commands::connections::rotate(config),
+        Command::Payments { command } => match command {
+            PaymentsCommand::Link {
+                tenant,
+                provider,
+                account,
+                access_token,
+            } => commands::webhooks::link(
+                config,
+                &tenant,
+                provider,
+                &account,
+                access_token.as_deref(),
+            ),
+            PaymentsCommand::List => commands::webhooks::list_accounts(config),
+        },
+        Command::Webhooks {
+            command:
+                WebhooksCommand::Replay {
+                    id,
+                    provider,
+                    status,
+                    since,
+                    limit,
+                },
+        } => commands::webhooks::replay(config, id, provider, status, since, limit),
     }
 }
 

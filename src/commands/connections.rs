@@ -14,7 +14,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 use crate::config::Config;
 
-fn sealer(config: &Config) -> anyhow::Result<Sealer> {
+pub(super) fn sealer(config: &Config) -> anyhow::Result<Sealer> {
     let providers = &config.jobs.providers;
     Ok(Sealer::new(
         &providers.encryption_key,
@@ -22,7 +22,7 @@ fn sealer(config: &Config) -> anyhow::Result<Sealer> {
     )?)
 }
 
-fn tenant(db: &Db, key: &str) -> anyhow::Result<TenantId> {
+pub(super) fn tenant(db: &Db, key: &str) -> anyhow::Result<TenantId> {
     let found = db.system(SystemTask::Seed, |sys| {
         tenants::find_by_slug_or_id(sys, key).map_err(DbError::from)
     })?;
@@ -176,7 +176,7 @@ pub fn rotate(config: &Config) -> anyhow::Result<()> {
     }
     if !report.failed.is_empty() {
         bail!(
-            "{} connection(s) could not be re-sealed; keep their key in ENCRYPTION_KEY_PREVIOUS",
+            "{} credential(s) could not be re-sealed; keep their key in ENCRYPTION_KEY_PREVIOUS",
             report.failed.len()
         );
     }

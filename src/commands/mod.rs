@@ -11,6 +11,7 @@ pub mod seed;
 pub mod token;
 pub mod up;
 pub mod web;
+pub mod webhooks;
 pub mod worker;
 
 use anyhow::Context as _;
