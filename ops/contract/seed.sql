@@ -28,6 +28,13 @@ SELECT a.tenant_id, a.id, 'contract-' || i, current_date - (i % 90), (i % 7 - 5)
 FROM accounts a, generate_series(1, 300) AS i
 WHERE a.external_id IN ('contract-checking', 'contract-usd', 'contract-card')
 ON CONFLICT DO NOTHING;
+-- A processed Stripe delivery of the demo tenant (a customer event: replaying it stores nothing).
+INSERT INTO webhook_inbox (tenant_id, provider, event_id, event_type, account_ref, raw_body, headers, status, processed_at)
+SELECT t.id, 'stripe', 'evt_contract', 'customer.created', 'platform',
+       convert_to('{"id":"evt_contract","object":"event","type":"customer.created","created":1700000000,"data":{"object":{"id":"cus_contract","object":"customer"}}}', 'UTF8'),
+       '{"content-type": "application/json"}', 'ignored', now()
+FROM tenants t WHERE t.slug = 'demo'
+ON CONFLICT DO NOTHING;
 INSERT INTO revenue_events (tenant_id, source, kind, external_id, status, amount_minor, fee_minor, currency, occurred_at)
 SELECT t.id, 'stripe', k.kind, 'contract-' || k.kind || '-' || i, k.status, 1000 + i, 30, 'BRL', now() - i * interval '1 day'
 FROM tenants t, generate_series(1, 40) AS i,

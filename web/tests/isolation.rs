@@ -43,6 +43,8 @@ fn books(conn: &mut diesel::PgConnection, t: TenantId, slug: &str) {
                WHERE a.tenant_id = '{t}' AND c.tenant_id = '{t}' AND a.external_id = 'checking'; \
              INSERT INTO revenue_events (tenant_id, source, kind, external_id, status, amount_minor, currency, occurred_at) \
                VALUES ('{t}', 'stripe', 'payment', 'ch_{slug}', 'succeeded', 500, 'BRL', now()); \
+             INSERT INTO webhook_inbox (tenant_id, provider, event_id, event_type, account_ref, raw_body, status, processed_at) \
+               VALUES ('{t}', 'stripe', 'evt_{slug}', 'charge.succeeded', 'acct_{slug}', '\\x7b7d', 'processed', now()); \
              WITH f AS (INSERT INTO forecasts (tenant_id, account_id, currency, method_version, starts_on, horizon_days, starting_balance_minor) \
                         SELECT '{t}'::uuid, id, 'BRL', 'v1', current_date, 1, 0 FROM accounts WHERE tenant_id = '{t}' AND external_id = 'checking' \
                         UNION ALL SELECT '{t}', NULL, 'BRL', 'v1', current_date, 1, 0 \
@@ -68,6 +70,7 @@ fn secrets(conn: &mut diesel::PgConnection, t: TenantId, slug: &str) -> Vec<Stri
              UNION ALL SELECT id::text FROM forecasts WHERE tenant_id = '{t}' \
              UNION ALL SELECT id::text FROM dq_findings WHERE tenant_id = '{t}' \
              UNION ALL SELECT id::text FROM revenue_events WHERE tenant_id = '{t}' \
+             UNION ALL SELECT id::text FROM webhook_inbox WHERE tenant_id = '{t}' \
              UNION ALL SELECT id::text FROM jobs WHERE tenant_id = '{t}'"
         ),
     );
@@ -101,6 +104,10 @@ async fn no_route_shows_or_touches_another_tenants_data() {
     };
     let our_job = noop(a).await.to_string();
     let their_job = noop(b).await.to_string();
+    let their_delivery = sql::text(
+        &mut conn,
+        &format!("SELECT id::text AS value FROM webhook_inbox WHERE tenant_id = '{b}'"),
+    );
     let their_account = sql::text(
         &mut conn,
         &format!(
@@ -121,7 +128,8 @@ async fn no_route_shows_or_touches_another_tenants_data() {
                 "SELECT md5(string_agg(x, ',' ORDER BY x)) AS value FROM ( \
                    SELECT j::text AS x FROM jobs j WHERE tenant_id = '{b}' \
                    UNION ALL SELECT t::text FROM transactions t WHERE tenant_id = '{b}' \
-                   UNION ALL SELECT a::text FROM accounts a WHERE tenant_id = '{b}') s"
+                   UNION ALL SELECT a::text FROM accounts a WHERE tenant_id = '{b}' \
+                   UNION ALL SELECT w::text FROM webhook_inbox w WHERE tenant_id = '{b}') s"
             ),
         )
     };
@@ -266,6 +274,20 @@ async fn no_route_shows_or_touches_another_tenants_data() {
             "/api/v1/jobs/{id}/retry",
             vec![post(format!("/api/v1/jobs/{their_job}/retry"), None, 404)],
         ),
+        (
+            "get",
+            "/api/v1/webhooks",
+            vec![get("/api/v1/webhooks".into(), 200, "evt_alpha")],
+        ),
+        (
+            "post",
+            "/api/v1/webhooks/{id}/replay",
+            vec![post(
+                format!("/api/v1/webhooks/{their_delivery}/replay"),
+                None,
+                404,
+            )],
+        ),
     ];
 
     let probed: BTreeSet<(String, String)> = probes
@@ -290,9 +312,9 @@ async fn no_route_shows_or_touches_another_tenants_data() {
     // B asks first, so every cached view holds an entry of B's that A's requests could be served.
     for (_, _, requests) in &probes {
         for (uri, body, _, _) in requests {
-            if body.is_none() && !uri.contains("/jobs") {
+            if body.is_none() && !uri.contains("/jobs") && !uri.ends_with("/replay") {
                 let uri = uri.replace(&our_account, &their_account);
-                let res = test::call_service(&service, common::get_as(&uri, b, Role::User)).await;
+                let res = test::call_service(&service, common::get_as(&uri, b, Role::Admin)).await;
                 assert!(res.status().is_success(), "{uri} for B: {}", res.status());
             }
         }
@@ -303,7 +325,10 @@ async fn no_route_shows_or_touches_another_tenants_data() {
         for (uri, body, expected, shows) in requests {
             let request = match body {
                 Some(body) => TestRequest::post().uri(uri).set_json(body),
-                None if uri.ends_with("/cancel") || uri.ends_with("/retry") => {
+                None if uri.ends_with("/cancel")
+                    || uri.ends_with("/retry")
+                    || uri.ends_with("/replay") =>
+                {
                     TestRequest::post().uri(uri)
                 }
                 None => TestRequest::get().uri(uri),
@@ -338,7 +363,7 @@ async fn no_route_shows_or_touches_another_tenants_data() {
             answered += 1;
         }
     }
-    assert_eq!(answered, 20);
+    assert_eq!(answered, 22);
     assert_eq!(fingerprint(&mut conn), before, "B's rows changed");
     findash_engine::testing::delete_namespace(&t.namespace).await;
 }

@@ -41,6 +41,11 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/jobs/{id}"),
     ("post", "/api/v1/jobs/{id}/cancel"),
     ("post", "/api/v1/jobs/{id}/retry"),
+    ("get", "/api/v1/webhooks"),
+    ("post", "/api/v1/webhooks/{id}/replay"),
+    ("post", "/webhooks/stripe"),
+    ("post", "/webhooks/qstash/{kind}"),
+    ("post", "/webhooks/mercadopago"),
 ];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -77,7 +82,9 @@ async fn the_document_describes_exactly_the_routes_with_security_and_errors() {
 
     // Every documented operation reaches a handler (whatever it answers without credentials).
     for (method, path) in &routed {
-        let uri = path.replace("{id}", "01a21110-0000-7000-8000-000000000000");
+        let uri = path
+            .replace("{id}", "01a21110-0000-7000-8000-000000000000")
+            .replace("{kind}", "refresh-rates");
         let res = test::call_service(
             &service,
             TestRequest::default()
@@ -119,6 +126,18 @@ async fn the_document_describes_exactly_the_routes_with_security_and_errors() {
             );
         }
     }
+    // Webhook receivers take no bearer token: the sender's signature is their credential.
+    for (method, path) in ROUTES.iter().filter(|(_, p)| p.starts_with("/webhooks/")) {
+        let operation = &doc["paths"][path][method];
+        assert!(operation.get("security").is_none(), "{method} {path}");
+        for status in ["400", "413", "429", "500", "503"] {
+            assert_eq!(
+                operation["responses"][status]["content"]["application/json"]["schema"]["$ref"],
+                "#/components/schemas/ErrorBody",
+                "{method} {path} {status}"
+            );
+        }
+    }
     let schemas = doc["components"]["schemas"].as_object().unwrap();
     for name in [
         "Job",
@@ -135,6 +154,10 @@ async fn the_document_describes_exactly_the_routes_with_security_and_errors() {
         "LatestForecast",
         "FindingsPage",
         "Transaction",
+        "Received",
+        "DeliveryPage",
+        "Replayed",
+        "WebhookDelivery",
     ] {
         assert!(
             schemas.contains_key(name),

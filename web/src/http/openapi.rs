@@ -47,7 +47,7 @@ use crate::webhooks as receivers;
         docs::style,
         docs::init,
     ),
-    components(schemas(error::ErrorBody, error::ErrorDetail)),
+    components(schemas(error::ErrorBody, error::ErrorDetail, receivers::qstash::QstashKind)),
     modifiers(&BearerAuth, &ServerErrors),
     tags(
         (name = "dashboard", description = "What the dashboard shows: summary, accounts and transactions, revenue, expenses, cards, forecast, data-quality findings, CSV export. Aggregates are cached per tenant (`X-Cache`: hit, miss or bypass) and invalidated by the jobs that change them."),

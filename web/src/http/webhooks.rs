@@ -34,7 +34,7 @@ pub struct InboxQuery {
 
 /// A page of deliveries, newest first.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct Page {
+pub struct DeliveryPage {
     deliveries: Vec<DeliverySummary>,
     /// Pass as `before` for the next (older) page; null on the last page.
     next_before: Option<uuid::Uuid>,
@@ -45,7 +45,7 @@ pub struct Page {
 #[utoipa::path(get, path = "/api/v1/webhooks", tag = "webhooks", params(InboxQuery),
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "A page", body = Page),
+        (status = 200, description = "A page", body = DeliveryPage),
         (status = 400, description = "Unreadable query", body = ErrorBody),
         (status = 401, description = "No valid bearer token", body = ErrorBody),
         (status = 403, description = "Not an admin", body = ErrorBody),
@@ -80,7 +80,7 @@ pub async fn list(
     let next_before = (deliveries.len() as i64 == limit)
         .then(|| deliveries.last().map(|d| d.id))
         .flatten();
-    Ok(HttpResponse::Ok().json(Page {
+    Ok(HttpResponse::Ok().json(DeliveryPage {
         deliveries,
         next_before,
     }))

@@ -22,6 +22,15 @@ use crate::http::{ApiError, AppState};
 /// tenant's job can be started from outside).
 pub const KINDS: &[(&str, &str)] = &[("refresh-rates", "refresh_rates"), ("prune", "prune")];
 
+/// The `{kind}`s of [`KINDS`], for the OpenAPI document.
+#[derive(utoipa::ToSchema)]
+pub enum QstashKind {
+    #[schema(rename = "refresh-rates")]
+    RefreshRates,
+    #[schema(rename = "prune")]
+    Prune,
+}
+
 /// Headers kept with a QStash delivery.
 const KEPT: &[&str] = &[
     "content-type",
@@ -43,7 +52,7 @@ pub const NON_RETRYABLE: u16 = 489;
 /// with the body as its payload, once per `Upstash-Message-Id`.
 #[utoipa::path(post, path = "/webhooks/qstash/{kind}", tag = "webhooks",
     params(
-        ("kind" = String, Path, description = "The job to start: refresh-rates or prune"),
+        ("kind" = QstashKind, Path, description = "The job to start"),
         ("Upstash-Signature" = String, Header, description = "The JWT QStash signs each delivery with"),
         ("Upstash-Message-Id" = String, Header, description = "QStash's message id: one job per message"),
     ),
