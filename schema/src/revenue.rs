@@ -56,7 +56,8 @@ pub struct RevenueRow {
 
 /// Upserts `rows` in one statement; returns how many were inserted or changed. A row whose
 /// stored state is newer than the given one is left alone; a fee already known is kept when a
-/// later state does not carry one.
+/// later state does not carry one; a payment keeps the earliest time any of its events gave it,
+/// so its period does not depend on the order its events were processed in.
 pub fn upsert(sys: &mut SystemConn<'_>, rows: &[RevenueRow]) -> QueryResult<usize> {
     if rows.is_empty() {
         return Ok(0);
@@ -84,7 +85,9 @@ pub fn upsert(sys: &mut SystemConn<'_>, rows: &[RevenueRow]) -> QueryResult<usiz
                  amount_minor = EXCLUDED.amount_minor, \
                  fee_minor = GREATEST(EXCLUDED.fee_minor, r.fee_minor), \
                  currency = EXCLUDED.currency, \
-                 occurred_at = EXCLUDED.occurred_at, \
+                 occurred_at = CASE WHEN r.kind = 'payment' \
+                                    THEN LEAST(r.occurred_at, EXCLUDED.occurred_at) \
+                                    ELSE EXCLUDED.occurred_at END, \
                  customer_ref = COALESCE(EXCLUDED.customer_ref, r.customer_ref), \
                  description = COALESCE(EXCLUDED.description, r.description), \
                  source_event_id = EXCLUDED.source_event_id, \
@@ -97,7 +100,9 @@ pub fn upsert(sys: &mut SystemConn<'_>, rows: &[RevenueRow]) -> QueryResult<usiz
                     r.related_external_id, r.raw, r.state_at, r.state_rank) \
                    IS DISTINCT FROM \
                    (EXCLUDED.status, EXCLUDED.amount_minor, GREATEST(EXCLUDED.fee_minor, r.fee_minor), \
-                    EXCLUDED.currency, EXCLUDED.occurred_at, \
+                    EXCLUDED.currency, \
+                    CASE WHEN r.kind = 'payment' THEN LEAST(r.occurred_at, EXCLUDED.occurred_at) \
+                         ELSE EXCLUDED.occurred_at END, \
                     COALESCE(EXCLUDED.related_external_id, r.related_external_id), EXCLUDED.raw, \
                     EXCLUDED.state_at, EXCLUDED.state_rank) \
              RETURNING 1) \

@@ -130,8 +130,8 @@ impl Delivery {
     }
 }
 
-/// The delivery `id`, locked until the transaction ends (processing and replays of one
-/// delivery take turns).
+/// The delivery `id`, locked until the transaction ends (a replay and the end of a processing
+/// attempt of one delivery take turns).
 pub fn lock(sys: &mut SystemConn<'_>, id: WebhookId) -> QueryResult<Option<Delivery>> {
     webhook_inbox::table
         .find(id.0)
@@ -175,6 +175,30 @@ pub fn finish(
         ))
         .execute(sys.conn())
         .map(|_| ())
+}
+
+/// [`finish`], only while `job` is the delivery's current job (a replay since may have handed
+/// it to another); returns whether it wrote.
+pub fn finish_for_job(
+    sys: &mut SystemConn<'_>,
+    id: WebhookId,
+    job: JobId,
+    status: InboxStatus,
+    reason: Option<&str>,
+) -> QueryResult<bool> {
+    let done = matches!(status, InboxStatus::Processed | InboxStatus::Ignored);
+    diesel::update(
+        webhook_inbox::table
+            .find(id.0)
+            .filter(webhook_inbox::job_id.eq(job.0)),
+    )
+    .set((
+        webhook_inbox::status.eq(status.as_str()),
+        webhook_inbox::processed_at.eq(done.then(Utc::now)),
+        webhook_inbox::processing_error.eq(reason),
+    ))
+    .execute(sys.conn())
+    .map(|n| n == 1)
 }
 
 /// Starts a replay of a locked delivery: back to `received`, counted. Returns the new replay

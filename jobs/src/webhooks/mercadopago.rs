@@ -66,6 +66,8 @@ struct Payment {
     #[serde(deserialize_with = "required_id")]
     id: String,
     status: String,
+    #[serde(default)]
+    status_detail: Option<String>,
     currency_id: String,
     #[serde(deserialize_with = "money::decimal")]
     transaction_amount: Decimal,
@@ -151,13 +153,21 @@ pub fn rows(
 ) -> Result<Vec<RevenueRow>, String> {
     let payment: Payment =
         serde_json::from_slice(body).map_err(|e| format!("the payment is not readable: {e}"))?;
-    if let Some(collector) = &payment.collector_id
-        && collector != account_ref
-    {
-        return Err(format!(
-            "payment {} belongs to seller {collector}, not to the notified seller {account_ref}",
-            payment.id
-        ));
+    // The notification's seller is not signed: the payment itself must say it is theirs.
+    match &payment.collector_id {
+        Some(collector) if collector == account_ref => {}
+        Some(collector) => {
+            return Err(format!(
+                "payment {} belongs to seller {collector}, not to the notified seller {account_ref}",
+                payment.id
+            ));
+        }
+        None => {
+            return Err(format!(
+                "payment {} names no seller (collector_id)",
+                payment.id
+            ));
+        }
     }
     let currency = payment.currency_id.to_ascii_uppercase();
     let exponent = exponent(&currency)
@@ -227,6 +237,10 @@ pub fn rows(
         });
     }
     let dispute = match payment.status.as_str() {
+        // A chargeback the seller was reimbursed for (won the dispute).
+        "charged_back" if payment.status_detail.as_deref() == Some("reimbursed") => {
+            Some(("won", 3))
+        }
         "charged_back" => Some(("lost", 3)),
         "in_mediation" => Some(("under_review", 2)),
         _ => None,
@@ -317,6 +331,12 @@ mod tests {
             rows(precise.as_bytes(), tenant, "777", "n", brl)
                 .unwrap_err()
                 .contains("decimal places")
+        );
+        let anonymous = PAYMENT.replace(r#""collector_id": 777, "#, "");
+        assert!(
+            rows(anonymous.as_bytes(), tenant, "777", "n", brl)
+                .unwrap_err()
+                .contains("names no seller")
         );
         let unknown = PAYMENT.replace("\"BRL\"", "\"XXX\"");
         assert!(

@@ -283,34 +283,54 @@ impl Job for ProcessWebhook {
     const CHANGES_DASHBOARD: bool = true;
 
     async fn run(self, ctx: JobContext) -> JobResult {
-        let id = self.delivery;
+        let (id, job) = (self.delivery, ctx.job_id());
         let delivery = ctx
             .system_db(SystemTask::Webhooks, move |sys| {
-                let delivery = webhooks::lock(sys, id)?;
-                if delivery.is_some() {
-                    webhooks::finish(sys, id, InboxStatus::Processing, None)?;
+                let delivery = webhooks::lock(sys, id)?
+                    .ok_or_else(|| anyhow::anyhow!("delivery {id} does not exist"))?;
+                if delivery.job_id != Some(job.0) {
+                    return Ok(None);
                 }
-                Ok(delivery)
+                webhooks::finish_for_job(sys, id, job, InboxStatus::Processing, None)?;
+                Ok(Some(delivery))
             })
-            .await?
-            .ok_or_else(|| JobError::permanent(anyhow::anyhow!("delivery {id} does not exist")))?;
-        match outcome(&ctx, &delivery).await {
-            Ok(outcome) => store(&ctx, id, outcome).await,
-            Err(error) => {
-                let message = error.to_string();
-                ctx.system_db(SystemTask::Webhooks, move |sys| {
-                    Ok(webhooks::finish(
-                        sys,
-                        id,
-                        InboxStatus::Failed,
-                        Some(&message),
-                    )?)
-                })
-                .await?;
-                Err(error)
-            }
-        }
+            .await?;
+        let Some(delivery) = delivery else {
+            return Ok(superseded());
+        };
+        let error = match outcome(&ctx, &delivery).await {
+            Ok(outcome) => return store(&ctx, id, outcome).await,
+            Err(error) => error,
+        };
+        // What the delivery shows: `failed` once no attempt is left, else why this one failed.
+        let last = match &error {
+            JobError::Permanent(_) => true,
+            JobError::RateLimited { .. } => false,
+            _ => ctx.is_last_attempt(),
+        };
+        let (status, message) = match &error {
+            JobError::RateLimited { .. } => (InboxStatus::Received, None),
+            _ if last => (InboxStatus::Failed, Some(error.to_string())),
+            _ => (InboxStatus::Received, Some(error.to_string())),
+        };
+        ctx.system_db(SystemTask::Webhooks, move |sys| {
+            webhooks::lock(sys, id)?;
+            Ok(webhooks::finish_for_job(
+                sys,
+                id,
+                job,
+                status,
+                message.as_deref(),
+            )?)
+        })
+        .await?;
+        Err(error)
     }
+}
+
+/// The result of an attempt whose delivery was handed to a newer job (a replay).
+fn superseded() -> serde_json::Value {
+    json!({"status": "superseded"})
 }
 
 /// What `delivery` means, read from its stored body (and, for Mercado Pago, the payment it
@@ -397,10 +417,10 @@ async fn mercado_pago_outcome(
         .await
         .map_err(|e| match e {
             ProviderError::RateLimited { retry_after, .. } => JobError::RateLimited { retry_after },
-            e @ (ProviderError::Auth { .. } | ProviderError::NotConfigured { .. }) => {
-                JobError::permanent(e)
-            }
-            e => JobError::retryable(e),
+            // An outage passes; a refused token, an unknown payment or an unreadable answer
+            // stays so until someone acts (then: replay).
+            e @ ProviderError::Down { .. } => JobError::retryable(e),
+            e => JobError::permanent(e),
         })?;
     let event_id = delivery.event_id.clone();
     let exponents = ctx
@@ -416,26 +436,40 @@ async fn mercado_pago_outcome(
     .map_err(|e| JobError::permanent(anyhow::anyhow!(e)))
 }
 
-/// Writes `outcome` and the delivery's end in one transaction.
+/// Writes `outcome` and the delivery's end in one transaction, unless a replay handed the
+/// delivery to a newer job meanwhile (that job writes instead).
 async fn store(ctx: &JobContext, id: WebhookId, outcome: Outcome) -> JobResult {
-    ctx.system_db(SystemTask::Webhooks, move |sys| match outcome {
-        Outcome::Rows(rows) => {
-            for row in &rows {
-                if revenue::currency_exponent(sys, &row.currency)?.is_none() {
-                    let message = format!("`{}` is not a known currency", row.currency);
-                    webhooks::finish(sys, id, InboxStatus::Failed, Some(&message))?;
-                    return Ok(Err(message));
-                }
-            }
-            let written = revenue::upsert(sys, &rows)?;
-            webhooks::finish(sys, id, InboxStatus::Processed, None)?;
-            Ok(Ok(
-                json!({"status": "processed", "rows": rows.len(), "written": written}),
-            ))
+    let job = ctx.job_id();
+    ctx.system_db(SystemTask::Webhooks, move |sys| {
+        let current = webhooks::lock(sys, id)?.is_some_and(|d| d.job_id == Some(job.0));
+        if !current {
+            return Ok(Ok(superseded()));
         }
-        Outcome::Ignored(reason) => {
-            webhooks::finish(sys, id, InboxStatus::Ignored, Some(&reason))?;
-            Ok(Ok(json!({"status": "ignored", "reason": reason})))
+        match outcome {
+            Outcome::Rows(rows) => {
+                for row in &rows {
+                    if revenue::currency_exponent(sys, &row.currency)?.is_none() {
+                        let message = format!("`{}` is not a known currency", row.currency);
+                        webhooks::finish_for_job(
+                            sys,
+                            id,
+                            job,
+                            InboxStatus::Failed,
+                            Some(&message),
+                        )?;
+                        return Ok(Err(message));
+                    }
+                }
+                let written = revenue::upsert(sys, &rows)?;
+                webhooks::finish_for_job(sys, id, job, InboxStatus::Processed, None)?;
+                Ok(Ok(
+                    json!({"status": "processed", "rows": rows.len(), "written": written}),
+                ))
+            }
+            Outcome::Ignored(reason) => {
+                webhooks::finish_for_job(sys, id, job, InboxStatus::Ignored, Some(&reason))?;
+                Ok(Ok(json!({"status": "ignored", "reason": reason})))
+            }
         }
     })
     .await?

@@ -5,8 +5,9 @@
 //! refund id (`re_…`), whichever event reports it (`refund.*`, `charge.refund.updated`, or the
 //! refund list of `charge.refunded`); a payout and a dispute by their own ids. Each row holds the
 //! state of the newest event that reported it (the event's `created`), so a late or replayed
-//! older event changes nothing. Amounts are Stripe's integers in the currency's smallest unit,
-//! which are the currency's minor units.
+//! older event changes nothing. Amounts are Stripe's integers in the currency's smallest unit
+//! (see [`minor_units`] for the two exceptions). Fees come only with an expanded balance
+//! transaction, which events do not carry: without one they stay 0.
 
 use chrono::{DateTime, Utc};
 use findash_schema::TenantId;
@@ -75,7 +76,11 @@ pub fn outcome(body: &[u8], tenant: TenantId) -> Result<Outcome, String> {
         }
         "invoice.paid" => match ctx.invoice(object)? {
             Some(row) => vec![row],
-            None => return Ok(Outcome::Ignored("the invoice paid nothing".to_owned())),
+            None => {
+                return Ok(Outcome::Ignored(
+                    "the invoice's payment is counted from its own events".to_owned(),
+                ));
+            }
         },
         "charge.refunded" => {
             let listed = object
@@ -124,9 +129,12 @@ impl Ctx<'_> {
         external_id: String,
         related: Option<String>,
         status: String,
-        amount_minor: i64,
+        amount: i64,
         state_rank: i16,
     ) -> Result<RevenueRow, String> {
+        let currency = currency(object)?;
+        let amount_minor = minor_units(amount, &currency)?;
+        let fee_minor = minor_units(fee(object)?, &currency)?;
         Ok(RevenueRow {
             tenant: self.tenant,
             source: "stripe",
@@ -135,8 +143,8 @@ impl Ctx<'_> {
             related_external_id: related,
             status,
             amount_minor,
-            fee_minor: fee(object)?,
-            currency: currency(object)?,
+            fee_minor,
+            currency,
             occurred_at: time(object, "created")?,
             customer_ref: object.get("customer").and_then(id_of),
             description: text(object, "description"),
@@ -154,7 +162,7 @@ impl Ctx<'_> {
         };
         let status = text(pi, "status").unwrap_or_else(|| "succeeded".to_owned());
         let rank = if status == "succeeded" { 2 } else { 1 };
-        self.row(
+        let mut row = self.row(
             RevenueKind::Payment,
             pi,
             required_id(pi)?,
@@ -162,7 +170,10 @@ impl Ctx<'_> {
             status,
             amount,
             rank,
-        )
+        )?;
+        // An intent may be created days before it succeeds: the payment happened when it did.
+        row.occurred_at = self.state_at;
+        Ok(row)
     }
 
     fn charge(&self, charge: &Value) -> Result<RevenueRow, String> {
@@ -187,22 +198,33 @@ impl Ctx<'_> {
         )
     }
 
-    /// The invoice's payment, unless it paid nothing (credit balance, 100 % discount).
+    /// The invoice's payment, keyed like the events of the payment that paid it. API versions
+    /// before 2025-03-31 name its PaymentIntent (or, for legacy charges, its charge) on the
+    /// invoice; later ones only in the `payments` list, which events do not include. An invoice
+    /// that names neither was paid by a payment whose own events count it (`None`), unless it was
+    /// paid outside Stripe: then the invoice is the payment.
     fn invoice(&self, invoice: &Value) -> Result<Option<RevenueRow>, String> {
         let amount = minor_field(invoice, "amount_paid")?;
         if amount == 0 {
             return Ok(None);
         }
-        // API versions before 2025-03-31 name the PaymentIntent on the invoice; later ones in
-        // its `payments` list. An invoice paid outside Stripe has none and is its own payment.
-        let intent = invoice.get("payment_intent").and_then(id_of).or_else(|| {
-            invoice
-                .pointer("/payments/data")
-                .and_then(Value::as_array)?
-                .iter()
-                .find_map(|p| p.pointer("/payment/payment_intent").and_then(id_of))
-        });
-        let key = intent.map_or_else(|| required_id(invoice), Ok)?;
+        let paid_by = invoice
+            .get("payment_intent")
+            .and_then(id_of)
+            .or_else(|| {
+                invoice
+                    .pointer("/payments/data")
+                    .and_then(Value::as_array)?
+                    .iter()
+                    .find_map(|p| p.pointer("/payment/payment_intent").and_then(id_of))
+            })
+            .or_else(|| invoice.get("charge").and_then(id_of));
+        let out_of_band = invoice.get("paid_out_of_band").and_then(Value::as_bool) == Some(true);
+        let key = match (paid_by, out_of_band) {
+            (Some(key), _) => key,
+            (None, true) => required_id(invoice)?,
+            (None, false) => return Ok(None),
+        };
         let mut row = self.row(
             RevenueKind::Payment,
             invoice,
@@ -249,14 +271,14 @@ impl Ctx<'_> {
 
     fn payout(&self, payout: &Value) -> Result<RevenueRow, String> {
         let status = text(payout, "status").ok_or("the payout has no status")?;
-        let (kind, rank) = match status.as_str() {
-            "failed" => (RevenueKind::PayoutFailed, 2),
-            "paid" | "canceled" => (RevenueKind::Payout, 2),
-            _ => (RevenueKind::Payout, 1),
+        let rank = match status.as_str() {
+            "paid" | "failed" | "canceled" => 2,
+            _ => 1,
         };
         let amount = minor_field(payout, "amount")?;
+        // One row per payout: a paid payout that fails later is the same row, `failed`.
         let mut row = self.row(
-            kind,
+            RevenueKind::Payout,
             payout,
             required_id(payout)?,
             None,
@@ -359,6 +381,22 @@ fn currency(object: &Value) -> Result<String, String> {
     }
 }
 
+/// Stripe amounts are in the currency's smallest unit, which are its ISO 4217 minor units except
+/// for currencies ISO gives no decimals that Stripe still writes with two (ISK, UGX): there the
+/// amount is a multiple of 100.
+fn minor_units(amount: i64, currency: &str) -> Result<i64, String> {
+    if !matches!(currency, "ISK" | "UGX") {
+        return Ok(amount);
+    }
+    if amount % 100 == 0 {
+        Ok(amount / 100)
+    } else {
+        Err(format!(
+            "{amount} {currency} is not a whole amount in Stripe's two-decimal form"
+        ))
+    }
+}
+
 /// Stripe's fee, when the balance transaction is expanded on the object (it usually is not:
 /// then 0, and a later state that carries it fills it in).
 fn fee(object: &Value) -> Result<i64, String> {
@@ -411,9 +449,25 @@ mod tests {
             "invoice.paid",
             1_700_000_102,
             json!({"id": "in_1", "object": "invoice", "amount_paid": 5000, "currency": "brl",
-                   "created": 1_699_999_000, "payments": {"data": [{"payment": {"type": "payment_intent", "payment_intent": "pi_1"}}]},
+                   "created": 1_699_999_000, "payment_intent": "pi_1",
                    "status_transitions": {"paid_at": 1_700_000_002}}),
         ));
+        // Current API versions name no payment on the invoice: its payment's own events count it.
+        let nil = TenantId(uuid::Uuid::nil());
+        let basil = event(
+            "invoice.paid",
+            1_700_000_103,
+            json!({"id": "in_2", "object": "invoice", "amount_paid": 5000, "currency": "brl",
+                   "created": 1_699_999_000, "status": "paid"}),
+        );
+        assert!(matches!(outcome(&basil, nil), Ok(Outcome::Ignored(_))));
+        let out_of_band = rows(&event(
+            "invoice.paid",
+            1_700_000_104,
+            json!({"id": "in_3", "object": "invoice", "amount_paid": 700, "currency": "brl",
+                   "created": 1_699_999_000, "paid_out_of_band": true}),
+        ));
+        assert_eq!(out_of_band[0].external_id, "in_3");
         for r in [&pi[0], &charge[0], &invoice[0]] {
             assert_eq!(
                 (
@@ -429,6 +483,17 @@ mod tests {
         assert_eq!(pi[0].customer_ref.as_deref(), Some("cus_1"));
         assert_eq!(invoice[0].occurred_at.timestamp(), 1_700_000_002);
         assert_eq!(pi[0].state_at.timestamp(), 1_700_000_100);
+        assert_eq!(
+            pi[0].occurred_at.timestamp(),
+            1_700_000_100,
+            "when it succeeded"
+        );
+        let isk = rows(&event(
+            "payment_intent.succeeded",
+            1,
+            json!({"id": "pi_9", "amount_received": 150_000, "currency": "isk", "created": 1}),
+        ));
+        assert_eq!(isk[0].amount_minor, 1_500);
     }
 
     #[test]
@@ -497,7 +562,14 @@ mod tests {
             11,
             json!({"id": "po_1", "amount": 90_000, "currency": "usd", "created": 5, "status": "failed"}),
         ));
-        assert_eq!(failed[0].kind, RevenueKind::PayoutFailed);
+        assert_eq!(
+            (
+                failed[0].kind,
+                failed[0].external_id.as_str(),
+                failed[0].status.as_str()
+            ),
+            (RevenueKind::Payout, "po_1", "failed")
+        );
         let lost = rows(&event(
             "charge.dispute.closed",
             12,

@@ -20,7 +20,8 @@ const KEPT: &[&str] = &["content-type", "user-agent", "x-request-id"];
 ///
 /// Verifies `x-signature` (`ts=…,v1=…`: HMAC-SHA256 of `id:{data.id};request-id:{x-request-id};
 /// ts:{ts};` under the webhook secret, `ts` in seconds or milliseconds within the tolerance),
-/// stores the notification once per id, and queues reading the payment it names.
+/// stores the notification once per `x-request-id` (or `data.id` and `ts` without one), and
+/// queues reading the payment it names.
 #[utoipa::path(post, path = "/webhooks/mercadopago", tag = "webhooks",
     params(
         ("data.id" = Option<String>, Query, description = "The payment (or other resource) the notification is about"),
@@ -56,7 +57,7 @@ pub async fn receive(
         }
     }
     let request_id = header(&req, "x-request-id");
-    signatures::mercadopago::verify(
+    let signed_at = signatures::mercadopago::verify(
         header(&req, "x-signature"),
         data_id.as_deref(),
         request_id,
@@ -78,16 +79,15 @@ pub async fn receive(
             id.chars().take(64).collect::<String>()
         )));
     }
-    let Some(event_id) = notification
-        .id
-        .clone()
-        .or_else(|| request_id.map(str::to_owned))
-        .filter(|id| valid_event_id(id))
-    else {
-        return Err(
-            receipt.malformed("the notification has no valid id and no x-request-id".to_owned())
-        );
+    // The inbox key comes from what the signature covers (the body is not signed): the
+    // request id, else the resource and the signing time.
+    let event_id = match request_id {
+        Some(id) => id.to_owned(),
+        None => format!("{}:{signed_at}", data_id.as_deref().unwrap_or("-")),
     };
+    if !valid_event_id(&event_id) {
+        return Err(receipt.malformed("x-request-id is not a valid id".to_owned()));
+    }
     let account_ref = notification.user_id.clone().filter(|id| {
         id.len() <= 255
             && id

@@ -42,6 +42,9 @@ const KEPT: &[&str] = &[
     "upstash-caller-ip",
 ];
 
+/// Longest `Upstash-Message-Id` accepted (QStash's are `msg_` and a few dozen characters).
+const MAX_MESSAGE_ID: usize = 200;
+
 /// QStash's status for "never retry this message".
 pub const NON_RETRYABLE: u16 = 489;
 
@@ -101,7 +104,9 @@ pub async fn receive(
     )
     .map_err(|e| receipt.invalid_signature(&e))?;
 
-    let Some(message_id) = header(&req, "upstash-message-id").filter(|id| valid_event_id(id))
+    // Bounded so `qstash:<id>:replay:<n>` fits the ledger's idempotency key.
+    let Some(message_id) = header(&req, "upstash-message-id")
+        .filter(|id| valid_event_id(id) && id.len() <= MAX_MESSAGE_ID)
     else {
         return Ok(non_retryable(
             &receipt,
