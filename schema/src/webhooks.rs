@@ -273,7 +273,8 @@ pub struct DeliverySummary {
     pub last_replayed_at: Option<DateTime<Utc>>,
 }
 
-/// The tenant's deliveries, newest first (ids are time-ordered), older than `before`.
+/// The tenant's deliveries, newest first, after delivery `before` (a page's last). A `before`
+/// the tenant cannot see ends the list.
 pub fn list(
     scope: &mut TenantConn<'_>,
     provider: Option<WebhookProvider>,
@@ -286,8 +287,9 @@ pub fn list(
                 processing_error, job_id, replay_count, last_replayed_at \
          FROM webhook_inbox \
          WHERE ($1::text IS NULL OR provider = $1) AND ($2::text IS NULL OR status = $2) \
-           AND ($3::uuid IS NULL OR id < $3) \
-         ORDER BY id DESC LIMIT $4",
+           AND ($3::uuid IS NULL OR (received_at, id) < \
+                (SELECT received_at, id FROM webhook_inbox WHERE id = $3)) \
+         ORDER BY received_at DESC, id DESC LIMIT $4",
     )
     .bind::<Nullable<Text>, _>(provider.map(WebhookProvider::as_str))
     .bind::<Nullable<Text>, _>(status.map(InboxStatus::as_str))

@@ -1203,6 +1203,38 @@ async fn a_thousand_concurrent_deliveries_of_a_hundred_events_have_a_hundred_eff
     }
     processed(&t, 200).await;
     assert_eq!(count(&t, "SELECT count(*) AS n FROM revenue_events"), 100);
+    // The tenant's inbox pages through all 200 deliveries, newest first, each once.
+    let mut seen = std::collections::BTreeSet::new();
+    let mut before: Option<String> = None;
+    let mut pages = Vec::new();
+    loop {
+        let uri = match &before {
+            Some(b) => format!("/api/v1/webhooks?provider=stripe&limit=80&before={b}"),
+            None => "/api/v1/webhooks?provider=stripe&limit=80".to_owned(),
+        };
+        let (status, page) = call(
+            &service,
+            TestRequest::get()
+                .uri(&uri)
+                .insert_header(("authorization", common::bearer(a, Role::Admin))),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        let deliveries = page["deliveries"].as_array().unwrap();
+        pages.push(deliveries.len());
+        for d in deliveries {
+            assert_eq!(d["status"], "processed");
+            assert!(
+                seen.insert(d["id"].as_str().unwrap().to_owned()),
+                "{d} twice"
+            );
+        }
+        match page["next_before"].as_str() {
+            Some(next) => before = Some(next.to_owned()),
+            None => break,
+        }
+    }
+    assert_eq!((seen.len(), pages), (200, vec![80, 80, 40]));
     assert_eq!(
         count(
             &t,
