@@ -149,6 +149,10 @@ pub enum WebhooksCommand {
         /// received, processing, processed, ignored or failed.
         #[arg(long, conflicts_with = "id")]
         status: Option<findash_schema::webhooks::InboxStatus>,
+        /// Only deliveries whose job ended (dead, cancelled, quarantined) while they were still
+        /// `received` or `processing`.
+        #[arg(long, conflicts_with = "id")]
+        stuck: bool,
         /// Only deliveries received within this long (e.g. `24h`).
         #[arg(long, conflicts_with = "id", value_parser = humantime::parse_duration)]
         since: Option<Duration>,

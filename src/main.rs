@@ -130,10 +130,11 @@ fn run(command: Command, config: &Config) -> anyhow::Result<()> {
                     id,
                     provider,
                     status,
+                    stuck,
                     since,
                     limit,
                 },
-        } => commands::webhooks::replay(config, id, provider, status, since, limit),
+        } => commands::webhooks::replay(config, id, provider, status, stuck, since, limit),
     }
 }
 

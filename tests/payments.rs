@@ -256,6 +256,34 @@ async fn payment_accounts_are_linked_sealed_rotated_and_replayed() {
         "2 received true 2",
         "the account's tenant was resolved and a job queued per replay"
     );
+    // A delivery whose job died while it was still unfinished is found by --stuck, and only it.
+    sql::count(
+        &mut db.admin_conn(),
+        &format!(
+            "WITH u AS (UPDATE jobs SET state = 'dead', finished_at = now() \
+                        WHERE id = (SELECT job_id FROM webhook_inbox WHERE id = '{delivery}') \
+                        RETURNING 1) SELECT count(*) AS n FROM u"
+        ),
+    );
+    let out = ok(&findash(
+        &db,
+        KEY_B,
+        "",
+        &["webhooks", "replay", "--stuck"],
+        None,
+    ));
+    assert!(
+        out.contains(&delivery) && out.contains("1 replayed, 0 failed"),
+        "{out}"
+    );
+    let out = ok(&findash(
+        &db,
+        KEY_B,
+        "",
+        &["webhooks", "replay", "--stuck"],
+        None,
+    ));
+    assert!(out.contains("0 replayed, 0 failed"), "{out}");
     let why = failed(&findash(
         &db,
         KEY_B,

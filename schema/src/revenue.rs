@@ -54,22 +54,71 @@ pub struct RevenueRow {
     pub state_rank: i16,
 }
 
-/// Upserts `rows` in one statement; returns how many were inserted or changed. A row whose
-/// stored state is newer than the given one is left alone; a fee already known is kept when a
-/// later state does not carry one; a payment keeps the earliest time any of its events gave it,
-/// so its period does not depend on the order its events were processed in.
-pub fn upsert(sys: &mut SystemConn<'_>, rows: &[RevenueRow]) -> QueryResult<usize> {
-    if rows.is_empty() {
-        return Ok(0);
-    }
-    let col = |f: fn(&RevenueRow) -> String| rows.iter().map(f).collect::<Vec<_>>();
-    let opt = |f: fn(&RevenueRow) -> Option<String>| rows.iter().map(f).collect::<Vec<_>>();
-    #[derive(QueryableByName)]
-    struct Written {
-        #[diesel(sql_type = BigInt)]
-        n: i64,
-    }
-    let written: Written = diesel::sql_query(
+/// Whether the incoming state is as new as the stored one or newer (`r` the stored row).
+const NEWER: &str = "(COALESCE(r.state_at, '-infinity'), r.state_rank) \
+                     <= (EXCLUDED.state_at, EXCLUDED.state_rank)";
+
+/// The upsert: each column's value after a conflict, and an update only when one differs.
+/// State columns take the incoming value only when its state is not older; a fee is never lost
+/// (the largest known); a payment's time is the earliest any of its events gave, whatever order
+/// they are processed in.
+static UPSERT: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    let newer =
+        |column: &str, value: &str| format!("CASE WHEN {NEWER} THEN {value} ELSE r.{column} END");
+    let columns: Vec<(&str, String)> = vec![
+        (
+            "related_external_id",
+            newer(
+                "related_external_id",
+                "COALESCE(EXCLUDED.related_external_id, r.related_external_id)",
+            ),
+        ),
+        ("status", newer("status", "EXCLUDED.status")),
+        (
+            "amount_minor",
+            newer("amount_minor", "EXCLUDED.amount_minor"),
+        ),
+        (
+            "fee_minor",
+            "GREATEST(EXCLUDED.fee_minor, r.fee_minor)".to_owned(),
+        ),
+        ("currency", newer("currency", "EXCLUDED.currency")),
+        (
+            "occurred_at",
+            format!(
+                "CASE WHEN r.kind = 'payment' THEN LEAST(r.occurred_at, EXCLUDED.occurred_at) \
+                      WHEN {NEWER} THEN EXCLUDED.occurred_at ELSE r.occurred_at END"
+            ),
+        ),
+        (
+            "customer_ref",
+            newer(
+                "customer_ref",
+                "COALESCE(EXCLUDED.customer_ref, r.customer_ref)",
+            ),
+        ),
+        (
+            "description",
+            newer(
+                "description",
+                "COALESCE(EXCLUDED.description, r.description)",
+            ),
+        ),
+        (
+            "source_event_id",
+            newer("source_event_id", "EXCLUDED.source_event_id"),
+        ),
+        ("raw", newer("raw", "EXCLUDED.raw")),
+        (
+            "state_at",
+            "GREATEST(r.state_at, EXCLUDED.state_at)".to_owned(),
+        ),
+        ("state_rank", newer("state_rank", "EXCLUDED.state_rank")),
+    ];
+    let set: Vec<String> = columns.iter().map(|(c, v)| format!("{c} = {v}")).collect();
+    let stored: Vec<String> = columns.iter().map(|(c, _)| format!("r.{c}")).collect();
+    let values: Vec<&str> = columns.iter().map(|(_, v)| v.as_str()).collect();
+    format!(
         "WITH written AS ( \
              INSERT INTO revenue_events AS r \
                  (tenant_id, source, kind, external_id, related_external_id, status, amount_minor, \
@@ -79,52 +128,60 @@ pub fn upsert(sys: &mut SystemConn<'_>, rows: &[RevenueRow]) -> QueryResult<usiz
                                   $6::text[], $7::int8[], $8::int8[], $9::bpchar[], \
                                   $10::timestamptz[], $11::text[], $12::text[], $13::text[], \
                                   $14::jsonb[], $15::timestamptz[], $16::int2[]) \
-             ON CONFLICT (tenant_id, source, kind, external_id) DO UPDATE SET \
-                 related_external_id = COALESCE(EXCLUDED.related_external_id, r.related_external_id), \
-                 status = EXCLUDED.status, \
-                 amount_minor = EXCLUDED.amount_minor, \
-                 fee_minor = GREATEST(EXCLUDED.fee_minor, r.fee_minor), \
-                 currency = EXCLUDED.currency, \
-                 occurred_at = CASE WHEN r.kind = 'payment' \
-                                    THEN LEAST(r.occurred_at, EXCLUDED.occurred_at) \
-                                    ELSE EXCLUDED.occurred_at END, \
-                 customer_ref = COALESCE(EXCLUDED.customer_ref, r.customer_ref), \
-                 description = COALESCE(EXCLUDED.description, r.description), \
-                 source_event_id = EXCLUDED.source_event_id, \
-                 raw = EXCLUDED.raw, \
-                 state_at = EXCLUDED.state_at, \
-                 state_rank = EXCLUDED.state_rank \
-             WHERE (COALESCE(r.state_at, '-infinity'), r.state_rank) \
-                       <= (EXCLUDED.state_at, EXCLUDED.state_rank) \
-               AND (r.status, r.amount_minor, r.fee_minor, r.currency, r.occurred_at, \
-                    r.related_external_id, r.raw, r.state_at, r.state_rank) \
-                   IS DISTINCT FROM \
-                   (EXCLUDED.status, EXCLUDED.amount_minor, GREATEST(EXCLUDED.fee_minor, r.fee_minor), \
-                    EXCLUDED.currency, \
-                    CASE WHEN r.kind = 'payment' THEN LEAST(r.occurred_at, EXCLUDED.occurred_at) \
-                         ELSE EXCLUDED.occurred_at END, \
-                    COALESCE(EXCLUDED.related_external_id, r.related_external_id), EXCLUDED.raw, \
-                    EXCLUDED.state_at, EXCLUDED.state_rank) \
+             ON CONFLICT (tenant_id, source, kind, external_id) DO UPDATE SET {} \
+             WHERE ({}) IS DISTINCT FROM ({}) \
              RETURNING 1) \
          SELECT count(*) AS n FROM written",
+        set.join(", "),
+        stored.join(", "),
+        values.join(", ")
     )
-    .bind::<Array<SqlUuid>, _>(rows.iter().map(|r| r.tenant.0).collect::<Vec<_>>())
-    .bind::<Array<Text>, _>(col(|r| r.source.to_owned()))
-    .bind::<Array<Text>, _>(col(|r| r.kind.as_str().to_owned()))
-    .bind::<Array<Text>, _>(col(|r| r.external_id.clone()))
-    .bind::<Array<Nullable<Text>>, _>(opt(|r| r.related_external_id.clone()))
-    .bind::<Array<Text>, _>(col(|r| r.status.clone()))
-    .bind::<Array<BigInt>, _>(rows.iter().map(|r| r.amount_minor).collect::<Vec<_>>())
-    .bind::<Array<BigInt>, _>(rows.iter().map(|r| r.fee_minor).collect::<Vec<_>>())
-    .bind::<Array<Text>, _>(col(|r| r.currency.clone()))
-    .bind::<Array<Timestamptz>, _>(rows.iter().map(|r| r.occurred_at).collect::<Vec<_>>())
-    .bind::<Array<Nullable<Text>>, _>(opt(|r| r.customer_ref.clone()))
-    .bind::<Array<Nullable<Text>>, _>(opt(|r| r.description.clone()))
-    .bind::<Array<Nullable<Text>>, _>(opt(|r| r.source_event_id.clone()))
-    .bind::<Array<Jsonb>, _>(rows.iter().map(|r| r.raw.clone()).collect::<Vec<_>>())
-    .bind::<Array<Timestamptz>, _>(rows.iter().map(|r| r.state_at).collect::<Vec<_>>())
-    .bind::<Array<Int2>, _>(rows.iter().map(|r| r.state_rank).collect::<Vec<_>>())
-    .get_result(sys.conn())?;
+});
+
+/// Upserts `rows` in one statement; returns how many were inserted or changed (see [`UPSERT`]
+/// for what a conflict keeps). Rows of one object in one call are reduced to the newest state
+/// first: a statement may update a row only once.
+pub fn upsert(sys: &mut SystemConn<'_>, rows: &[RevenueRow]) -> QueryResult<usize> {
+    let mut newest: Vec<&RevenueRow> = Vec::with_capacity(rows.len());
+    for row in rows {
+        let key = |r: &RevenueRow| (r.tenant, r.source, r.kind, r.external_id.clone());
+        match newest.iter_mut().find(|kept| key(kept) == key(row)) {
+            Some(kept) if (row.state_at, row.state_rank) >= (kept.state_at, kept.state_rank) => {
+                *kept = row;
+            }
+            Some(_) => {}
+            None => newest.push(row),
+        }
+    }
+    let rows = newest;
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    let col = |f: fn(&RevenueRow) -> String| rows.iter().map(|r| f(r)).collect::<Vec<_>>();
+    let opt = |f: fn(&RevenueRow) -> Option<String>| rows.iter().map(|r| f(r)).collect::<Vec<_>>();
+    #[derive(QueryableByName)]
+    struct Written {
+        #[diesel(sql_type = BigInt)]
+        n: i64,
+    }
+    let written: Written = diesel::sql_query(UPSERT.as_str())
+        .bind::<Array<SqlUuid>, _>(rows.iter().map(|r| r.tenant.0).collect::<Vec<_>>())
+        .bind::<Array<Text>, _>(col(|r| r.source.to_owned()))
+        .bind::<Array<Text>, _>(col(|r| r.kind.as_str().to_owned()))
+        .bind::<Array<Text>, _>(col(|r| r.external_id.clone()))
+        .bind::<Array<Nullable<Text>>, _>(opt(|r| r.related_external_id.clone()))
+        .bind::<Array<Text>, _>(col(|r| r.status.clone()))
+        .bind::<Array<BigInt>, _>(rows.iter().map(|r| r.amount_minor).collect::<Vec<_>>())
+        .bind::<Array<BigInt>, _>(rows.iter().map(|r| r.fee_minor).collect::<Vec<_>>())
+        .bind::<Array<Text>, _>(col(|r| r.currency.clone()))
+        .bind::<Array<Timestamptz>, _>(rows.iter().map(|r| r.occurred_at).collect::<Vec<_>>())
+        .bind::<Array<Nullable<Text>>, _>(opt(|r| r.customer_ref.clone()))
+        .bind::<Array<Nullable<Text>>, _>(opt(|r| r.description.clone()))
+        .bind::<Array<Nullable<Text>>, _>(opt(|r| r.source_event_id.clone()))
+        .bind::<Array<Jsonb>, _>(rows.iter().map(|r| r.raw.clone()).collect::<Vec<_>>())
+        .bind::<Array<Timestamptz>, _>(rows.iter().map(|r| r.state_at).collect::<Vec<_>>())
+        .bind::<Array<Int2>, _>(rows.iter().map(|r| r.state_rank).collect::<Vec<_>>())
+        .get_result(sys.conn())?;
     Ok(usize::try_from(written.n).unwrap_or(0))
 }
 

@@ -216,24 +216,31 @@ pub fn start_replay(sys: &mut SystemConn<'_>, id: WebhookId) -> QueryResult<i32>
         .get_result(sys.conn())
 }
 
-/// Ids of deliveries matching a filter, oldest first (bulk replays).
+/// Ids of deliveries matching a filter, oldest first (bulk replays). `stuck`: only deliveries
+/// still `received` or `processing` whose job ended without finishing them (dead, cancelled,
+/// quarantined: a timeout, a crash, a status that could not be written).
 pub fn ids_where(
     sys: &mut SystemConn<'_>,
     provider: Option<WebhookProvider>,
     status: Option<InboxStatus>,
     since: Option<DateTime<Utc>>,
+    stuck: bool,
     limit: i64,
 ) -> QueryResult<Vec<WebhookId>> {
     diesel::sql_query(
-        "SELECT id FROM webhook_inbox \
-         WHERE ($1::text IS NULL OR provider = $1) AND ($2::text IS NULL OR status = $2) \
-           AND ($3::timestamptz IS NULL OR received_at >= $3) \
-         ORDER BY received_at, id LIMIT $4",
+        "SELECT w.id FROM webhook_inbox w \
+         WHERE ($1::text IS NULL OR w.provider = $1) AND ($2::text IS NULL OR w.status = $2) \
+           AND ($3::timestamptz IS NULL OR w.received_at >= $3) \
+           AND (NOT $5 OR (w.status IN ('received', 'processing') AND EXISTS ( \
+                SELECT 1 FROM jobs j WHERE j.id = w.job_id \
+                  AND j.state IN ('dead', 'cancelled', 'quarantined')))) \
+         ORDER BY w.received_at, w.id LIMIT $4",
     )
     .bind::<Nullable<Text>, _>(provider.map(WebhookProvider::as_str))
     .bind::<Nullable<Text>, _>(status.map(InboxStatus::as_str))
     .bind::<Nullable<Timestamptz>, _>(since)
     .bind::<diesel::sql_types::BigInt, _>(limit)
+    .bind::<Bool, _>(stuck)
     .load::<IdRow>(sys.conn())
     .map(|rows| rows.into_iter().map(|r| WebhookId(r.id)).collect())
 }

@@ -102,11 +102,12 @@ pub fn replay(
     id: Option<WebhookId>,
     provider: Option<WebhookProvider>,
     status: Option<InboxStatus>,
+    stuck: bool,
     since: Option<Duration>,
     limit: i64,
 ) -> anyhow::Result<()> {
-    if id.is_none() && provider.is_none() && status.is_none() && since.is_none() {
-        bail!("name a delivery id, or filter with --provider, --status or --since");
+    if id.is_none() && provider.is_none() && status.is_none() && since.is_none() && !stuck {
+        bail!("name a delivery id, or filter with --provider, --status, --stuck or --since");
     }
     let since = since
         .map(|d| chrono::Duration::from_std(d).map(|d| chrono::Utc::now() - d))
@@ -119,7 +120,8 @@ pub fn replay(
             Some(id) => vec![id],
             None => tokio::task::block_in_place(|| {
                 db.system(SystemTask::Webhooks, |sys| {
-                    webhooks::ids_where(sys, provider, status, since, limit).map_err(DbError::from)
+                    webhooks::ids_where(sys, provider, status, since, stuck, limit)
+                        .map_err(DbError::from)
                 })
             })?,
         };

@@ -417,13 +417,14 @@ async fn deliveries_in_any_order_count_each_object_once_in_its_newest_state() {
             "refund re_1 succeeded 1000 pi_1"
         ]
     );
-    // The payment's time is the earliest its events gave (the charge's), whatever the order.
+    // The payment's time is the earliest success its events reported (the charge event's),
+    // whatever the order they were processed in.
     assert_eq!(
         count(
             &t,
             "SELECT extract(epoch FROM occurred_at)::bigint AS n FROM revenue_events WHERE kind = 'payment'"
         ),
-        t0
+        t0 + 1
     );
     // What the dashboard reports: 5000 paid, 1000 refunded, net 4000, counted once.
     let res = test::call_service(
@@ -447,6 +448,39 @@ async fn deliveries_in_any_order_count_each_object_once_in_its_newest_state() {
             });
     assert_eq!(totals, (5000, 1000, 4000), "{revenue}");
 
+    // The other way round: the newer event first, then an older one that alone carries the
+    // fee and the earlier time. Both are kept.
+    let charge_with_fee = {
+        let mut c = charge("ch_2", "pi_2", 3000, t0);
+        c["balance_transaction"] = json!({"id": "txn_2", "fee": 219});
+        c
+    };
+    let later = [
+        event(
+            "evt_pi2",
+            "payment_intent.succeeded",
+            t0 + 30,
+            None,
+            json!({"id": "pi_2", "object": "payment_intent", "amount": 3000, "amount_received": 3000,
+                     "currency": "brl", "created": t0, "status": "succeeded"}),
+        ),
+        event("evt_c2", "charge.succeeded", t0 + 25, None, charge_with_fee),
+    ];
+    for (i, body) in later.iter().enumerate() {
+        let (status, _) = call(&service, signed(body, STRIPE_SECRET)).await;
+        assert_eq!(status, StatusCode::OK);
+        processed(&t, 5 + i64::try_from(i).unwrap()).await;
+    }
+    assert_eq!(
+        sql::text(
+            &mut conn,
+            "SELECT amount_minor || ' ' || fee_minor || ' ' || (extract(epoch FROM occurred_at)::bigint - extract(epoch FROM state_at)::bigint) AS value \
+             FROM revenue_events WHERE external_id = 'pi_2'"
+        ),
+        "3000 219 -5",
+        "fee and earliest time of the older event, state of the newer"
+    );
+
     // A replay changes nothing: the rows keep their versions.
     let before = sql::texts(
         &mut conn,
@@ -464,7 +498,7 @@ async fn deliveries_in_any_order_count_each_object_once_in_its_newest_state() {
     )
     .await;
     assert_eq!(status, StatusCode::ACCEPTED, "{replayed}");
-    processed(&t, 5).await;
+    processed(&t, 7).await;
     assert_eq!(
         sql::texts(
             &mut conn,

@@ -298,9 +298,12 @@ impl Job for ProcessWebhook {
         let Some(delivery) = delivery else {
             return Ok(superseded());
         };
-        let error = match outcome(&ctx, &delivery).await {
-            Ok(outcome) => return store(&ctx, id, outcome).await,
-            Err(error) => error,
+        let result = match outcome(&ctx, &delivery).await {
+            Ok(outcome) => store(&ctx, id, outcome).await,
+            Err(error) => Err(error),
+        };
+        let Err(error) = result else {
+            return result;
         };
         // What the delivery shows: `failed` once no attempt is left, else why this one failed.
         let last = match &error {
@@ -313,17 +316,23 @@ impl Job for ProcessWebhook {
             _ if last => (InboxStatus::Failed, Some(error.to_string())),
             _ => (InboxStatus::Received, Some(error.to_string())),
         };
-        ctx.system_db(SystemTask::Webhooks, move |sys| {
-            webhooks::lock(sys, id)?;
-            Ok(webhooks::finish_for_job(
-                sys,
-                id,
-                job,
-                status,
-                message.as_deref(),
-            )?)
-        })
-        .await?;
+        let recorded = ctx
+            .system_db(SystemTask::Webhooks, move |sys| {
+                webhooks::lock(sys, id)?;
+                Ok(webhooks::finish_for_job(
+                    sys,
+                    id,
+                    job,
+                    status,
+                    message.as_deref(),
+                )?)
+            })
+            .await;
+        if let Err(e) = recorded {
+            // The attempt's own error is what the engine must act on; `findash webhooks replay
+            // --stuck` finds deliveries whose status was left behind.
+            tracing::warn!(delivery = %id, error = %e, "the delivery's status was not recorded");
+        }
         Err(error)
     }
 }
@@ -417,10 +426,13 @@ async fn mercado_pago_outcome(
         .await
         .map_err(|e| match e {
             ProviderError::RateLimited { retry_after, .. } => JobError::RateLimited { retry_after },
-            // An outage passes; a refused token, an unknown payment or an unreadable answer
-            // stays so until someone acts (then: replay).
-            e @ ProviderError::Down { .. } => JobError::retryable(e),
-            e => JobError::permanent(e),
+            // A refused token stays refused until someone links a new one (then: replay). An
+            // outage passes; a payment Mercado Pago does not list yet, or an answer it could not
+            // give whole, may too: retried with backoff, then `failed`.
+            e @ (ProviderError::Auth { .. } | ProviderError::NotConfigured { .. }) => {
+                JobError::permanent(e)
+            }
+            e => JobError::retryable(e),
         })?;
     let event_id = delivery.event_id.clone();
     let exponents = ctx

@@ -187,7 +187,7 @@ impl Ctx<'_> {
             }
             _ => minor_field(charge, "amount")?,
         };
-        self.row(
+        let mut row = self.row(
             RevenueKind::Payment,
             charge,
             key,
@@ -195,7 +195,10 @@ impl Ctx<'_> {
             "succeeded".to_owned(),
             amount,
             2,
-        )
+        )?;
+        // A charge authorized days before its capture was paid when it succeeded.
+        row.occurred_at = self.state_at;
+        Ok(row)
     }
 
     /// The invoice's payment, keyed like the events of the payment that paid it. API versions

@@ -8,6 +8,7 @@ use findash_jobs::webhooks::Work;
 use findash_jobs::webhooks::mercadopago::{Notification, valid_payment_id};
 use findash_schema::webhooks::{NewDelivery, WebhookProvider};
 use serde_json::Value;
+use sha2::Digest as _;
 
 use super::{Receipt, Received, header, kept_headers, now, signatures, valid_event_id};
 use crate::http::error::ErrorBody;
@@ -57,7 +58,7 @@ pub async fn receive(
         }
     }
     let request_id = header(&req, "x-request-id");
-    let signed_at = signatures::mercadopago::verify(
+    signatures::mercadopago::verify(
         header(&req, "x-signature"),
         data_id.as_deref(),
         request_id,
@@ -80,14 +81,27 @@ pub async fn receive(
         )));
     }
     // The inbox key comes from what the signature covers (the body is not signed): the
-    // request id, else the resource and the signing time.
-    let event_id = match request_id {
+    // request id, else the resource and the signed `ts` as sent; a digest of them when that is
+    // no usable key (e.g. a long resource id of a type that is then ignored).
+    let ts = header(&req, "x-signature")
+        .and_then(|h| h.split(',').find_map(|p| p.trim().strip_prefix("ts=")))
+        .unwrap_or_default();
+    let candidate = match request_id {
         Some(id) => id.to_owned(),
-        None => format!("{}:{signed_at}", data_id.as_deref().unwrap_or("-")),
+        None => format!("{}:{ts}", data_id.as_deref().unwrap_or("-")),
     };
-    if !valid_event_id(&event_id) {
-        return Err(receipt.malformed("x-request-id is not a valid id".to_owned()));
-    }
+    let event_id = if valid_event_id(&candidate) {
+        candidate
+    } else {
+        let digest = sha2::Sha256::new()
+            .chain_update(data_id.as_deref().unwrap_or_default())
+            .chain_update(b"\0")
+            .chain_update(request_id.unwrap_or_default())
+            .chain_update(b"\0")
+            .chain_update(ts)
+            .finalize();
+        format!("sha256:{}", hex::encode(digest))
+    };
     let account_ref = notification.user_id.clone().filter(|id| {
         id.len() <= 255
             && id
@@ -96,6 +110,7 @@ pub async fn receive(
     });
     let mut headers = kept_headers(&req, KEPT);
     if let Some(id) = data_id {
+        let id: String = id.chars().take(256).collect();
         headers.insert("data.id".to_owned(), Value::String(id));
     }
     if let Some(kind) = &kind {

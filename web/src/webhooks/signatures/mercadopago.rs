@@ -1,6 +1,7 @@
 //! Mercado Pago's `x-signature: ts=<ts>,v1=<hex>`: HMAC-SHA256 of the manifest
 //! `id:{data.id};request-id:{x-request-id};ts:{ts};` under the webhook secret, where `data.id`
-//! comes from the query string (as received) and any pair whose value is absent is left out.
+//! comes from the query string (as received, or lower-cased as the docs say) and any pair whose
+//! value is absent is left out.
 //! `ts` may be seconds or milliseconds (the docs' example is milliseconds; above 10^12 it is
 //! read as milliseconds, which the official SDK gets wrong).
 
@@ -45,11 +46,19 @@ pub fn verify(
     let stamp: i64 = ts
         .parse()
         .map_err(|_| SignatureError::Malformed("ts is not a number".to_owned()))?;
-    let mac = hmac_sha256(
-        secret.expose_secret().as_bytes(),
-        &[manifest(data_id, request_id, ts).as_bytes()],
-    );
-    if !matches_hex(&mac, v1) {
+    // The docs lower-case an alphanumeric `data.id` in the manifest; the official SDK signs it
+    // as received. Either form verifies.
+    let lowered = data_id.map(str::to_ascii_lowercase);
+    let forms = std::iter::once(data_id)
+        .chain(lowered.as_deref().filter(|l| Some(*l) != data_id).map(Some));
+    let signed = forms.into_iter().any(|id| {
+        let mac = hmac_sha256(
+            secret.expose_secret().as_bytes(),
+            &[manifest(id, request_id, ts).as_bytes()],
+        );
+        matches_hex(&mac, v1)
+    });
+    if !signed {
         return Err(SignatureError::Mismatch);
     }
     let seconds = if stamp > 1_000_000_000_000 {
@@ -178,5 +187,38 @@ mod tests {
             verify(Some("v1=abc"), Some("42"), None, &secret(), 0, 0),
             Err(SignatureError::Malformed(_))
         ));
+    }
+
+    #[test]
+    fn an_alphanumeric_id_verifies_as_received_or_lower_cased() {
+        use hmac::Mac as _;
+        let signed = |id: &str| {
+            let mac = hmac_sha256(
+                SECRET.as_bytes(),
+                &[manifest(Some(id), None, "1742505638").as_bytes()],
+            );
+            format!(
+                "ts=1742505638,v1={}",
+                hex::encode(mac.finalize().into_bytes())
+            )
+        };
+        for header in [signed("MO-Ab12"), signed("mo-ab12")] {
+            assert_eq!(
+                verify(Some(&header), Some("MO-Ab12"), None, &secret(), 0, 0),
+                Ok(1_742_505_638)
+            );
+        }
+        // Lower-casing is the only liberty taken.
+        assert_eq!(
+            verify(
+                Some(&signed("MO-AB12")),
+                Some("MO-Ab12"),
+                None,
+                &secret(),
+                0,
+                0
+            ),
+            Err(SignatureError::Mismatch)
+        );
     }
 }
