@@ -8,9 +8,10 @@
     reason = "a failed test set-up must fail the test"
 )]
 
-use std::io::Write as _;
+mod common;
+
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
 use findash_jobs::credentials::Sealer;
 use findash_schema::connections::SealedCredentials;
@@ -23,25 +24,15 @@ const KEY_C: &str = "ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8=";
 const TOKEN: &str = "ofb-access-token-7f3a";
 
 fn findash(url: &str, key: &str, previous: &str, args: &[&str], stdin: Option<&str>) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_findash"))
-        .args(args)
-        .env_clear()
-        .env("FINDASH_ENV", "test")
-        .env("DATABASE_URL", url)
-        .env("ENCRYPTION_KEY", key)
-        .env("ENCRYPTION_KEY_PREVIOUS", previous)
-        .current_dir(env!("CARGO_TARGET_TMPDIR"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run findash");
-    let mut input = child.stdin.take().unwrap();
-    if let Some(text) = stdin {
-        input.write_all(text.as_bytes()).unwrap();
-    }
-    drop(input);
-    child.wait_with_output().unwrap()
+    common::run(
+        &[
+            ("DATABASE_URL", url.to_owned()),
+            ("ENCRYPTION_KEY", key.to_owned()),
+            ("ENCRYPTION_KEY_PREVIOUS", previous.to_owned()),
+        ],
+        args,
+        stdin,
+    )
 }
 
 fn ok(output: &Output) -> String {
@@ -75,10 +66,7 @@ fn open(db: &TestDb, sealer: &Sealer, id: &str) -> Result<String, String> {
     );
     let parts: Vec<&str> = row.split('|').collect();
     let sealed = SealedCredentials {
-        ciphertext: (0..parts[1].len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&parts[1][i..i + 2], 16).unwrap())
-            .collect(),
+        ciphertext: common::unhex(parts[1]),
         key_id: parts[2].to_owned(),
     };
     sealer

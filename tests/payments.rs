@@ -8,8 +8,9 @@
     reason = "a failed test set-up must fail the test"
 )]
 
-use std::io::Write as _;
-use std::process::{Command, Output, Stdio};
+mod common;
+
+use std::process::Output;
 
 use findash_jobs::credentials::{Owner, Sealer};
 use findash_schema::connections::SealedCredentials;
@@ -21,27 +22,17 @@ const KEY_B: &str = "HxwdGhscGRgXFhUUExIREA8ODQwLCgkIBwYFBAMCAQA=";
 const TOKEN: &str = "APP_USR-1234567890-seller-777";
 
 fn findash(db: &TestDb, key: &str, previous: &str, args: &[&str], stdin: Option<&str>) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_findash"))
-        .args(args)
-        .env_clear()
-        .env("FINDASH_ENV", "test")
-        .env("DATABASE_URL", db.url())
-        .env("REDIS_URL", findash_engine::testing::redis_url())
-        .env("REDIS_NAMESPACE", format!("test:{}", db.name()))
-        .env("ENCRYPTION_KEY", key)
-        .env("ENCRYPTION_KEY_PREVIOUS", previous)
-        .current_dir(env!("CARGO_TARGET_TMPDIR"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run findash");
-    let mut input = child.stdin.take().unwrap();
-    if let Some(text) = stdin {
-        input.write_all(text.as_bytes()).unwrap();
-    }
-    drop(input);
-    let output = child.wait_with_output().unwrap();
+    let output = common::run(
+        &[
+            ("DATABASE_URL", db.url()),
+            ("REDIS_URL", findash_engine::testing::redis_url()),
+            ("REDIS_NAMESPACE", format!("test:{}", db.name())),
+            ("ENCRYPTION_KEY", key.to_owned()),
+            ("ENCRYPTION_KEY_PREVIOUS", previous.to_owned()),
+        ],
+        args,
+        stdin,
+    );
     let (out, err) = (
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr),
@@ -83,10 +74,7 @@ fn token(db: &TestDb, key: &str, account: &str) -> Result<String, String> {
     );
     let parts: Vec<&str> = row.split('|').collect();
     let sealed = SealedCredentials {
-        ciphertext: (0..parts[2].len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&parts[2][i..i + 2], 16).unwrap())
-            .collect(),
+        ciphertext: common::unhex(parts[2]),
         key_id: parts[3].to_owned(),
     };
     assert!(

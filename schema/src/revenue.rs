@@ -185,17 +185,6 @@ pub fn upsert(sys: &mut SystemConn<'_>, rows: &[RevenueRow]) -> QueryResult<usiz
     Ok(usize::try_from(written.n).unwrap_or(0))
 }
 
-/// The minor-unit exponent of `code`, or `None` for a currency the database does not know.
-pub fn currency_exponent(sys: &mut SystemConn<'_>, code: &str) -> QueryResult<Option<u32>> {
-    use crate::schema::currencies;
-    currencies::table
-        .find(code)
-        .select(currencies::minor_units)
-        .first::<i16>(sys.conn())
-        .optional()
-        .map(|units| units.and_then(|u| u32::try_from(u).ok()))
-}
-
 /// Every known currency's minor-unit exponent.
 pub fn currency_exponents(
     sys: &mut SystemConn<'_>,

@@ -158,28 +158,10 @@ pub fn set_job(
         .map(|_| ())
 }
 
-/// Ends a delivery's processing: `Processed`, `Ignored` (with the reason) or `Failed` (with the
-/// error).
-pub fn finish(
-    sys: &mut SystemConn<'_>,
-    id: WebhookId,
-    status: InboxStatus,
-    reason: Option<&str>,
-) -> QueryResult<()> {
-    let done = matches!(status, InboxStatus::Processed | InboxStatus::Ignored);
-    diesel::update(webhook_inbox::table.find(id.0))
-        .set((
-            webhook_inbox::status.eq(status.as_str()),
-            webhook_inbox::processed_at.eq(done.then(Utc::now)),
-            webhook_inbox::processing_error.eq(reason),
-        ))
-        .execute(sys.conn())
-        .map(|_| ())
-}
-
-/// [`finish`], only while `job` is the delivery's current job (a replay since may have handed
+/// Sets a delivery's status (`Processing`, then `Processed`, `Ignored` with the reason, or
+/// `Failed` with the error), only while `job` is its current job (a replay since may have handed
 /// it to another); returns whether it wrote.
-pub fn finish_for_job(
+pub fn set_status(
     sys: &mut SystemConn<'_>,
     id: WebhookId,
     job: JobId,

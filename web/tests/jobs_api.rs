@@ -9,6 +9,8 @@
 
 mod common;
 
+use common::call;
+
 use actix_web::http::StatusCode;
 use actix_web::test::{self, TestRequest};
 use actix_web::web;
@@ -26,21 +28,6 @@ use common::{SECRET, keys, tenant};
 
 fn state(t: &TestEngine) -> web::Data<AppState> {
     common::state(t, common::config())
-}
-
-async fn call(
-    service: &impl actix_web::dev::Service<
-        actix_http::Request,
-        Response = actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>,
-        Error = actix_web::Error,
-    >,
-    request: TestRequest,
-) -> (StatusCode, Value) {
-    let res = test::call_service(service, request.to_request()).await;
-    let status = res.status();
-    let bytes = test::read_body(res).await;
-    let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-    (status, body)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

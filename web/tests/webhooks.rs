@@ -11,6 +11,8 @@
 
 mod common;
 
+use common::call;
+
 use std::time::{Duration, Instant};
 
 use actix_web::http::StatusCode;
@@ -130,23 +132,6 @@ fn signed(body: &str, secret_text: &str) -> TestRequest {
     stripe_post(
         body,
         Some(stripe::sign(body.as_bytes(), &secret(secret_text), now())),
-    )
-}
-
-async fn call(
-    service: &impl actix_web::dev::Service<
-        actix_http::Request,
-        Response = actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>,
-        Error = actix_web::Error,
-    >,
-    request: TestRequest,
-) -> (StatusCode, Value) {
-    let res = test::call_service(service, request.to_request()).await;
-    let status = res.status();
-    let bytes = test::read_body(res).await;
-    (
-        status,
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
     )
 }
 
@@ -721,6 +706,15 @@ async fn receivers_refuse_what_they_cannot_take() {
     )
     .await;
     assert_eq!(status, StatusCode::OK);
+    let res = test::call_service(&service, TestRequest::get().uri("/metrics").to_request()).await;
+    let metrics = String::from_utf8(test::read_body(res).await.to_vec()).unwrap();
+    for line in [
+        r#"findash_webhooks_total{outcome="disabled",provider="stripe"} 1"#,
+        r#"findash_webhooks_total{outcome="disabled",provider="qstash"} 1"#,
+        r#"findash_webhooks_total{outcome="rate_limited",provider="stripe"} 1"#,
+    ] {
+        assert!(metrics.contains(line), "{line} missing from:\n{metrics}");
+    }
 
     let (t2, state) = harness("http://127.0.0.1:9").await;
     let service = test::init_service(app(state)).await;

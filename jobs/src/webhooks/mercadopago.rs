@@ -24,12 +24,10 @@ const REFUSALS: Refusals = Refusals {
     deployment: &[],
 };
 
-/// The fields of a notification the receiver reads.
+/// The fields of a notification the receiver and the job read (none of them signed: the
+/// signature covers only `data.id`, `x-request-id` and `ts`).
 #[derive(Debug, Clone, Deserialize)]
 pub struct Notification {
-    /// The notification's id (the inbox key).
-    #[serde(default, deserialize_with = "id_text")]
-    pub id: Option<String>,
     #[serde(default, rename = "type")]
     pub kind: Option<String>,
     #[serde(default)]

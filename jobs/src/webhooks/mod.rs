@@ -132,7 +132,7 @@ fn enqueue_work(
     webhooks::set_job(sys, id, tenant, job)?;
     if done {
         // The delivery's effect is the job it started; the job's own state says how that went.
-        webhooks::finish(sys, id, InboxStatus::Processed, None)?;
+        webhooks::set_status(sys, id, job, InboxStatus::Processed, None)?;
     }
     Ok(job)
 }
@@ -291,7 +291,7 @@ impl Job for ProcessWebhook {
                 if delivery.job_id != Some(job.0) {
                     return Ok(None);
                 }
-                webhooks::finish_for_job(sys, id, job, InboxStatus::Processing, None)?;
+                webhooks::set_status(sys, id, job, InboxStatus::Processing, None)?;
                 Ok(Some(delivery))
             })
             .await?;
@@ -306,20 +306,15 @@ impl Job for ProcessWebhook {
             return result;
         };
         // What the delivery shows: `failed` once no attempt is left, else why this one failed.
-        let last = match &error {
-            JobError::Permanent(_) => true,
-            JobError::RateLimited { .. } => false,
-            _ => ctx.is_last_attempt(),
-        };
         let (status, message) = match &error {
             JobError::RateLimited { .. } => (InboxStatus::Received, None),
-            _ if last => (InboxStatus::Failed, Some(error.to_string())),
+            JobError::Permanent(_) => (InboxStatus::Failed, Some(error.to_string())),
+            _ if ctx.is_last_attempt() => (InboxStatus::Failed, Some(error.to_string())),
             _ => (InboxStatus::Received, Some(error.to_string())),
         };
         let recorded = ctx
             .system_db(SystemTask::Webhooks, move |sys| {
-                webhooks::lock(sys, id)?;
-                Ok(webhooks::finish_for_job(
+                Ok(webhooks::set_status(
                     sys,
                     id,
                     job,
@@ -459,27 +454,20 @@ async fn store(ctx: &JobContext, id: WebhookId, outcome: Outcome) -> JobResult {
         }
         match outcome {
             Outcome::Rows(rows) => {
-                for row in &rows {
-                    if revenue::currency_exponent(sys, &row.currency)?.is_none() {
-                        let message = format!("`{}` is not a known currency", row.currency);
-                        webhooks::finish_for_job(
-                            sys,
-                            id,
-                            job,
-                            InboxStatus::Failed,
-                            Some(&message),
-                        )?;
-                        return Ok(Err(message));
-                    }
+                let known = revenue::currency_exponents(sys)?;
+                if let Some(row) = rows.iter().find(|r| !known.contains_key(&r.currency)) {
+                    let message = format!("`{}` is not a known currency", row.currency);
+                    webhooks::set_status(sys, id, job, InboxStatus::Failed, Some(&message))?;
+                    return Ok(Err(message));
                 }
                 let written = revenue::upsert(sys, &rows)?;
-                webhooks::finish_for_job(sys, id, job, InboxStatus::Processed, None)?;
+                webhooks::set_status(sys, id, job, InboxStatus::Processed, None)?;
                 Ok(Ok(
                     json!({"status": "processed", "rows": rows.len(), "written": written}),
                 ))
             }
             Outcome::Ignored(reason) => {
-                webhooks::finish_for_job(sys, id, job, InboxStatus::Ignored, Some(&reason))?;
+                webhooks::set_status(sys, id, job, InboxStatus::Ignored, Some(&reason))?;
                 Ok(Ok(json!({"status": "ignored", "reason": reason})))
             }
         }

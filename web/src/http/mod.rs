@@ -91,6 +91,29 @@ async fn in_tenant<T: Send + 'static>(
     .map_err(|e| ApiError::from_db(&e))
 }
 
+/// Runs `f` on the system path (`task`: work whose tenant is not known up front, such as a
+/// webhook delivery), on the blocking pool, behind the same connection slots as [`in_tenant`].
+/// The outer error is this layer's; the inner one is `f`'s, for the caller to map.
+pub(crate) async fn in_system<T, E>(
+    state: &AppState,
+    task: findash_schema::SystemTask,
+    f: impl FnOnce(&mut findash_schema::SystemConn<'_>) -> Result<T, E> + Send + 'static,
+) -> Result<Result<T, E>, ApiError>
+where
+    T: Send + 'static,
+    E: From<findash_schema::DbError> + From<diesel::result::Error> + Send + 'static,
+{
+    let _slot = state
+        .db_slots
+        .acquire()
+        .await
+        .map_err(|e| ApiError::internal(&e))?;
+    let db = state.db.clone();
+    web::block(move || db.system(task, f))
+        .await
+        .map_err(|e| ApiError::internal(&e))
+}
+
 /// PostgreSQL text cannot hold NUL characters: a value with one is refused before it gets there.
 fn reject_nul(name: &str, value: &str) -> Result<(), ApiError> {
     if value.contains('\0') {

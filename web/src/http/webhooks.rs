@@ -117,20 +117,12 @@ pub async fn replay(
     caller.require_admin()?;
     let id = id.into_inner();
     let tenant = caller.tenant;
-    let _slot = state
-        .db_slots
-        .acquire()
-        .await
-        .map_err(|e| ApiError::internal(&e))?;
-    let (db, registry) = (state.db.clone(), state.engine.registry().clone());
+    let registry = state.engine.registry().clone();
     // The inbox is written on the system path only; the delivery must be the caller's tenant's.
-    let job = web::block(move || {
-        db.system(SystemTask::Webhooks, |sys| {
-            processing::replay(sys, &registry, id, Some(tenant))
-        })
+    let job = super::in_system(&state, SystemTask::Webhooks, move |sys| {
+        processing::replay(sys, &registry, id, Some(tenant))
     })
-    .await
-    .map_err(|e| ApiError::internal(&e))?
+    .await?
     .map_err(|e| match e {
         ReplayError::NotFound => ApiError::not_found(format!("no webhook delivery {id}")),
         ReplayError::Engine(findash_engine::EngineError::Db(e)) => ApiError::from_db(&e),

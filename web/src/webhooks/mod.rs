@@ -139,22 +139,14 @@ impl<'a> Receipt<'a> {
         Ok(received(&accepted))
     }
 
-    /// Runs `f` on the system path (an event's tenant is unknown until its account is looked
-    /// up), on the blocking pool, behind the connection slots every request shares.
+    /// Runs `f` on the system path: an event's tenant is unknown until its account is looked
+    /// up.
     async fn system<T: Send + 'static>(
         &self,
         f: impl FnOnce(&mut findash_schema::SystemConn<'_>) -> Result<T, EngineError> + Send + 'static,
     ) -> Result<T, ApiError> {
-        let _slot = self
-            .state
-            .db_slots
-            .acquire()
-            .await
-            .map_err(|e| ApiError::internal(&e))?;
-        let db = self.state.db.clone();
-        web::block(move || db.system(SystemTask::Webhooks, f))
-            .await
-            .map_err(|e| ApiError::internal(&e))?
+        crate::http::in_system(self.state, SystemTask::Webhooks, f)
+            .await?
             .map_err(|e| match e {
                 EngineError::Db(e) => ApiError::from_db(&e),
                 other => ApiError::internal(&format_args!("{other:#}")),

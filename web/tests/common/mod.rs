@@ -86,3 +86,21 @@ pub fn get_as(uri: &str, tenant: TenantId, role: Role) -> actix_http::Request {
         .insert_header(("authorization", bearer(tenant, role)))
         .to_request()
 }
+
+/// Sends `request` to `service`; the status and the JSON body (`null` when the body is not JSON).
+pub async fn call(
+    service: &impl actix_web::dev::Service<
+        actix_http::Request,
+        Response = actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>,
+        Error = actix_web::Error,
+    >,
+    request: actix_web::test::TestRequest,
+) -> (actix_web::http::StatusCode, serde_json::Value) {
+    let res = actix_web::test::call_service(service, request.to_request()).await;
+    let status = res.status();
+    let bytes = actix_web::test::read_body(res).await;
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
+    )
+}
