@@ -253,6 +253,35 @@ impl JobContext {
     }
 }
 
+impl JobContext {
+    /// From a system job: enqueues one `job(tenant)` for every active tenant, caused by this job
+    /// (the cron's `forecast_all`, `dq_all`, `daily_summary_all`). Each job's own idempotency key
+    /// decides whether a rerun enqueues again. Returns how many jobs it enqueued or found.
+    pub async fn enqueue_per_tenant<J, F>(&self, job: F) -> Result<usize, JobError>
+    where
+        J: Job,
+        F: Fn(TenantId) -> J + Send + 'static,
+    {
+        let parent = self.inner.job_id;
+        let enqueued = self
+            .system_db(SystemTask::Jobs, move |sys| {
+                let mut total = 0;
+                for tenant in findash_schema::tenants::active_ids(sys)? {
+                    let row = NewJob::of(&job(tenant))?;
+                    let mut options =
+                        EnqueueOptions::new(Trigger::new("job", Some(parent.to_string())));
+                    options.parent = Some(parent);
+                    options.tenant = Some(tenant);
+                    total += insert_jobs(sys, vec![row], &options)?.len();
+                }
+                Ok(total)
+            })
+            .await?;
+        self.inner.services.wake_dispatchers().await;
+        Ok(enqueued)
+    }
+}
+
 /// The step name without a fan-out subject: children of `sync:abc` are still `sync:<subject>`.
 fn base_step(step: &str) -> &str {
     step.split(':').next().unwrap_or(step)

@@ -2,7 +2,8 @@
 //!
 //! A step starts when every step it depends on — and every fan-out child of those steps
 //! (`<step>:<subject>`) — has succeeded; if any of them failed, was cancelled or blocked, it
-//! ends `blocked` instead, and so on downstream. Step transitions happen in the transaction that
+//! ends `blocked` instead, and so on downstream. A step may instead wait for a step to finish
+//! whatever its outcome (`waits_for`), so one failed fan-out child does not stop the rest. Step transitions happen in the transaction that
 //! records the finishing job's outcome, under a lock on the run's row, so two children finishing
 //! at the same instant on different workers start their dependent exactly once.
 
@@ -35,7 +36,13 @@ pub struct StepSpec {
     pub name: String,
     pub kind: String,
     pub payload: Value,
+    /// Steps that must succeed (with their fan-out children) before this one starts; if one of
+    /// them does not, this step ends `blocked`.
     pub depends_on: Vec<String>,
+    /// Steps that must finish (with their fan-out children), whatever their outcome, before
+    /// this one starts: the pipeline's categorize step goes on when one connection's sync
+    /// failed.
+    pub waits_for: Vec<String>,
 }
 
 /// The run a start produced.
@@ -61,7 +68,7 @@ pub fn start(
     spec: &WorkflowSpec,
 ) -> Result<WorkflowStarted, EngineError> {
     for step in &spec.steps {
-        for dep in &step.depends_on {
+        for dep in step.depends_on.iter().chain(&step.waits_for) {
             if !spec.steps.iter().any(|s| &s.name == dep) {
                 return Err(EngineError::Invalid(format!(
                     "step `{}` depends on unknown step `{dep}`",
@@ -110,15 +117,18 @@ pub fn start(
         .execute(conn)?;
     }
     for step in &spec.steps {
-        for dep in &step.depends_on {
+        let deps = (step.depends_on.iter().map(|d| (d, "success")))
+            .chain(step.waits_for.iter().map(|d| (d, "finished")));
+        for (dep, requires) in deps {
             diesel::sql_query(
-                "INSERT INTO workflow_step_dependencies (tenant_id, run_id, step, depends_on) \
-                 VALUES ($1, $2, $3, $4)",
+                "INSERT INTO workflow_step_dependencies (tenant_id, run_id, step, depends_on, requires) \
+                 VALUES ($1, $2, $3, $4, $5)",
             )
             .bind::<SqlUuid, _>(tenant.0)
             .bind::<SqlUuid, _>(run.id)
             .bind::<Text, _>(&step.name)
             .bind::<Text, _>(dep)
+            .bind::<Text, _>(requires)
             .execute(conn)?;
         }
     }
@@ -352,7 +362,8 @@ fn advance_in(
     loop {
         let ready: Vec<Ready> = diesel::sql_query(
             "SELECT s.step, s.job_kind, s.payload, s.tenant_id, \
-                    coalesce(bool_and(u.state IN ('succeeded', 'skipped')), true) AS upstream_ok \
+                    coalesce(bool_and(d.requires = 'finished' OR u.state IN ('succeeded', 'skipped')), true) \
+                        AS upstream_ok \
              FROM workflow_steps s \
              LEFT JOIN workflow_step_dependencies d ON d.run_id = s.run_id AND d.step = s.step \
              LEFT JOIN workflow_steps u ON u.run_id = s.run_id \

@@ -19,6 +19,9 @@ use common::{registry, run, tenant, wait_count};
 #[derive(Serialize, Deserialize)]
 struct Spread {
     children: u32,
+    /// The first `fail` children fail for good.
+    #[serde(default)]
+    fail: u32,
 }
 
 impl Job for Spread {
@@ -29,7 +32,11 @@ impl Job for Spread {
                 (
                     format!("c{i}"),
                     Leaf {
-                        ms: 20 + u64::from(i % 3) * 10,
+                        ms: if i < self.fail {
+                            0
+                        } else {
+                            20 + u64::from(i % 3) * 10
+                        },
                     },
                 )
             })
@@ -44,10 +51,14 @@ struct Leaf {
     ms: u64,
 }
 
+/// Sleeps `ms`; fails for good when `ms` is 0.
 impl Job for Leaf {
     const KIND: &'static str = "test_leaf";
     const QUEUE: Queue = Queue::Sync;
     async fn run(self, _ctx: JobContext) -> JobResult {
+        if self.ms == 0 {
+            return Err(JobError::permanent(anyhow::anyhow!("leaf refused")));
+        }
         tokio::time::sleep(Duration::from_millis(self.ms)).await;
         Ok(json!({}))
     }
@@ -76,6 +87,7 @@ fn spec(key: &str, block: bool) -> WorkflowSpec {
         kind: kind.to_owned(),
         payload,
         depends_on: deps.iter().map(|d| (*d).to_owned()).collect(),
+        waits_for: vec![],
     };
     WorkflowSpec {
         name: "test_pipeline".to_owned(),
@@ -196,6 +208,98 @@ async fn fan_in_starts_the_dependent_step_exactly_once_and_a_block_stops_downstr
     delete_namespace(&t.namespace).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_step_waiting_for_fan_out_goes_on_when_children_fail_and_a_dependent_is_blocked() {
+    let registry = registry().register::<Spread>().register::<Leaf>();
+    let t = TestEngine::start(registry, |_| {}).await;
+    let a = tenant(&mut t.db.admin_conn(), "a");
+    let running = run(&t, 8);
+    let registry = t.engine.registry().clone();
+    let step = |name: &str, kind: &str, payload, deps: &[&str], waits: &[&str]| StepSpec {
+        name: name.to_owned(),
+        kind: kind.to_owned(),
+        payload,
+        depends_on: deps.iter().map(|d| (*d).to_owned()).collect(),
+        waits_for: waits.iter().map(|d| (*d).to_owned()).collect(),
+    };
+    let spec = WorkflowSpec {
+        name: "test_tolerant".to_owned(),
+        run_key: "k".to_owned(),
+        steps: vec![
+            step(
+                "sync",
+                "test_spread",
+                json!({ "children": 6, "fail": 2 }),
+                &[],
+                &[],
+            ),
+            step("after", "test_leaf", json!({ "ms": 1 }), &[], &["sync"]),
+            step("strict", "test_leaf", json!({ "ms": 1 }), &["sync"], &[]),
+            step("last", "test_leaf", json!({ "ms": 1 }), &["after"], &[]),
+        ],
+        trigger: Trigger::new("cli", None),
+    };
+    let started = t
+        .engine
+        .db()
+        .system(SystemTask::Jobs, |sys| start(sys, &registry, a, &spec))
+        .unwrap();
+    t.engine.notify().await;
+    wait_count(
+        &t,
+        &format!(
+            "SELECT count(*) AS n FROM workflow_runs WHERE id = '{}' AND finished_at IS NOT NULL",
+            started.run_id
+        ),
+        1,
+        Duration::from_secs(60),
+    )
+    .await;
+    let mut conn = t.db.admin_conn();
+    assert_eq!(
+        sql::texts(
+            &mut conn,
+            &format!(
+                "SELECT step || ' ' || state AS value FROM workflow_steps WHERE run_id = '{}' \
+                 AND step NOT LIKE 'sync:%' ORDER BY step",
+                started.run_id
+            )
+        ),
+        [
+            "after succeeded",
+            "last succeeded",
+            "strict blocked",
+            "sync succeeded"
+        ]
+    );
+    assert_eq!(
+        sql::count(
+            &mut conn,
+            &format!(
+                "SELECT count(*) AS n FROM workflow_steps WHERE run_id = '{}' \
+                 AND step LIKE 'sync:%' AND state = 'failed'",
+                started.run_id
+            )
+        ),
+        2
+    );
+    // Once, after every child finished.
+    assert_eq!(
+        sql::count(
+            &mut conn,
+            &format!(
+                "SELECT count(*) AS n FROM jobs j WHERE workflow_run_id = '{}' AND workflow_step = 'after' \
+                 AND j.created_at >= (SELECT max(finished_at) FROM jobs WHERE workflow_run_id = '{}' \
+                                      AND workflow_step LIKE 'sync:%')",
+                started.run_id, started.run_id
+            )
+        ),
+        1
+    );
+    running.shutdown().await;
+    delete_namespace(&t.namespace).await;
+}
+
 static FAILED_ONCE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 /// Fails for good the first time it runs in this process, then succeeds.
@@ -229,12 +333,14 @@ async fn retrying_a_dead_step_resumes_its_blocked_run() {
                 kind: "test_flaky_once".to_owned(),
                 payload: json!({}),
                 depends_on: vec![],
+                waits_for: vec![],
             },
             StepSpec {
                 name: "second".to_owned(),
                 kind: "test_leaf".to_owned(),
                 payload: json!({ "ms": 1 }),
                 depends_on: vec!["first".to_owned()],
+                waits_for: vec![],
             },
         ],
         trigger: Trigger::new("cli", None),
@@ -308,12 +414,14 @@ async fn a_quarantined_step_fails_its_run() {
                 kind: "test_leaf".to_owned(),
                 payload: json!({ "ms": 1 }),
                 depends_on: vec![],
+                waits_for: vec![],
             },
             StepSpec {
                 name: "after".to_owned(),
                 kind: "test_leaf".to_owned(),
                 payload: json!({ "ms": 1 }),
                 depends_on: vec!["only".to_owned()],
+                waits_for: vec![],
             },
         ],
         trigger: Trigger::new("cli", None),

@@ -1,6 +1,16 @@
 // @generated automatically by Diesel CLI.
 
 diesel::table! {
+    account_balance_snapshots (account_id, as_of) {
+        tenant_id -> Uuid,
+        account_id -> Uuid,
+        as_of -> Timestamptz,
+        balance_minor -> Int8,
+        recorded_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     accounts (id) {
         id -> Uuid,
         tenant_id -> Uuid,
@@ -181,6 +191,20 @@ diesel::table! {
 }
 
 diesel::table! {
+    forecast_flows (forecast_id, day, seq) {
+        forecast_id -> Uuid,
+        tenant_id -> Uuid,
+        day -> Date,
+        seq -> Int4,
+        source -> Text,
+        cadence -> Text,
+        label -> Text,
+        account_id -> Nullable<Uuid>,
+        amount_minor -> Int8,
+    }
+}
+
+diesel::table! {
     forecast_points (forecast_id, day) {
         forecast_id -> Uuid,
         tenant_id -> Uuid,
@@ -268,6 +292,17 @@ diesel::table! {
         runs -> Int4,
         deferrals -> Int4,
         dispatch_token -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    notification_preferences (tenant_id, user_id) {
+        tenant_id -> Uuid,
+        user_id -> Uuid,
+        daily_summary -> Bool,
+        alerts -> Bool,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
     }
 }
 
@@ -455,6 +490,7 @@ diesel::table! {
         step -> Text,
         depends_on -> Text,
         tenant_id -> Uuid,
+        requires -> Text,
     }
 }
 
@@ -505,6 +541,7 @@ diesel::joinable!(workflow_runs -> tenants (tenant_id));
 diesel::joinable!(workflow_step_dependencies -> tenants (tenant_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    account_balance_snapshots,
     accounts,
     audit_log,
     budgets,
@@ -516,11 +553,13 @@ diesel::allow_tables_to_appear_in_same_query!(
     currencies,
     dq_findings,
     email_outbox,
+    forecast_flows,
     forecast_points,
     forecasts,
     fx_rates,
     job_attempts,
     jobs,
+    notification_preferences,
     payment_accounts,
     provider_connections,
     revenue_events,

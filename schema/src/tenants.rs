@@ -39,6 +39,15 @@ pub fn all(sys: &mut SystemConn<'_>) -> QueryResult<Vec<Tenant>> {
         .load(sys.conn())
 }
 
+/// The ids of the tenants whose scheduled work runs (not suspended), oldest first.
+pub fn active_ids(sys: &mut SystemConn<'_>) -> QueryResult<Vec<TenantId>> {
+    tenants::table
+        .filter(tenants::status.eq("active"))
+        .order((tenants::created_at, tenants::id))
+        .select(tenants::id)
+        .load(sys.conn())
+}
+
 /// A tenant by slug or by id, as the CLI's `--tenant` accepts either.
 pub fn find_by_slug_or_id(sys: &mut SystemConn<'_>, key: &str) -> QueryResult<Option<Tenant>> {
     let query = tenants::table.select(Tenant::as_select());
