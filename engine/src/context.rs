@@ -254,8 +254,8 @@ impl JobContext {
 }
 
 impl JobContext {
-    /// From a system job: enqueues one `job(tenant)` for every active tenant, caused by this job
-    /// (the cron's `forecast_all`, `dq_all`, `daily_summary_all`). Each job's own idempotency key
+    /// From a system job: enqueues one `job(tenant)` for every active tenant, with this job as
+    /// its trigger (the cron's `forecast_all`, `dq_all`, `daily_summary_all`). Each job's own idempotency key
     /// decides whether a rerun enqueues again. Returns how many jobs it enqueued or found.
     pub async fn enqueue_per_tenant<J, F>(&self, job: F) -> Result<usize, JobError>
     where
@@ -268,9 +268,10 @@ impl JobContext {
                 let mut total = 0;
                 for tenant in findash_schema::tenants::active_ids(sys)? {
                     let row = NewJob::of(&job(tenant))?;
+                    // Caused by this job, named by the trigger: a tenant's job cannot have a
+                    // system job as its parent (the ledger keeps lineage within a tenant).
                     let mut options =
                         EnqueueOptions::new(Trigger::new("job", Some(parent.to_string())));
-                    options.parent = Some(parent);
                     options.tenant = Some(tenant);
                     total += insert_jobs(sys, vec![row], &options)?.len();
                 }
@@ -280,6 +281,51 @@ impl JobContext {
         self.inner.services.wake_dispatchers().await;
         Ok(enqueued)
     }
+}
+
+impl JobContext {
+    /// From a system job: starts `spec(tenant)` as a workflow run of every active tenant that has
+    /// one (a tenant for which `spec` returns `None` is skipped), caused by this job. A run whose
+    /// (workflow, tenant, key) exists already is left as it is. Returns the runs started and
+    /// those found.
+    pub async fn start_workflows<F>(&self, spec: F) -> Result<WorkflowsStarted, JobError>
+    where
+        F: Fn(
+                &mut SystemConn<'_>,
+                TenantId,
+            ) -> anyhow::Result<Option<crate::workflow::WorkflowSpec>>
+            + Send
+            + 'static,
+    {
+        let registry = self.inner.services.registry.clone();
+        let started = self
+            .system_db(SystemTask::Jobs, move |sys| {
+                let mut out = WorkflowsStarted::default();
+                for tenant in findash_schema::tenants::active_ids(sys)? {
+                    let Some(spec) = spec(sys, tenant)? else {
+                        continue;
+                    };
+                    let run = crate::workflow::start(sys, &registry, tenant, &spec)?;
+                    if run.duplicate {
+                        out.existing += 1;
+                    } else {
+                        out.started += 1;
+                    }
+                }
+                Ok(out)
+            })
+            .await?;
+        self.inner.services.wake_dispatchers().await;
+        Ok(started)
+    }
+}
+
+/// What [`JobContext::start_workflows`] did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct WorkflowsStarted {
+    pub started: usize,
+    /// Runs that existed already (the same day's pipeline, say).
+    pub existing: usize,
 }
 
 /// The step name without a fan-out subject: children of `sync:abc` are still `sync:<subject>`.

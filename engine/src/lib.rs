@@ -37,7 +37,7 @@ pub mod workflow;
 pub mod testing;
 
 pub use config::EngineConfig;
-pub use context::JobContext;
+pub use context::{JobContext, WorkflowsStarted};
 pub use engine::{Engine, act_in};
 pub use error::EngineError;
 pub use job::{Job, JobError, JobResult, MAX_DEFERRALS};

@@ -289,8 +289,8 @@ async fn a_step_waiting_for_fan_out_goes_on_when_children_fail_and_a_dependent_i
             &mut conn,
             &format!(
                 "SELECT count(*) AS n FROM jobs j WHERE workflow_run_id = '{}' AND workflow_step = 'after' \
-                 AND j.created_at >= (SELECT max(finished_at) FROM jobs WHERE workflow_run_id = '{}' \
-                                      AND workflow_step LIKE 'sync:%')",
+                 AND j.created_at >= (SELECT max(finished_at) FROM workflow_steps WHERE run_id = '{}' \
+                                      AND step LIKE 'sync:%')",
                 started.run_id, started.run_id
             )
         ),

@@ -8,7 +8,9 @@
 pub mod categorize;
 mod config;
 pub mod credentials;
+pub mod dq;
 pub mod money;
+pub mod pipeline;
 pub mod providers;
 pub mod rates;
 pub mod sync;
@@ -35,6 +37,10 @@ pub fn registry(
             .register::<categorize::Categorize>()
             .register::<rates::RefreshRates>()
             .register::<webhooks::ProcessWebhook>()
+            .register::<dq::DqCheck>()
+            .register::<dq::DqAll>()
+            .register::<pipeline::SyncAll>()
+            .register::<pipeline::DailyPipeline>()
             .provide(providers::Providers::new(config.providers.clone()))
             .provide(sealer),
     )

@@ -24,6 +24,7 @@ pub mod banking;
 pub mod categories;
 pub mod connections;
 pub mod dashboard;
+pub mod dq;
 pub mod rates;
 pub mod revenue;
 pub mod sync;

@@ -48,6 +48,16 @@ pub fn active_ids(sys: &mut SystemConn<'_>) -> QueryResult<Vec<TenantId>> {
         .load(sys.conn())
 }
 
+/// The tenant's date now, in its time zone.
+pub fn local_today(sys: &mut SystemConn<'_>, tenant: TenantId) -> QueryResult<chrono::NaiveDate> {
+    tenants::table
+        .find(tenant)
+        .select(diesel::dsl::sql::<diesel::sql_types::Date>(
+            "(now() AT TIME ZONE time_zone)::date",
+        ))
+        .first(sys.conn())
+}
+
 /// A tenant by slug or by id, as the CLI's `--tenant` accepts either.
 pub fn find_by_slug_or_id(sys: &mut SystemConn<'_>, key: &str) -> QueryResult<Option<Tenant>> {
     let query = tenants::table.select(Tenant::as_select());

@@ -20,8 +20,14 @@ const CORRECTION_AFTER: u64 = 5;
 /// The card's statement closes on this day of the month and is due `DUE_AFTER` days later.
 const STATEMENT_CLOSES: u32 = 3;
 const DUE_AFTER: u64 = 9;
-/// Opening balances (cents) on the first day of history.
-const OPENING: [(&str, i64); 3] = [("checking", 500_000), ("savings", 2_000_000), ("card", 0)];
+/// Opening balances (cents) at the end of [`origin`].
+const OPENING: [(&str, i64); 2] = [("checking", 500_000), ("savings", 2_000_000)];
+
+/// The day the opening balances are of, whatever history the books show. A first of the month:
+/// the card's statement (closing on the 3rd) of the month before is paid by then.
+fn origin() -> NaiveDate {
+    NaiveDate::from_ymd_opt(2024, 1, 1).unwrap_or(NaiveDate::MIN)
+}
 
 #[derive(Debug, Clone)]
 pub(super) struct Books {
@@ -235,7 +241,16 @@ impl Books {
     /// [`Books::day`]; without the card bill's payment when `bills` is false (what a statement
     /// sums, so a statement never needs the one before it).
     fn day_of(&self, account: &str, day: NaiveDate, bills: bool) -> Vec<Generated> {
-        if day < self.first_day || day > self.as_of {
+        if day < self.first_day {
+            return Vec::new();
+        }
+        self.any_day_of(account, day, bills)
+    }
+
+    /// [`Books::day_of`] before the first day of history too: what the account did before the
+    /// window the provider shows (its balance and statements include it).
+    fn any_day_of(&self, account: &str, day: NaiveDate, bills: bool) -> Vec<Generated> {
+        if day > self.as_of {
             return Vec::new();
         }
         let mut out = Vec::new();
@@ -404,9 +419,9 @@ impl Books {
             );
         }
         if account == "card" {
-            // Refunds of purchases made three days earlier.
-            let earlier = day - Days::new(3);
-            if earlier >= self.first_day {
+            // Refunds of purchases made three days earlier (before the history shown too: the
+            // books do not depend on how much of them a provider shows).
+            {
                 let earlier_no = day_no - 3;
                 for (n, (merchant, _, cents)) in
                     self.purchases("card", earlier_no).into_iter().enumerate()
@@ -457,11 +472,11 @@ impl Books {
             return 0;
         };
         let previous = statement_closing_on_or_before(closing - Days::new(1)).unwrap_or(closing);
-        let mut day = (previous + Days::new(1)).max(self.first_day);
+        let mut day = previous + Days::new(1);
         let mut owed = 0;
         while day <= closing {
             owed -= self
-                .day_of("card", day, false)
+                .any_day_of("card", day, false)
                 .iter()
                 .map(|t| t.cents)
                 .sum::<i64>();
@@ -480,18 +495,49 @@ impl Books {
         }
     }
 
-    /// The account's balance at the end of `as_of`.
+    /// The account's balance at the end of `as_of`: the opening balance at the end of
+    /// [`origin`] plus everything booked since (minus everything booked after `as_of` up to the
+    /// origin, for books that end before it). It does not depend on how much history the books
+    /// show, so consecutive balances differ exactly by the transactions between them, however
+    /// the window moves.
     pub(super) fn balance(&self, account: &str) -> Decimal {
-        let opening = OPENING
-            .iter()
-            .find(|(a, _)| *a == account)
-            .map_or(0, |(_, c)| *c);
-        let mut total = opening;
-        let mut day = self.first_day;
-        while day <= self.as_of {
-            total += self.day(account, day).iter().map(|t| t.cents).sum::<i64>();
-            day = day + Days::new(1);
-        }
+        let origin = origin();
+        // Books that end before the origin take what happened up to it as it was booked once
+        // the origin came.
+        let at_origin = Books {
+            as_of: self.as_of.max(origin),
+            ..self.clone()
+        };
+        let sum = |books: &Books, from: NaiveDate, to: NaiveDate, bills: bool| {
+            let mut total = 0;
+            let mut day = from;
+            while day <= to {
+                total += books
+                    .any_day_of(account, day, bills)
+                    .iter()
+                    .map(|t| t.cents)
+                    .sum::<i64>();
+                day = day + Days::new(1);
+            }
+            total
+        };
+        let opening = match account {
+            // The card owes, at the origin, what it bought since the last statement closed (the
+            // origin falls after that statement's bill was paid).
+            "card" => {
+                let closing = statement_closing_on_or_before(origin).unwrap_or(origin);
+                sum(&at_origin, closing + Days::new(1), origin, false)
+            }
+            _ => OPENING
+                .iter()
+                .find(|(a, _)| *a == account)
+                .map_or(0, |(_, c)| *c),
+        };
+        let total = if self.as_of >= origin {
+            opening + sum(self, origin + Days::new(1), self.as_of, true)
+        } else {
+            opening - sum(&at_origin, self.as_of + Days::new(1), origin, true)
+        };
         brl(total)
     }
 }

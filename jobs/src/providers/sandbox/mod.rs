@@ -205,3 +205,66 @@ fn month_end(day: NaiveDate) -> NaiveDate {
         .and_then(|d| d.pred_opt())
         .unwrap_or(day)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::providers::{Item, Window};
+    use rust_decimal::Decimal;
+
+    fn books(as_of: &str, history_days: u32) -> Sandbox {
+        Sandbox::from_settings(
+            "continuity",
+            &serde_json::json!({ "seed": 3, "as_of": as_of, "history_days": history_days }),
+        )
+        .expect("valid settings")
+    }
+
+    fn booked(sandbox: &Sandbox, account: &str, since: NaiveDate, until: NaiveDate) -> Decimal {
+        let window = Window { since, until };
+        let mut cursor = None;
+        let mut total = Decimal::ZERO;
+        loop {
+            let page = sandbox
+                .transactions(account, window, cursor.as_deref())
+                .expect("a page");
+            for item in page.items {
+                if let Item::Transaction(t) = item {
+                    total += t.amount;
+                }
+            }
+            match page.next {
+                Some(next) => cursor = Some(next),
+                None => return total,
+            }
+        }
+    }
+
+    #[test]
+    fn balances_differ_by_exactly_the_transactions_between_them_however_the_window_moves() {
+        // Before and after the origin, across statement closings and month ends, with histories
+        // of different lengths.
+        for (from, to, history) in [
+            ("2026-04-10", "2026-04-14", 200),
+            ("2026-01-28", "2026-03-05", 30),
+            ("2023-11-20", "2024-02-15", 90),
+            ("2023-06-01", "2023-06-02", 730),
+        ] {
+            let (a, b) = (books(from, history), books(to, history + 7));
+            for (ea, eb) in a.accounts().iter().zip(b.accounts()) {
+                let suffix = eb.external_id.rsplit('-').next().expect("a suffix");
+                let between = booked(
+                    &b,
+                    &eb.external_id,
+                    a.as_of() + chrono::Days::new(1),
+                    b.as_of(),
+                );
+                assert_eq!(
+                    eb.current_balance.expect("a balance") - ea.current_balance.expect("a balance"),
+                    between,
+                    "{suffix} from {from} to {to}"
+                );
+            }
+        }
+    }
+}
