@@ -34,6 +34,18 @@ pub struct AccountRow {
     pub statement_closing_date: Option<NaiveDate>,
     pub statement_due_date: Option<NaiveDate>,
     pub last_successful_sync_at: Option<DateTime<Utc>>,
+    /// Whole seconds since the last successful sync, as of the answer (null: never synced): how
+    /// old the account's data is. The freshness objective is 24 hours.
+    #[diesel(select_expression = data_age_seconds())]
+    #[diesel(select_expression_type = DataAge)]
+    pub data_age_seconds: Option<i64>,
+}
+
+type DataAge =
+    diesel::expression::SqlLiteral<diesel::sql_types::Nullable<diesel::sql_types::BigInt>>;
+
+fn data_age_seconds() -> DataAge {
+    diesel::dsl::sql("floor(extract(epoch FROM now() - accounts.last_successful_sync_at))::bigint")
 }
 
 /// The tenant's accounts, by institution and name.

@@ -430,3 +430,28 @@ pub fn record_rejections(
     }
     Ok(())
 }
+
+/// One account's data age for the metrics.
+#[derive(Debug, Clone, QueryableByName)]
+pub struct DataAge {
+    #[diesel(sql_type = SqlUuid)]
+    pub tenant_id: uuid::Uuid,
+    #[diesel(sql_type = SqlUuid)]
+    pub account_id: uuid::Uuid,
+    /// Seconds since the last successful sync, or since the account was created when it never
+    /// synced.
+    #[diesel(sql_type = BigInt)]
+    pub seconds: i64,
+}
+
+/// Every active account's data age, across tenants.
+pub fn data_ages(sys: &mut crate::SystemConn<'_>) -> QueryResult<Vec<DataAge>> {
+    diesel::sql_query(
+        "SELECT a.tenant_id, a.id AS account_id, \
+                floor(extract(epoch FROM now() - coalesce(a.last_successful_sync_at, a.created_at)))::bigint \
+                    AS seconds \
+         FROM accounts a JOIN provider_connections c ON c.id = a.connection_id \
+         WHERE a.status = 'active' AND c.status <> 'disabled' ORDER BY a.tenant_id, a.id",
+    )
+    .load(sys.conn())
+}

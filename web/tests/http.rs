@@ -211,6 +211,25 @@ async fn metrics_count_requests_per_route_pattern_next_to_the_engines() {
         "INSERT INTO fx_rates (source, base_currency, quote_currency, rate_date, rate) \
          VALUES ('ecb', 'EUR', 'USD', current_date - 3, 1.08), ('ecb', 'EUR', 'BRL', current_date - 5, 6)",
     );
+    // Two accounts: one synced two hours ago, one 30 hours ago (past the objective), and one of
+    // a disabled connection (not reported).
+    let tenant = common::tenant(&t, "ages");
+    common::exec(
+        &mut t.db.admin_conn(),
+        &format!(
+            "WITH c AS (INSERT INTO provider_connections (tenant_id, provider, external_id, display_name) \
+                        VALUES ('{tenant}', 'sandbox', 'a', 'A'), ('{tenant}', 'sandbox', 'b', 'B') \
+                        RETURNING id, external_id) \
+             INSERT INTO accounts (tenant_id, connection_id, external_id, kind, name, institution, currency, last_successful_sync_at) \
+             SELECT '{tenant}', c.id, v.ext, 'checking', v.ext, 'Bank', 'BRL', now() - v.age \
+             FROM c JOIN (VALUES ('a', 'fresh', interval '2 hours'), ('a', 'stale', interval '30 hours'), \
+                                 ('b', 'off', interval '90 hours')) AS v(conn, ext, age) ON v.conn = c.external_id"
+        ),
+    );
+    common::exec(
+        &mut t.db.admin_conn(),
+        "UPDATE provider_connections SET status = 'disabled' WHERE external_id = 'b'",
+    );
     let service = test::init_service(app(state(&t, false))).await;
     t.engine
         .enqueue(
@@ -256,6 +275,22 @@ async fn metrics_count_requests_per_route_pattern_next_to_the_engines() {
         text.contains(r#"findash_fx_rates_age_days{source="ecb"} 3"#),
         "{text}"
     );
+    // Each active account's data age, and how many are past the 24-hour objective.
+    let age = |name: &str| -> i64 {
+        let id = findash_schema::testing::sql::text(
+            &mut t.db.admin_conn(),
+            &format!("SELECT id::text AS value FROM accounts WHERE external_id = '{name}'"),
+        );
+        let series =
+            format!("findash_account_data_age_seconds{{account=\"{id}\",tenant=\"{tenant}\"}} ");
+        text.lines()
+            .find_map(|l| l.strip_prefix(&series))
+            .map_or(-1, |v| v.parse().unwrap())
+    };
+    assert!((7200..7260).contains(&age("fresh")), "{text}");
+    assert!((108_000..108_060).contains(&age("stale")), "{text}");
+    assert_eq!(age("off"), -1, "{text}");
+    assert!(text.contains("\nfindash_accounts_stale 1\n"), "{text}");
     // Unknown paths share one label, so random URLs cannot grow the series without bound.
     assert!(
         text.contains(

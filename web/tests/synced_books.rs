@@ -96,6 +96,11 @@ async fn the_summary_and_accounts_show_what_the_sync_stored() {
         card["current_balance_minor"].as_i64().unwrap() < 0,
         "a card owes: {card}"
     );
+    // Just synced: the data is seconds old.
+    for account in accounts["accounts"].as_array().unwrap() {
+        let age = account["data_age_seconds"].as_i64().unwrap();
+        assert!((0..600).contains(&age), "{account}");
+    }
 
     // The newest page of the checking account is the provider's newest day.
     let checking = accounts["accounts"]

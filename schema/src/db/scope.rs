@@ -32,6 +32,8 @@ pub enum SystemTask {
     /// Webhook deliveries: the inbox (whose events may have no tenant yet), the accounts that
     /// say which tenant an event belongs to, and the revenue rows processing writes.
     Webhooks,
+    /// Gauges read at scrape time across tenants (each account's data age).
+    Metrics,
 }
 
 impl SystemTask {
@@ -45,6 +47,7 @@ impl SystemTask {
             SystemTask::Prune => "prune",
             SystemTask::Credentials => "credentials",
             SystemTask::Rates => "rates",
+            SystemTask::Metrics => "metrics",
             SystemTask::Webhooks => "webhooks",
         }
     }

@@ -106,6 +106,7 @@ pub async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, ApiErro
     let mut families = state.metrics.registry.gather();
     families.extend(state.engine.gather());
     families.extend(fx_rate_ages(&state).await);
+    families.extend(account_data_ages(&state).await);
     // A labelled metric nothing has touched yet has no series; the text format rejects it.
     families.retain(|family| !family.get_metric().is_empty());
     let encoder = TextEncoder::new();
@@ -155,4 +156,52 @@ async fn fx_rate_ages(state: &AppState) -> Vec<prometheus::proto::MetricFamily> 
         return Vec::new();
     }
     registry.gather()
+}
+
+/// Each active account's data age (`findash_account_data_age_seconds{tenant,account}`: seconds
+/// since its last successful sync) and how many accounts are past the 24-hour freshness
+/// objective (`findash_accounts_stale`), read at scrape time like the rate ages.
+async fn account_data_ages(state: &AppState) -> Vec<prometheus::proto::MetricFamily> {
+    let db = state.db.clone();
+    let read = web::block(move || {
+        db.system(findash_schema::SystemTask::Metrics, |sys| {
+            Ok::<_, findash_schema::DbError>(findash_schema::sync::data_ages(sys)?)
+        })
+    });
+    let ages = match tokio::time::timeout(Duration::from_secs(1), read).await {
+        Ok(Ok(Ok(ages))) => ages,
+        other => {
+            tracing::debug!(outcome = ?other.map(|r| r.map(|r| r.err())), "account data ages not read");
+            return Vec::new();
+        }
+    };
+    let registry = Registry::new();
+    let built = (|| -> Result<(), prometheus::Error> {
+        let age = prometheus::IntGaugeVec::new(
+            Opts::new(
+                "findash_account_data_age_seconds",
+                "Seconds since each active account's last successful sync (since it was created when it never synced)",
+            ),
+            &["tenant", "account"],
+        )?;
+        let stale = prometheus::IntGauge::new(
+            "findash_accounts_stale",
+            "Active accounts whose data is older than the 24-hour freshness objective",
+        )?;
+        for row in &ages {
+            age.with_label_values(&[&row.tenant_id.to_string(), &row.account_id.to_string()])
+                .set(row.seconds);
+        }
+        stale.set(
+            i64::try_from(ages.iter().filter(|a| a.seconds > 24 * 3600).count())
+                .unwrap_or(i64::MAX),
+        );
+        registry.register(Box::new(age))?;
+        registry.register(Box::new(stale))?;
+        Ok(())
+    })();
+    match built {
+        Ok(()) => registry.gather(),
+        Err(_) => Vec::new(),
+    }
 }
