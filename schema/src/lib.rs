@@ -24,6 +24,7 @@ pub mod banking;
 pub mod categories;
 pub mod connections;
 pub mod dashboard;
+pub mod forecasts;
 pub mod rates;
 pub mod revenue;
 pub mod sync;
