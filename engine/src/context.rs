@@ -268,9 +268,10 @@ impl JobContext {
                 let mut total = 0;
                 for tenant in findash_schema::tenants::active_ids(sys)? {
                     let row = NewJob::of(&job(tenant))?;
+                    // Caused by this job, as the trigger says; not its child: a tenant's job
+                    // points only at a parent of the same tenant (the ledger's foreign key).
                     let mut options =
                         EnqueueOptions::new(Trigger::new("job", Some(parent.to_string())));
-                    options.parent = Some(parent);
                     options.tenant = Some(tenant);
                     total += insert_jobs(sys, vec![row], &options)?.len();
                 }
