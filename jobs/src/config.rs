@@ -6,6 +6,8 @@ use url::Url;
 pub struct JobsConfig {
     pub providers: ProvidersConfig,
     pub email: EmailConfig,
+    /// `FORECAST_HORIZON_DAYS`: days a forecast projects when its job names none (1 to 730).
+    pub forecast_horizon_days: u32,
 }
 
 /// A client id and secret pair; both or neither are configured.

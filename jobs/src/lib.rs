@@ -1,14 +1,15 @@
 //! FinDash job types and their domain logic.
 //!
 //! Owns what the jobs do: bank data providers (Belvo, Pluggy, Open Finance Brasil, sandbox) and
-//! sync, FX rates, categorization, webhook processing into revenue, and (with their issues)
-//! forecast, data-quality checks, email, change sets and the daily pipeline. It runs on the engine
+//! sync, FX rates, categorization, webhook processing into revenue, the cash-flow forecast, and
+//! (with their issues) data-quality checks, email, change sets and the daily pipeline. It runs on the engine
 //! (`findash-engine`) and stores through `findash-schema`; it never serves HTTP.
 
 pub mod categorize;
 mod config;
 pub mod credentials;
 pub mod dq;
+pub mod forecast;
 pub mod money;
 pub mod pipeline;
 pub mod providers;
@@ -41,7 +42,12 @@ pub fn registry(
             .register::<dq::DqAll>()
             .register::<pipeline::SyncAll>()
             .register::<pipeline::DailyPipeline>()
+            .register::<forecast::Forecast>()
+            .register::<forecast::ForecastAll>()
             .provide(providers::Providers::new(config.providers.clone()))
-            .provide(sealer),
+            .provide(sealer)
+            .provide(forecast::ForecastSettings {
+                horizon_days: config.forecast_horizon_days,
+            }),
     )
 }

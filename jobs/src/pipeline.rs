@@ -85,7 +85,7 @@ pub fn spec(day: NaiveDate, trigger: Trigger) -> WorkflowSpec {
             ),
             step(
                 "forecast",
-                "forecast",
+                crate::forecast::Forecast::KIND,
                 json!({ "as_of": day }),
                 &["dq"],
                 &[],

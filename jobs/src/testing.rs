@@ -44,6 +44,7 @@ pub fn config(base: &str) -> JobsConfig {
             smtp_url: None,
             from: "FinDash <test@findash.local>".to_owned(),
         },
+        forecast_horizon_days: crate::forecast::DEFAULT_HORIZON_DAYS,
     }
 }
 

@@ -25,6 +25,7 @@ pub mod categories;
 pub mod connections;
 pub mod dashboard;
 pub mod dq;
+pub mod forecasts;
 pub mod rates;
 pub mod revenue;
 pub mod sync;

@@ -78,6 +78,7 @@ pub const VARIABLES: &[&str] = &[
     "JOB_RETENTION_SUCCEEDED",
     "JOB_RETENTION_FAILED",
     "WORKER_SHUTDOWN_TIMEOUT",
+    "FORECAST_HORIZON_DAYS",
     "RUST_LOG",
 ];
 
@@ -303,6 +304,12 @@ impl Config {
             ),
         };
 
+        let forecast_horizon_days = r.parse_in(
+            "FORECAST_HORIZON_DAYS",
+            findash_jobs::forecast::DEFAULT_HORIZON_DAYS,
+            1..=findash_jobs::forecast::MAX_HORIZON_DAYS,
+        );
+
         let admin = DemoAdmin {
             email: r.email("ADMIN_EMAIL", DEFAULT_ADMIN_EMAIL),
             password: r.admin_password("ADMIN_PASSWORD"),
@@ -337,7 +344,11 @@ impl Config {
             env,
             database,
             engine,
-            jobs: JobsConfig { providers, email },
+            jobs: JobsConfig {
+                providers,
+                email,
+                forecast_horizon_days,
+            },
             web,
             admin,
             origins,

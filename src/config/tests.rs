@@ -247,3 +247,17 @@ fn http_limits_origins_and_proxies_are_checked() {
     env.push(("DASHBOARD_ORIGIN", "http://app.findash.example"));
     assert!(problems(&env).iter().any(|p| p.var == "DASHBOARD_ORIGIN"));
 }
+
+#[test]
+fn forecast_horizon_is_a_day_count_within_two_years() {
+    assert_eq!(load(&production()).jobs.forecast_horizon_days, 90);
+    let mut env = production();
+    env.push(("FORECAST_HORIZON_DAYS", "180"));
+    assert_eq!(load(&env).jobs.forecast_horizon_days, 180);
+    for bad in ["0", "731", "ninety", "-5"] {
+        let mut env = production();
+        env.push(("FORECAST_HORIZON_DAYS", bad));
+        let named: Vec<&str> = problems(&env).iter().map(|p| p.var).collect();
+        assert_eq!(named, ["FORECAST_HORIZON_DAYS"], "{bad}");
+    }
+}
