@@ -4,12 +4,20 @@
 //!
 //! The median path of an account is its balance at the end of `as_of` plus, day by day, the
 //! flows placed that day and the weekday's expected residual, plus the median of the summed
-//! residual deviations of the horizon. The bands add the residual's empirical quantiles
-//! ([`super::residual`]) and, for flows whose amount is an estimate, their spread: the two are
-//! independent, so widths add in quadrature (the flows' variance as a normal's p10/p90). A
-//! card's own band restarts at each closing whose bill is paid (paid in full, what was spent
-//! before no longer matters); the estimated bills carry the card's spending uncertainty to the
-//! paying account.
+//! residual deviations of the horizon. The bands add, to the residual's empirical quantiles
+//! ([`super::residual`]), normal variances of what is estimated, each independent of the
+//! others so widths add in quadrature:
+//! - the weekday means' error, shared by all future days: `h²` times its daily variance;
+//! - estimated recurring amounts: each occurrence's own spread, plus the estimate's error,
+//!   shared by all occurrences of the series (`k²` times it after `k` occurrences);
+//! - estimated card bills, on the paying account: the card's spending spread over the days each
+//!   bill projects (independent between bills) and the card's weekday means' error over all of
+//!   them (shared).
+//!
+//! A card's own band restarts at each closing whose bill is paid (paid in full, what was spent
+//! before no longer matters). The tenant's total sums the accounts' daily deviations day by
+//! day (their co-movement kept, bills cancelling), and the accounts' estimate errors as
+//! independent ones, over the whole horizon.
 //!
 //! Money is integer minor units in and out; floats live only inside the statistics and every
 //! output is rounded once.
@@ -24,7 +32,7 @@ use super::recurring::{self, Series, Txn};
 use super::residual::{self, Residual, Spread, Z90};
 
 /// Stored with every run: what computed it. Change it whenever the method changes.
-pub const METHOD_VERSION: &str = "recurring-residual-v1";
+pub const METHOD_VERSION: &str = "recurring-residual-v2";
 
 /// One account's history as of the forecast's day.
 #[derive(Debug, Clone)]
@@ -99,10 +107,12 @@ pub struct AccountForecast {
     /// Transactions the day-to-day model was fitted on.
     pub residual_transactions: usize,
     /// What a tenant total needs: the expected change of each horizon day (flows and residual
-    /// means), the residual's deviations (ending on `as_of`) and the cumulative variance of
-    /// recurring flows with estimated amounts, card bills excluded (they cancel in a total).
+    /// means), the residual's deviations (ending on `as_of`), the variance of its expected
+    /// daily change, and the cumulative variance of recurring flows with estimated amounts,
+    /// card bills excluded (they cancel in a total).
     expected: Vec<f64>,
     deviations: Vec<f64>,
+    level_variance: f64,
     recurring_variance: Vec<f64>,
 }
 
@@ -181,12 +191,19 @@ pub fn forecast(
     // Recurring flows of each account.
     let mut flows: Vec<Vec<Flow>> = vec![Vec::new(); accounts.len()];
     let mut variance_on: Vec<Vec<(NaiveDate, f64)>> = vec![Vec::new(); accounts.len()];
+    // Per series with an estimated amount: its days and the variance of the estimate, an error
+    // all its occurrences share.
+    let mut shared_on: Vec<Vec<(Vec<NaiveDate>, f64)>> = vec![Vec::new(); accounts.len()];
     for (a, series) in detected.iter().enumerate() {
         for (s, series) in series.iter().enumerate() {
             if roles[a][s] != Role::Recurring {
                 continue;
             }
-            for day in series.next_dates(as_of + Days::new(1), end) {
+            let dates = series.next_dates(as_of + Days::new(1), end);
+            if series.estimated {
+                shared_on[a].push((dates.clone(), series.estimate_variance));
+            }
+            for day in dates {
                 flows[a].push(Flow {
                     day,
                     source: FlowSource::Recurring,
@@ -206,6 +223,9 @@ pub fn forecast(
     // Card bills, on the card and on the account that pays it.
     let mut bills: Vec<Vec<Bill>> = vec![Vec::new(); accounts.len()];
     let mut bill_variance_on: Vec<Vec<(NaiveDate, f64)>> = vec![Vec::new(); accounts.len()];
+    // Per paying account: the days of the card's expected spending each estimated bill adds up
+    // (by due date), and the card's level variance; that error is shared by every bill.
+    let mut bill_level_on: Vec<Vec<(NaiveDate, f64, f64)>> = vec![Vec::new(); accounts.len()];
     for (c, card) in accounts.iter().enumerate() {
         let Some(statement) = card
             .statement
@@ -236,20 +256,26 @@ pub fn forecast(
                         .sum::<f64>()
             },
         );
-        let cycle = usize::try_from((statement.due - statement.closing).num_days().max(28))
-            .unwrap_or(30)
-            .max(28);
-        let cycle_spread = residual::spreads(model.deviations(), cycle)
-            .last()
-            .copied()
-            .unwrap_or_default();
-        let cycle_variance = ((cycle_spread.q90 - cycle_spread.q10) / (2.0 * Z90)).powi(2);
+        // An estimated bill is the known balance plus the card's projected spending from the
+        // later of `as_of` and the previous closing to its own closing: that stretch's spread
+        // (independent between bills) and its share of the level's error (common to all).
+        let card_spreads = residual::spreads(model.deviations(), horizon.max(1));
+        let mut previous_closing = statement.closing;
         for bill in &card_bills {
             flows[c].push(bill_flow(bill, c, bill.amount_minor));
+            let projected =
+                usize::try_from((bill.closing - previous_closing.max(as_of)).num_days())
+                    .unwrap_or(0);
+            previous_closing = previous_closing.max(bill.closing);
             if let Some(p) = payer_of[c] {
                 flows[p].push(bill_flow(bill, p, -bill.amount_minor));
-                if bill.estimated {
-                    bill_variance_on[p].push((bill.day, cycle_variance));
+                if bill.estimated && projected > 0 {
+                    let spread = card_spreads
+                        .get(projected.min(card_spreads.len()) - 1)
+                        .copied()
+                        .unwrap_or_default();
+                    bill_variance_on[p].push((bill.day, spread.variance()));
+                    bill_level_on[p].push((bill.day, projected as f64, model.level_variance()));
                 }
             }
         }
@@ -277,10 +303,9 @@ pub fn forecast(
                             .sum::<f64>()
                 })
                 .collect();
-            let recurring_variance = cumulative(&days, &variance_on[a]);
-            let all_variance: Vec<f64> = cumulative(&days, &bill_variance_on[a])
+            let recurring_variance: Vec<f64> = cumulative(&days, &variance_on[a])
                 .iter()
-                .zip(&recurring_variance)
+                .zip(shared(&days, &shared_on[a]))
                 .map(|(x, y)| x + y)
                 .collect();
             let spreads = residual::spreads(model.deviations(), horizon);
@@ -294,6 +319,25 @@ pub fn forecast(
                         .map(|b| b.closing.max(as_of))
                         .max()
                         .unwrap_or(as_of)
+                })
+                .collect();
+            // The flows' variance, the card bills' (their spending's spread and the card's
+            // level error, common to all bills) and this account's own level error over the
+            // days its band counts.
+            let bill_variance = cumulative(&days, &bill_variance_on[a]);
+            let all_variance: Vec<f64> = days
+                .iter()
+                .enumerate()
+                .map(|(i, &day)| {
+                    let (bill_days, bill_level) = bill_level_on[a]
+                        .iter()
+                        .filter(|(due, ..)| *due <= day)
+                        .fold((0.0, 0.0_f64), |(n, v), (_, d, lv)| (n + d, v.max(*lv)));
+                    let h = (day - window_start[i]).num_days() as f64;
+                    recurring_variance[i]
+                        + bill_variance[i]
+                        + bill_days * bill_days * bill_level
+                        + h * h * model.level_variance()
                 })
                 .collect();
             let points = points(
@@ -317,6 +361,7 @@ pub fn forecast(
                 residual_transactions: *residual_transactions,
                 expected,
                 deviations: model.deviations().to_vec(),
+                level_variance: model.level_variance(),
                 recurring_variance,
             }
         })
@@ -344,8 +389,12 @@ pub fn total(
         for (i, e) in forecast.expected.iter().enumerate().take(horizon) {
             expected[i] += rate * e;
         }
+        // Each account's level is estimated from its own history: their errors add as
+        // independent ones, each growing with the horizon's length (no restart at a card's
+        // closing: in the total, what the card spent stays spent).
         for (i, v) in forecast.recurring_variance.iter().enumerate().take(horizon) {
-            variance[i] += rate * rate * v;
+            let h = (i + 1) as f64;
+            variance[i] += rate * rate * (v + h * h * forecast.level_variance);
         }
         // Aligned on the last day of history.
         let offset = longest - forecast.deviations.len();
@@ -401,6 +450,20 @@ fn residual_of(txns: &[Txn], explained: &HashSet<usize>, as_of: NaiveDate) -> (R
         used += 1;
     }
     (Residual::fit(&daily, as_of), used)
+}
+
+/// The variance of series whose estimates' errors repeat on each of their days: for each day,
+/// the square of how many of a series' days have passed times its variance, summed over
+/// series.
+fn shared(days: &[NaiveDate], series: &[(Vec<NaiveDate>, f64)]) -> Vec<f64> {
+    days.iter()
+        .map(|day| {
+            series
+                .iter()
+                .map(|(dates, v)| (dates.iter().filter(|d| *d <= day).count() as f64).powi(2) * v)
+                .sum()
+        })
+        .collect()
 }
 
 /// Running sums of `(day, variance)` over `days`.

@@ -14,13 +14,15 @@
 //! The amount is fixed when the last three occurrences (both, for a yearly series seen twice) are
 //! equal (the latest amount is used, so
 //! a raised rent is followed at once), otherwise estimated: the median of the last six, with the
-//! spread of the last twelve for the forecast's bands. Pure: same transactions, same series.
+//! spread of the last twelve (widened for how few they are) and the median's own error for the
+//! forecast's bands. Pure: same transactions, same series.
 
 use std::collections::BTreeMap;
 
 use chrono::{Datelike, NaiveDate, Weekday};
 
 use super::cadence::{Cadence, is_month_end};
+use super::residual::Z90;
 
 /// One posted transaction of an account, as the forecast reads it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,8 +47,13 @@ pub struct Series {
     /// Whether the amount varies (utilities, interest, card bills) and `amount_minor` is an
     /// estimate.
     pub estimated: bool,
-    /// Variance of the amount (minor units squared) over recent occurrences; zero when fixed.
+    /// Variance of one future amount around its own mean (minor units squared): the recent
+    /// occurrences' sample variance, widened for how few they are (Student's t instead of the
+    /// normal at the 90th percentile); zero when fixed.
     pub amount_variance: f64,
+    /// Variance of the estimate itself (the median of few amounts): an error every future
+    /// occurrence shares, so it adds up linearly over occurrences rather than in quadrature.
+    pub estimate_variance: f64,
     /// Occurrences on the series' calendar.
     pub occurrences: usize,
     pub first: NaiveDate,
@@ -158,7 +165,7 @@ fn series_of(key: String, members: &[usize], txns: &[Txn], as_of: NaiveDate) -> 
         return None;
     }
     let amounts: Vec<i64> = fit.members.iter().map(|&i| txns[i].amount_minor).collect();
-    let (amount_minor, estimated, amount_variance) = amount_of(&amounts);
+    let (amount_minor, estimated, amount_variance, estimate_variance) = amount_of(&amounts);
     // Two yearly occurrences are believed only with the same amount: two purchases a year
     // apart are otherwise a coincidence.
     if matches!(fit.cadence, Cadence::Yearly { .. }) && fit.members.len() < 3 && estimated {
@@ -171,6 +178,7 @@ fn series_of(key: String, members: &[usize], txns: &[Txn], as_of: NaiveDate) -> 
         amount_minor,
         estimated,
         amount_variance,
+        estimate_variance,
         occurrences: fit.members.len(),
         first: txns[*fit.members.first()?].day,
         last: last_member,
@@ -269,12 +277,18 @@ fn fit(cadence: Cadence, members: &[usize], txns: &[Txn]) -> Option<Fit> {
     })
 }
 
-/// (amount, estimated, variance) of a series from its amounts in date order.
-fn amount_of(amounts: &[i64]) -> (i64, bool, f64) {
+/// Student's t 90th percentiles for 1 to 12 degrees of freedom.
+const T90: [f64; 12] = [
+    3.078, 1.886, 1.638, 1.533, 1.476, 1.440, 1.415, 1.397, 1.383, 1.372, 1.363, 1.356,
+];
+
+/// (amount, estimated, variance of one amount, variance of the estimate) of a series from its
+/// amounts in date order.
+fn amount_of(amounts: &[i64]) -> (i64, bool, f64, f64) {
     let n = amounts.len();
     let latest = amounts.last().copied().unwrap_or(0);
     if n >= 2 && amounts[n.saturating_sub(3)..].iter().all(|&a| a == latest) {
-        return (latest, false, 0.0);
+        return (latest, false, 0.0, 0.0);
     }
     let mut recent: Vec<i64> = amounts[n.saturating_sub(6)..].to_vec();
     recent.sort_unstable();
@@ -291,12 +305,18 @@ fn amount_of(amounts: &[i64]) -> (i64, bool, f64) {
         .map(|&a| a as f64)
         .collect();
     let mean = spread.iter().sum::<f64>() / spread.len().max(1) as f64;
-    let variance = if spread.len() > 1 {
+    let sample = if spread.len() > 1 {
         spread.iter().map(|a| (a - mean).powi(2)).sum::<f64>() / (spread.len() - 1) as f64
     } else {
         0.0
     };
-    (median, true, variance)
+    // Few amounts understate the spread: the t quantile of their degrees of freedom, as a
+    // normal's variance.
+    let t = T90[(spread.len().max(2) - 2).min(T90.len() - 1)];
+    let variance = sample * (t / Z90).powi(2);
+    // A median of k amounts strays about √(π/2) times as far as their mean would.
+    let of_estimate = sample * std::f64::consts::FRAC_PI_2 / recent.len().max(1) as f64;
+    (median, true, variance, of_estimate)
 }
 
 #[cfg(test)]
@@ -402,9 +422,9 @@ mod tests {
     #[test]
     fn variable_amounts_are_estimates_with_a_spread() {
         let amounts = [-15_000, -18_000, -31_000, -22_000, -16_500];
-        let (amount, estimated, variance) = amount_of(&amounts);
+        let (amount, estimated, variance, of_estimate) = amount_of(&amounts);
         assert_eq!((amount, estimated), (-18_000, true));
-        assert!(variance > 0.0);
-        assert_eq!(amount_of(&[-1, -5, -5, -5]), (-5, false, 0.0));
+        assert!(variance > 0.0 && of_estimate > 0.0 && of_estimate < variance);
+        assert_eq!(amount_of(&[-1, -5, -5, -5]), (-5, false, 0.0, 0.0));
     }
 }

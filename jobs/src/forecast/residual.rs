@@ -9,10 +9,15 @@
 //!   p50 and p90 of an `h`-day horizon are the quantiles of the sums of `h` consecutive
 //!   deviations (every such window of the history). Runs of heavy spending, quiet weeks and
 //!   skew (a few large purchases) are kept as they happened, with no assumption of normality.
-//!   Empirical quantiles are used up to a sixth of the window ([`EMPIRICAL_SHARE`]: windows
-//!   longer than that mostly overlap one another); beyond it the spread of the longest
-//!   empirical horizon grows with the square root of time (independent stretches). With
-//!   almost no history, a normal approximation of the daily deviations does the same.
+//!   Empirical quantiles are used up to a twenty-fourth of the window ([`EMPIRICAL_SHARE`],
+//!   two weeks of a year: longer windows are too few apart to say how far a path strays);
+//!   beyond it the spread of the longest empirical horizon grows with the square root of time
+//!   (independent stretches) and its median stays. With almost no history, a normal
+//!   approximation of the daily deviations does the same.
+//! - The weekday means are estimates from twelve weeks: their error is common to every future
+//!   day, so it grows with the horizon itself, not its square root. [`Residual::level_variance`]
+//!   is that error's variance per day (the daily variance over the recent days); the model
+//!   adds it to the bands.
 
 use chrono::{Datelike, NaiveDate};
 
@@ -22,9 +27,10 @@ pub const RECENT_DAYS: usize = 84;
 pub const WINDOW_DAYS: usize = 365;
 /// Windows a horizon's empirical quantiles need.
 pub const MIN_WINDOWS: usize = 30;
-/// The longest horizon with empirical quantiles is this fraction of the window (two months
-/// of a year): longer windows overlap so much that they no longer say how far a path strays.
-pub const EMPIRICAL_SHARE: usize = 6;
+/// The longest horizon with empirical quantiles is this fraction of the window (about two
+/// weeks of a year, two dozen separate windows): the tails of longer windows rest on a handful
+/// of separate stretches and say little about how far a path strays.
+pub const EMPIRICAL_SHARE: usize = 24;
 /// The standard normal's 90th percentile.
 pub const Z90: f64 = 1.281_551_565_545;
 
@@ -33,6 +39,9 @@ pub const Z90: f64 = 1.281_551_565_545;
 pub struct Residual {
     /// Mean residual per weekday (Monday first) over the recent days, minor units.
     weekday_mean: [f64; 7],
+    /// Variance of the expected daily change as an estimate (minor units squared): the error
+    /// every future day shares, so over `h` days it grows with `h²`.
+    level_variance: f64,
     /// Each day's deviation from its weekday's mean over the window, oldest first, ending on
     /// the last day of history.
     deviations: Vec<f64>,
@@ -44,6 +53,13 @@ pub struct Spread {
     pub q10: f64,
     pub q50: f64,
     pub q90: f64,
+}
+
+impl Spread {
+    /// The variance of a normal with this spread's p10–p90 width.
+    pub fn variance(self) -> f64 {
+        ((self.q90 - self.q10) / (2.0 * Z90)).powi(2)
+    }
 }
 
 impl Residual {
@@ -73,15 +89,31 @@ impl Residual {
         let window = &daily[daily.len().saturating_sub(WINDOW_DAYS)..];
         let recent = &daily[daily.len().saturating_sub(RECENT_DAYS)..];
         let long_means = means(window);
-        let deviations = window
+        let deviations: Vec<f64> = window
             .iter()
             .enumerate()
             .map(|(i, &v)| v as f64 - long_means[weekday_of(i, window.len())])
             .collect();
+        // The daily variance around the weekday means (seven means fitted), and what it makes
+        // of means of the recent days: over `h` future days, `h` days' worth of weekday means
+        // of about `recent / 7` days each, an error of variance `h² σ² / recent`.
+        let fitted = window.len().saturating_sub(7).max(1) as f64;
+        let daily_variance = deviations.iter().map(|d| d * d).sum::<f64>() / fitted;
+        let level_variance = if recent.is_empty() {
+            0.0
+        } else {
+            daily_variance / recent.len() as f64
+        };
         Residual {
             weekday_mean: means(recent),
+            level_variance,
             deviations,
         }
+    }
+
+    /// The variance of the expected daily change as an estimate, minor units squared.
+    pub fn level_variance(&self) -> f64 {
+        self.level_variance
     }
 
     /// The expected residual change on `day`.
@@ -131,13 +163,16 @@ pub fn spreads(deviations: &[f64], horizon: usize) -> Vec<Spread> {
     out
 }
 
-/// A spread grown by the square root of `ratio` (a horizon that many times longer).
+/// A spread grown by the square root of `ratio` (a horizon that many times longer). The
+/// median's offset from zero (the skew of the sums) stays: a sum of `k` times as many
+/// independent days has `√k` times the spread and `1 / √k` times the skewness, so the gap
+/// between its median and its mean stays about the same.
 fn scaled(spread: Spread, ratio: f64) -> Spread {
     let k = ratio.sqrt();
     Spread {
-        q10: spread.q50 * ratio + (spread.q10 - spread.q50) * k,
-        q50: spread.q50 * ratio,
-        q90: spread.q50 * ratio + (spread.q90 - spread.q50) * k,
+        q10: spread.q50 + (spread.q10 - spread.q50) * k,
+        q50: spread.q50,
+        q90: spread.q50 + (spread.q90 - spread.q50) * k,
     }
 }
 
@@ -192,6 +227,24 @@ mod tests {
         assert!((model.mean_on(last) + 100.0).abs() < 1e-9);
         assert!((model.mean_on(last.pred_opt().unwrap_or(last)) + 10.0).abs() < 1e-9);
         assert!(model.deviations().iter().all(|d| d.abs() < 1e-9));
+        assert!(model.level_variance().abs() < 1e-9);
+    }
+
+    #[test]
+    fn the_level_is_uncertain_by_the_recent_days_worth() {
+        // Alternating -100 and +100 around -50, a Saturday last: 84 recent days of a
+        // variance of about 100² around their weekday means.
+        let last = "2026-01-31".parse().unwrap_or(NaiveDate::MIN);
+        let daily: Vec<i64> = (0..365)
+            .map(|i: i64| if (i / 7) % 2 == 0 { -150 } else { 50 })
+            .collect();
+        let model = Residual::fit(&daily, last);
+        let expected = 100.0_f64.powi(2) / RECENT_DAYS as f64;
+        assert!(
+            (model.level_variance() / expected - 1.0).abs() < 0.05,
+            "{} vs {expected}",
+            model.level_variance()
+        );
     }
 
     #[test]
@@ -214,6 +267,11 @@ mod tests {
         let width = |s: &Spread| s.q90 - s.q10;
         assert!(width(&spreads[729]) > width(&spreads[29]));
         assert!(width(&spreads[29]) > 0.0);
+        // Beyond the empirical horizons the width grows with √h and the median stays.
+        let longest = 365 / EMPIRICAL_SHARE;
+        let (anchor, far) = (spreads[longest - 1], spreads[4 * longest - 1]);
+        assert!((far.q50 - anchor.q50).abs() < 1e-9);
+        assert!(((far.q90 - far.q10) / (anchor.q90 - anchor.q10) - 2.0).abs() < 1e-9);
         let short = super::spreads(&deviations[..10], 5);
         assert!(short.iter().all(|s| s.q10 <= s.q50 && s.q50 <= s.q90));
     }
