@@ -24,8 +24,10 @@ pub mod banking;
 pub mod categories;
 pub mod connections;
 pub mod dashboard;
+pub mod email;
 pub mod rates;
 pub mod revenue;
+pub mod summary;
 pub mod sync;
 pub mod tenants;
 pub mod users;
@@ -40,5 +42,6 @@ pub use db::{
 };
 pub use error::DbError;
 pub use ids::{
-    AccountId, ConnectionId, JobId, PaymentAccountId, TenantId, UserId, WebhookId, WorkflowRunId,
+    AccountId, ConnectionId, JobId, OutboxId, PaymentAccountId, TenantId, UserId, WebhookId,
+    WorkflowRunId,
 };

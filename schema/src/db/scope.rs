@@ -32,6 +32,9 @@ pub enum SystemTask {
     /// Webhook deliveries: the inbox (whose events may have no tenant yet), the accounts that
     /// say which tenant an event belongs to, and the revenue rows processing writes.
     Webhooks,
+    /// Email: turning a preference off from a verified unsubscribe link, whose tenant is known
+    /// only from the link.
+    Email,
 }
 
 impl SystemTask {
@@ -46,6 +49,7 @@ impl SystemTask {
             SystemTask::Credentials => "credentials",
             SystemTask::Rates => "rates",
             SystemTask::Webhooks => "webhooks",
+            SystemTask::Email => "email",
         }
     }
 }
