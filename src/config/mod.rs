@@ -407,7 +407,10 @@ fn email_config(r: &mut Reader<'_>, deployed: bool, public_base_url: &Url) -> Em
     if let Some(url) = &smtp_url
         && let Err(e) = findash_jobs::email::transport::SmtpTarget::parse(url.as_str(), !deployed)
     {
-        r.problem("SMTP_URL", e.to_string().trim_start_matches("SMTP_URL ").to_owned());
+        r.problem(
+            "SMTP_URL",
+            e.to_string().trim_start_matches("SMTP_URL ").to_owned(),
+        );
     }
     let ca_file = r.existing_file("SMTP_CA_FILE");
     EmailConfig {

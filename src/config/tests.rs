@@ -272,7 +272,10 @@ fn email_transport_settings_are_checked_without_echoing_credentials() {
     let mut env = production();
     env.retain(|(k, _)| *k != "SMTP_URL");
     env.extend([
-        ("SMTP_URL", "smtp://mailer:hunter2@relay.internal:25?tls=none"),
+        (
+            "SMTP_URL",
+            "smtp://mailer:hunter2@relay.internal:25?tls=none",
+        ),
         ("SMTP_CA_FILE", "/nonexistent/ca.pem"),
     ]);
     let found = problems(&env);
