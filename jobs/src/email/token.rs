@@ -110,7 +110,7 @@ fn topic_byte(topic: Topic) -> u8 {
 mod tests {
     use super::*;
 
-    fn key(seed: u8) -> UnsubscribeKey {
+    fn key_of(seed: u8) -> UnsubscribeKey {
         UnsubscribeKey::derive(&SecretString::from(STANDARD.encode([seed; 32]))).unwrap()
     }
 
@@ -124,7 +124,7 @@ mod tests {
 
     #[test]
     fn a_token_names_what_it_was_made_for() {
-        let key = key(7);
+        let key = key_of(7);
         for topic in [Topic::DailySummary, Topic::Alerts] {
             let token = key.sign(what(topic));
             assert_eq!(token.len(), 87);
@@ -134,7 +134,7 @@ mod tests {
 
     #[test]
     fn tampered_foreign_and_malformed_tokens_are_refused() {
-        let key = key(7);
+        let key = key_of(7);
         let token = key.sign(what(Topic::DailySummary));
         // Every single flipped bit of the decoded token is refused.
         let bytes = URL_SAFE_NO_PAD.decode(&token).unwrap();
@@ -160,7 +160,7 @@ mod tests {
         other_kind[32] = 2;
         assert_eq!(key.verify(&URL_SAFE_NO_PAD.encode(&other_kind)), None);
         // Made with another key, truncated, not base64url.
-        assert_eq!(key(8).verify(&token), None);
+        assert_eq!(key_of(8).verify(&token), None);
         assert_eq!(key.verify(&token[..80]), None);
         assert_eq!(key.verify("not a token!"), None);
         assert_eq!(key.verify(""), None);
