@@ -153,7 +153,8 @@ async fn smtp_server(tls: &str, certificate: &Certificate) -> SmtpServer {
         .args(["--user", "findash", "--password", PASSWORD])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        // Kept next to the messages for a failing test to be read after the fact.
+        .stderr(std::fs::File::create(dir.path().join("server.log")).unwrap())
         .kill_on_drop(true)
         .spawn()
         .unwrap();

@@ -14,7 +14,7 @@ use findash_schema::email::{self, OutboxEmail, OutboxStatus};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::transport::{Delivered, SendError};
+use super::transport::{Delivered, SEND_DEADLINE, SendError};
 use super::{Mailer, message, topic_of};
 
 /// Sends outbox email `outbox_id` of the job's tenant.
@@ -31,6 +31,9 @@ enum Next {
     Done(&'static str),
     Send(Box<OutboxEmail>),
 }
+
+// An attempt must outlive the transport's own deadline by enough to write its outcome.
+const _: () = assert!(SEND_DEADLINE.as_secs() + 30 <= SendEmail::TIMEOUT.as_secs());
 
 impl Job for SendEmail {
     const KIND: &'static str = "send_email";

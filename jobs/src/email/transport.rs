@@ -19,8 +19,15 @@ use url::Url;
 
 use crate::EmailConfig;
 
-/// How long one SMTP command may take.
-const SMTP_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long opening the TCP connection may take. lettre's async transport applies its timeout
+/// to the connect only: the TLS handshake and every reply after it would wait forever on a
+/// server that stops answering, hence [`SEND_DEADLINE`].
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long handing over one message may take in all: connect, TLS handshake, login, every
+/// reply. Well under `send_email`'s job timeout, so an attempt always ends with its outcome
+/// written to the outbox row rather than cut off while the row says `sending`.
+pub const SEND_DEADLINE: Duration = Duration::from_secs(60);
 
 /// Why the email configuration cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -208,7 +215,7 @@ impl Transport {
         let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&target.host)
             .port(target.port)
             .tls(tls)
-            .timeout(Some(SMTP_TIMEOUT));
+            .timeout(Some(CONNECT_TIMEOUT));
         if let Some((user, password)) = target.credentials.clone() {
             builder = builder.credentials(Credentials::new(user, password));
         }
@@ -221,15 +228,22 @@ impl Transport {
     /// Hands `message` over.
     pub async fn send(&self, message: &Message) -> Result<Delivered, SendError> {
         match self {
-            Transport::Smtp { transport, server } => match transport.send(message.clone()).await {
-                Ok(_) => Ok(Delivered::Smtp),
-                Err(e) if e.is_permanent() => Err(SendError::Permanent(format!(
-                    "the SMTP server {server} refused the message: {e}"
-                ))),
-                Err(e) => Err(SendError::Transient(format!(
-                    "sending through the SMTP server {server} failed: {e}"
-                ))),
-            },
+            Transport::Smtp { transport, server } => {
+                let sent = tokio::time::timeout(SEND_DEADLINE, transport.send(message.clone()));
+                match sent.await {
+                    Ok(Ok(_)) => Ok(Delivered::Smtp),
+                    Ok(Err(e)) if e.is_permanent() => Err(SendError::Permanent(format!(
+                        "the SMTP server {server} refused the message: {e}"
+                    ))),
+                    Ok(Err(e)) => Err(SendError::Transient(format!(
+                        "sending through the SMTP server {server} failed: {e}"
+                    ))),
+                    Err(_) => Err(SendError::Transient(format!(
+                        "the SMTP server {server} did not finish the exchange within {} s",
+                        SEND_DEADLINE.as_secs()
+                    ))),
+                }
+            }
             Transport::File { transport, dir } => {
                 tokio::fs::create_dir_all(dir).await.map_err(|e| {
                     SendError::Transient(format!("cannot create {}: {e}", dir.display()))

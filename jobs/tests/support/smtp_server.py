@@ -41,7 +41,9 @@ def authenticator(user, password):
             and auth_data.login.decode() == user
             and auth_data.password.decode() == password
         )
-        return AuthResult(success=ok)
+        # `handled=False` makes aiosmtpd answer a refusal with "535 5.7.8"; with its default
+        # (`handled=True`) it answers nothing at all and the client waits for a reply forever.
+        return AuthResult(success=ok, handled=False)
 
     return check
 
