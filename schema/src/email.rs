@@ -213,15 +213,17 @@ struct PreferenceRow {
     alerts: bool,
 }
 
-/// `user`'s preferences (the defaults when none are stored).
-pub fn preferences(scope: &mut TenantConn<'_>, user: UserId) -> QueryResult<Preferences> {
+/// `user`'s preferences (the defaults when none are stored); `None` when the scope's tenant
+/// has no such user.
+pub fn preferences(scope: &mut TenantConn<'_>, user: UserId) -> QueryResult<Option<Preferences>> {
     let row: Option<PreferenceRow> = diesel::sql_query(
-        "SELECT daily_summary, alerts FROM notification_preferences WHERE user_id = $1",
+        "SELECT coalesce(p.daily_summary, true) AS daily_summary, coalesce(p.alerts, true) AS alerts \
+         FROM users u LEFT JOIN notification_preferences p ON p.user_id = u.id WHERE u.id = $1",
     )
     .bind::<SqlUuid, _>(user)
     .get_result(scope.conn())
     .optional()?;
-    Ok(row.map_or(Preferences::DEFAULT, |r| Preferences {
+    Ok(row.map(|r| Preferences {
         daily_summary: r.daily_summary,
         alerts: r.alerts,
     }))

@@ -255,7 +255,7 @@ fn email_transport_settings_are_checked_without_echoing_credentials() {
     assert!(config.jobs.email.smtp_url.is_none());
     assert_eq!(
         config.jobs.email.file_dir,
-        std::path::PathBuf::from("var/mail")
+        PathBuf::from("var/mail")
     );
     assert!(config.jobs.email.allow_plaintext);
     let config = load(&[
@@ -265,7 +265,7 @@ fn email_transport_settings_are_checked_without_echoing_credentials() {
     assert!(config.jobs.email.smtp_url.is_some());
     assert_eq!(
         config.jobs.email.file_dir,
-        std::path::PathBuf::from("/tmp/findash-mail")
+        PathBuf::from("/tmp/findash-mail")
     );
 
     // A plain relay is refused when deployed, and so are a missing CA file and an unknown option.

@@ -129,7 +129,7 @@ impl SmtpTarget {
                 }
             }
         }
-        if url.path().trim_matches('/') != "" {
+        if !url.path().trim_matches('/').is_empty() {
             return Err(bad("must not have a path"));
         }
         let port = url.port().unwrap_or(match mode {
