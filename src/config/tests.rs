@@ -253,10 +253,7 @@ fn email_transport_settings_are_checked_without_echoing_credentials() {
     // Development without SMTP_URL writes files under var/mail.
     let config = load(&[]);
     assert!(config.jobs.email.smtp_url.is_none());
-    assert_eq!(
-        config.jobs.email.file_dir,
-        PathBuf::from("var/mail")
-    );
+    assert_eq!(config.jobs.email.file_dir, PathBuf::from("var/mail"));
     assert!(config.jobs.email.allow_plaintext);
     let config = load(&[
         ("SMTP_URL", "smtp://127.0.0.1:2525?tls=none"),
