@@ -1,3 +1,5 @@
+use std::path::PathBuf;
+
 use secrecy::SecretString;
 use url::Url;
 
@@ -47,9 +49,19 @@ pub struct ProvidersConfig {
 /// Outgoing email.
 #[derive(Debug, Clone)]
 pub struct EmailConfig {
-    /// `SMTP_URL` (`smtp://` STARTTLS or `smtps://` TLS, with credentials); required when
-    /// deployed. Development without it will use a file transport (the email issue).
+    /// `SMTP_URL`: `smtp://user:pass@host:587` (STARTTLS required), `smtps://user:pass@host:465`
+    /// (TLS from the first byte), or, outside staging and production only,
+    /// `smtp://host:25?tls=none` for a plain local relay. Required when deployed; without it
+    /// development and tests write `.eml` files to `file_dir`.
     pub smtp_url: Option<SecretString>,
+    /// Whether `SMTP_URL` may say `tls=none` (development and test only).
+    pub allow_plaintext: bool,
+    /// `SMTP_CA_FILE`: PEM certificates trusted besides the public roots (a private relay).
+    pub ca_file: Option<PathBuf>,
+    /// `EMAIL_FILE_DIR`: where the file transport writes (`var/mail` by default).
+    pub file_dir: PathBuf,
     /// `EMAIL_FROM`: the sender mailbox, e.g. `FinDash <no-reply@example.com>`.
     pub from: String,
+    /// `PUBLIC_BASE_URL`: where unsubscribe links point.
+    pub public_base_url: Url,
 }

@@ -9,6 +9,7 @@ pub mod categorize;
 mod config;
 pub mod credentials;
 pub mod dq;
+pub mod email;
 pub mod forecast;
 pub mod money;
 pub mod pipeline;
@@ -21,16 +22,26 @@ pub mod webhooks;
 
 pub use config::{EmailConfig, JobsConfig, ProviderCredentials, ProvidersConfig};
 
+/// Why the job types cannot be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error(transparent)]
+    Credentials(#[from] credentials::CredentialError),
+    #[error(transparent)]
+    Email(#[from] email::EmailSetupError),
+}
+
 /// Every job type of this build, with what they need, for every role: workers run them, the
 /// dispatcher and the scheduler need to know which kinds exist, and the CLI and API validate
-/// payloads with them.
-pub fn registry(
-    config: &JobsConfig,
-) -> Result<findash_engine::Registry, credentials::CredentialError> {
+/// payloads with them. The unsubscribe key is there for the web layer's unsubscribe page too.
+pub fn registry(config: &JobsConfig) -> Result<findash_engine::Registry, SetupError> {
     let sealer = credentials::Sealer::new(
         &config.providers.encryption_key,
         &config.providers.encryption_keys_previous,
     )?;
+    let unsubscribe = email::UnsubscribeKey::derive(&config.providers.encryption_key)
+        .map_err(email::EmailSetupError::from)?;
+    let mailer = email::Mailer::new(&config.email, unsubscribe.clone())?;
     Ok(
         findash_engine::builtin::register(findash_engine::Registry::new())
             .register::<sync::SyncConnection>()
@@ -44,10 +55,15 @@ pub fn registry(
             .register::<pipeline::DailyPipeline>()
             .register::<forecast::Forecast>()
             .register::<forecast::ForecastAll>()
+            .register::<email::DailySummary>()
+            .register::<email::DailySummaryAll>()
+            .register::<email::SendEmail>()
             .provide(providers::Providers::new(config.providers.clone()))
             .provide(sealer)
             .provide(forecast::ForecastSettings {
                 horizon_days: config.forecast_horizon_days,
-            }),
+            })
+            .provide(mailer)
+            .provide(unsubscribe),
     )
 }

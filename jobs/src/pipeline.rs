@@ -92,7 +92,7 @@ pub fn spec(day: NaiveDate, trigger: Trigger) -> WorkflowSpec {
             ),
             step(
                 "summary",
-                "daily_summary",
+                crate::email::DailySummary::KIND,
                 json!({ "date": yesterday }),
                 &[],
                 &["forecast"],

@@ -42,7 +42,11 @@ pub fn config(base: &str) -> JobsConfig {
         },
         email: EmailConfig {
             smtp_url: None,
+            allow_plaintext: true,
+            ca_file: None,
+            file_dir: std::env::temp_dir().join("findash-test-mail"),
             from: "FinDash <test@findash.local>".to_owned(),
+            public_base_url: Url::parse("http://127.0.0.1:8080/").expect("a literal URL"),
         },
         forecast_horizon_days: crate::forecast::DEFAULT_HORIZON_DAYS,
     }

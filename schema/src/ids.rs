@@ -93,3 +93,7 @@ uuid_id!(
     /// A payment provider's account linked to a tenant (`payment_accounts`).
     PaymentAccountId
 );
+uuid_id!(
+    /// An email in the outbox (`email_outbox`).
+    OutboxId
+);

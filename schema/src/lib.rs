@@ -25,9 +25,11 @@ pub mod categories;
 pub mod connections;
 pub mod dashboard;
 pub mod dq;
+pub mod email;
 pub mod forecasts;
 pub mod rates;
 pub mod revenue;
+pub mod summary;
 pub mod sync;
 pub mod tenants;
 pub mod users;
@@ -42,5 +44,6 @@ pub use db::{
 };
 pub use error::DbError;
 pub use ids::{
-    AccountId, ConnectionId, JobId, PaymentAccountId, TenantId, UserId, WebhookId, WorkflowRunId,
+    AccountId, ConnectionId, JobId, OutboxId, PaymentAccountId, TenantId, UserId, WebhookId,
+    WorkflowRunId,
 };

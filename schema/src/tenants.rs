@@ -83,3 +83,23 @@ pub fn ensure(sys: &mut SystemConn<'_>, new: &NewTenant<'_>) -> QueryResult<(Ten
         .get_result(sys.conn())?;
     Ok((tenant, inserted == 1))
 }
+
+#[derive(QueryableByName)]
+struct Yesterday {
+    #[diesel(sql_type = diesel::sql_types::Uuid)]
+    id: TenantId,
+    #[diesel(sql_type = diesel::sql_types::Date)]
+    day: chrono::NaiveDate,
+}
+
+/// Every active tenant with the day before today in its own time zone.
+pub fn active_yesterdays(
+    sys: &mut SystemConn<'_>,
+) -> QueryResult<Vec<(TenantId, chrono::NaiveDate)>> {
+    let rows: Vec<Yesterday> = diesel::sql_query(
+        "SELECT id, (now() AT TIME ZONE time_zone)::date - 1 AS day FROM tenants \
+         WHERE status = 'active' ORDER BY created_at, id",
+    )
+    .load(sys.conn())?;
+    Ok(rows.into_iter().map(|r| (r.id, r.day)).collect())
+}

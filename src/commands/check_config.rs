@@ -17,6 +17,8 @@ const PLAIN: &[&str] = &[
     "BELVO_BASE_URL",
     "PLUGGY_BASE_URL",
     "OPENFINANCE_BASE_URL",
+    "SMTP_CA_FILE",
+    "EMAIL_FILE_DIR",
     "EMAIL_FROM",
     "ADMIN_EMAIL",
     "RUST_LOG",
@@ -77,6 +79,14 @@ fn plain_value(config: &Config, var: &str) -> String {
             .map(|u| without_password(u.as_str()))
             .unwrap_or_default(),
         "EMAIL_FROM" => config.jobs.email.from.clone(),
+        "SMTP_CA_FILE" => config
+            .jobs
+            .email
+            .ca_file
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default(),
+        "EMAIL_FILE_DIR" => config.jobs.email.file_dir.display().to_string(),
         "ADMIN_EMAIL" => config.admin.email.clone(),
         "RUST_LOG" => std::env::var("RUST_LOG").unwrap_or_default(),
         _ => String::new(),

@@ -431,6 +431,15 @@ impl<'a> Reader<'a> {
         Some(SecretString::from(String::from(url)))
     }
 
+    /// An optional file that must exist (read by the process later).
+    pub(super) fn existing_file(&mut self, var: &'static str) -> Option<std::path::PathBuf> {
+        let path = std::path::PathBuf::from(self.get(var)?.trim());
+        if !path.is_file() {
+            self.problem(var, format!("{} is not a readable file", path.display()));
+        }
+        Some(path)
+    }
+
     /// A mailbox such as `FinDash <no-reply@example.com>` or a bare address.
     pub(super) fn mailbox(&mut self, var: &'static str, default: Option<&str>) -> String {
         let value = match (self.get(var), default) {

@@ -11,7 +11,7 @@ mod rules;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -67,6 +67,8 @@ pub const VARIABLES: &[&str] = &[
     "OPENFINANCE_BASE_URL",
     "ECB_BASE_URL",
     "SMTP_URL",
+    "SMTP_CA_FILE",
+    "EMAIL_FILE_DIR",
     "EMAIL_FROM",
     "ADMIN_EMAIL",
     "ADMIN_PASSWORD",
@@ -294,15 +296,7 @@ impl Config {
             encryption_keys_previous,
         };
 
-        let email = EmailConfig {
-            smtp_url: r
-                .required_url("SMTP_URL", None, &["smtp", "smtps"])
-                .map(secret_url_of),
-            from: r.mailbox(
-                "EMAIL_FROM",
-                (!deployed).then_some("FinDash <no-reply@findash.local>"),
-            ),
-        };
+        let email = email_config(&mut r, deployed, &public_base_url);
 
         let forecast_horizon_days = r.parse_in(
             "FORECAST_HORIZON_DAYS",
@@ -416,6 +410,32 @@ fn dashboard_origin(r: &mut Reader<'_>, deployed: bool) -> Option<String> {
         return None;
     }
     Some(origin)
+}
+
+/// `SMTP_URL` (checked as the transport will read it, without echoing it), `SMTP_CA_FILE`,
+/// `EMAIL_FILE_DIR`, `EMAIL_FROM`.
+fn email_config(r: &mut Reader<'_>, deployed: bool, public_base_url: &Url) -> EmailConfig {
+    let smtp_url = r.required_url("SMTP_URL", None, &["smtp", "smtps"]);
+    if let Some(url) = &smtp_url
+        && let Err(e) = findash_jobs::email::transport::SmtpTarget::parse(url.as_str(), !deployed)
+    {
+        r.problem(
+            "SMTP_URL",
+            e.to_string().trim_start_matches("SMTP_URL ").to_owned(),
+        );
+    }
+    let ca_file = r.existing_file("SMTP_CA_FILE");
+    EmailConfig {
+        smtp_url: smtp_url.map(secret_url_of),
+        allow_plaintext: !deployed,
+        ca_file,
+        file_dir: r.parse("EMAIL_FILE_DIR", PathBuf::from("var/mail")),
+        from: r.mailbox(
+            "EMAIL_FROM",
+            (!deployed).then_some("FinDash <no-reply@findash.local>"),
+        ),
+        public_base_url: public_base_url.clone(),
+    }
 }
 
 fn engine_config(r: &mut Reader<'_>, deployed: bool, env: Environment) -> EngineConfig {

@@ -261,3 +261,42 @@ fn forecast_horizon_is_a_day_count_within_two_years() {
         assert_eq!(named, ["FORECAST_HORIZON_DAYS"], "{bad}");
     }
 }
+
+#[test]
+fn email_transport_settings_are_checked_without_echoing_credentials() {
+    // Development without SMTP_URL writes files under var/mail.
+    let config = load(&[]);
+    assert!(config.jobs.email.smtp_url.is_none());
+    assert_eq!(config.jobs.email.file_dir, PathBuf::from("var/mail"));
+    assert!(config.jobs.email.allow_plaintext);
+    let config = load(&[
+        ("SMTP_URL", "smtp://127.0.0.1:2525?tls=none"),
+        ("EMAIL_FILE_DIR", "/tmp/findash-mail"),
+    ]);
+    assert!(config.jobs.email.smtp_url.is_some());
+    assert_eq!(
+        config.jobs.email.file_dir,
+        PathBuf::from("/tmp/findash-mail")
+    );
+
+    // A plain relay is refused when deployed, and so are a missing CA file and an unknown option.
+    let mut env = production();
+    env.retain(|(k, _)| *k != "SMTP_URL");
+    env.extend([
+        (
+            "SMTP_URL",
+            "smtp://mailer:hunter2@relay.internal:25?tls=none",
+        ),
+        ("SMTP_CA_FILE", "/nonexistent/ca.pem"),
+    ]);
+    let found = problems(&env);
+    let named: BTreeSet<&str> = found.iter().map(|p| p.var).collect();
+    assert_eq!(named, ["SMTP_CA_FILE", "SMTP_URL"].into(), "{found:?}");
+    assert!(!Problems(found).to_string().contains("hunter2"));
+    let found = problems(&[("SMTP_URL", "smtp://relay.internal?tls=sometimes")]);
+    assert_eq!(found[0].var, "SMTP_URL");
+    let mut env = production();
+    env.retain(|(k, _)| *k != "SMTP_URL");
+    env.push(("SMTP_URL", "smtp://mailer:pw@smtp.example.com:587"));
+    assert!(!load(&env).jobs.email.allow_plaintext);
+}

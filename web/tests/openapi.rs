@@ -41,11 +41,15 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/jobs/{id}"),
     ("post", "/api/v1/jobs/{id}/cancel"),
     ("post", "/api/v1/jobs/{id}/retry"),
+    ("get", "/api/v1/notifications"),
+    ("put", "/api/v1/notifications"),
     ("get", "/api/v1/webhooks"),
     ("post", "/api/v1/webhooks/{id}/replay"),
     ("post", "/webhooks/stripe"),
     ("post", "/webhooks/qstash/{kind}"),
     ("post", "/webhooks/mercadopago"),
+    ("get", "/email/unsubscribe"),
+    ("post", "/email/unsubscribe"),
 ];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -34,6 +34,9 @@ pub enum SystemTask {
     Webhooks,
     /// Gauges read at scrape time across tenants (each account's data age).
     Metrics,
+    /// Email: turning a preference off from a verified unsubscribe link, whose tenant is known
+    /// only from the link.
+    Email,
 }
 
 impl SystemTask {
@@ -49,6 +52,7 @@ impl SystemTask {
             SystemTask::Rates => "rates",
             SystemTask::Metrics => "metrics",
             SystemTask::Webhooks => "webhooks",
+            SystemTask::Email => "email",
         }
     }
 }

@@ -12,6 +12,7 @@ mod health;
 mod jobs;
 mod limit;
 mod metrics;
+mod notifications;
 pub mod openapi;
 pub mod request_id;
 mod webhooks;
@@ -146,6 +147,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             resource("/webhooks/mercadopago", "POST").post(crate::webhooks::mercadopago::receive),
         )
         .service(
+            resource("/email/unsubscribe", "GET, POST")
+                .get(notifications::confirm)
+                .post(notifications::unsubscribe),
+        )
+        .service(
             web::scope("/api/v1")
                 .service(resource("/openapi.json", "GET").get(openapi::document))
                 .service(resource("/docs", "GET").get(docs::page))
@@ -172,6 +178,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .service(resource("/jobs/{id}", "GET").get(jobs::show))
                 .service(resource("/jobs/{id}/cancel", "POST").post(jobs::cancel))
                 .service(resource("/jobs/{id}/retry", "POST").post(jobs::retry))
+                .service(
+                    resource("/notifications", "GET, PUT")
+                        .get(notifications::show)
+                        .put(notifications::replace),
+                )
                 .service(resource("/webhooks", "GET").get(webhooks::list))
                 .service(resource("/webhooks/{id}/replay", "POST").post(webhooks::replay)),
         );
@@ -258,7 +269,7 @@ async fn not_found(req: HttpRequest) -> Result<actix_web::HttpResponse, ApiError
 /// browser origin may call the API.
 fn cors(origin: Option<&str>) -> actix_cors::Cors {
     let cors = actix_cors::Cors::default()
-        .allowed_methods(["GET", "POST"])
+        .allowed_methods(["GET", "POST", "PUT"])
         .allowed_headers([
             header::AUTHORIZATION,
             header::CONTENT_TYPE,

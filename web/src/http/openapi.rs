@@ -7,7 +7,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::dashboard::{cards, expenses, export, findings, forecast, revenue, summary};
-use super::{accounts, docs, error, health, jobs, metrics, webhooks};
+use super::{accounts, docs, error, health, jobs, metrics, notifications, webhooks};
 use crate::webhooks as receivers;
 
 #[derive(OpenApi)]
@@ -36,6 +36,10 @@ use crate::webhooks as receivers;
         jobs::show,
         jobs::cancel,
         jobs::retry,
+        notifications::show,
+        notifications::replace,
+        notifications::confirm,
+        notifications::unsubscribe,
         webhooks::list,
         webhooks::replay,
         receivers::stripe::receive,
@@ -52,6 +56,7 @@ use crate::webhooks as receivers;
     tags(
         (name = "dashboard", description = "What the dashboard shows: summary, accounts and transactions, revenue, expenses, cards, forecast, data-quality findings, CSV export. Aggregates are cached per tenant (`X-Cache`: hit, miss or bypass) and invalidated by the jobs that change them."),
         (name = "jobs", description = "Start, inspect, cancel and retry jobs"),
+        (name = "notifications", description = "Which emails the calling user receives, and the unsubscribe page an email's link opens (no bearer token: the link's signed token names the user and can only turn email off)"),
         (name = "webhooks", description = "Receivers for Stripe, Upstash QStash and Mercado Pago (no bearer token: each delivery is verified by its sender's signature over the raw body), and the tenant's inbox with replay"),
         (name = "operations", description = "Probes, metrics and this document"),
     ),
@@ -95,10 +100,13 @@ impl Modify for ServerErrors {
         };
         for (path, item) in openapi.paths.paths.iter_mut() {
             let api = path.starts_with("/api/v1/") && !path.starts_with("/api/v1/docs");
-            if !api && !path.starts_with("/webhooks/") {
+            if !api && !path.starts_with("/webhooks/") && !path.starts_with("/email/") {
                 continue;
             }
-            for operation in [&mut item.get, &mut item.post].into_iter().flatten() {
+            for operation in [&mut item.get, &mut item.post, &mut item.put]
+                .into_iter()
+                .flatten()
+            {
                 let responses = &mut operation.responses.responses;
                 responses
                     .entry("500".to_owned())
