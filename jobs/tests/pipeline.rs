@@ -34,7 +34,7 @@ fn steps(conn: &mut diesel::PgConnection, tenant: TenantId) -> Vec<String> {
     sql::texts(
         conn,
         &format!(
-            "SELECT regexp_replace(s.step, '^sync:.*$', 'sync:' || c.display_name) || ' ' || s.state AS value \
+            "SELECT CASE WHEN c.id IS NULL THEN s.step ELSE 'sync:' || c.display_name END || ' ' || s.state AS value \
              FROM workflow_steps s JOIN workflow_runs r ON r.id = s.run_id \
              LEFT JOIN provider_connections c ON s.step = 'sync:' || c.id \
              WHERE r.tenant_id = '{tenant}' ORDER BY 1"
@@ -71,7 +71,13 @@ async fn one_run_per_tenant_goes_past_a_failed_connection_and_stops_at_critical_
     // for good at once).
     let a = common::tenant(&t, "alpha");
     user(&mut conn, a, "ana@alpha.test");
-    common::connection(&t, a, "sandbox", "books", &json!({ "seed": 5, "history_days": 120 }));
+    common::connection(
+        &t,
+        a,
+        "sandbox",
+        "books",
+        &json!({ "seed": 5, "history_days": 120 }),
+    );
     common::connection(&t, a, "openfinance", "bank-a", &json!({}));
     exec(
         &mut conn,
@@ -94,7 +100,10 @@ async fn one_run_per_tenant_goes_past_a_failed_connection_and_stops_at_critical_
 
     let first = common::run_once(&t, None, &DailyPipeline {}).await;
     assert_eq!(first.state, "succeeded", "{first:?}");
-    assert_eq!(first.result.unwrap(), json!({ "started": 2, "existing": 0 }));
+    assert_eq!(
+        first.result.unwrap(),
+        json!({ "started": 2, "existing": 0 })
+    );
     wait_finished(&mut conn, 2).await;
 
     // A: the failed connection is failed, everything else ran, once.
@@ -141,7 +150,9 @@ async fn one_run_per_tenant_goes_past_a_failed_connection_and_stops_at_critical_
     assert_eq!(
         sql::count(
             &mut conn,
-            &format!("SELECT count(*) AS n FROM forecasts WHERE tenant_id = '{a}' AND account_id IS NULL")
+            &format!(
+                "SELECT count(*) AS n FROM forecasts WHERE tenant_id = '{a}' AND account_id IS NULL"
+            )
         ),
         1
     );
@@ -186,7 +197,9 @@ async fn one_run_per_tenant_goes_past_a_failed_connection_and_stops_at_critical_
     assert_eq!(
         sql::count(
             &mut conn,
-            &format!("SELECT count(*) AS n FROM jobs WHERE tenant_id = '{b}' AND kind = 'forecast'")
+            &format!(
+                "SELECT count(*) AS n FROM jobs WHERE tenant_id = '{b}' AND kind = 'forecast'"
+            )
         ),
         0,
         "a blocked step never runs"
@@ -201,7 +214,10 @@ async fn one_run_per_tenant_goes_past_a_failed_connection_and_stops_at_critical_
 
     // The same day again: both runs exist, nothing new starts.
     let again = common::run_once(&t, None, &DailyPipeline {}).await;
-    assert_eq!(again.result.unwrap(), json!({ "started": 0, "existing": 2 }));
+    assert_eq!(
+        again.result.unwrap(),
+        json!({ "started": 0, "existing": 2 })
+    );
     assert_eq!(
         sql::count(&mut conn, "SELECT count(*) AS n FROM workflow_runs"),
         2

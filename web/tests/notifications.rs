@@ -160,16 +160,25 @@ async fn a_user_reads_and_replaces_only_their_own_preferences() {
     assert_eq!(body, json!({"daily_summary": false, "alerts": true}));
     assert_eq!(stored(&t, alice), "false|true");
 
-    // Unknown fields, wrong types, missing fields, malformed JSON: 400 and nothing changes.
-    for bad in [
-        r#"{"daily_summary": true, "alerts": true, "weekly": true}"#,
-        r#"{"daily_summary": "yes", "alerts": true}"#,
-        r#"{"daily_summary": true}"#,
-        r#"[true, true]"#,
-        r#"{"daily_summary": true,"#,
+    // Unknown fields, wrong types, missing fields: 422; malformed JSON: 400; nothing changes.
+    for (bad, expected) in [
+        (
+            r#"{"daily_summary": true, "alerts": true, "weekly": true}"#,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            r#"{"daily_summary": "yes", "alerts": true}"#,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            r#"{"daily_summary": true}"#,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (r#"[true, true]"#, StatusCode::UNPROCESSABLE_ENTITY),
+        (r#"{"daily_summary": true,"#, StatusCode::BAD_REQUEST),
     ] {
         let (status, body) = call(&service, put(&as_alice, bad)).await;
-        assert_error(status, &body, StatusCode::BAD_REQUEST);
+        assert_error(status, &body, expected);
         assert_eq!(stored(&t, alice), "false|true", "{bad}");
     }
     let (status, body) = call(

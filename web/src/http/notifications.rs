@@ -43,7 +43,8 @@ pub async fn show(state: web::Data<AppState>, caller: Caller) -> Result<HttpResp
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The stored preferences", body = Preferences),
-        (status = 400, description = "Not JSON of this shape: a field missing, unknown or of the wrong type", body = ErrorBody),
+        (status = 400, description = "The body is not JSON", body = ErrorBody),
+        (status = 422, description = "JSON of another shape: a field missing, unknown or of the wrong type", body = ErrorBody),
         (status = 401, description = "No valid bearer token", body = ErrorBody),
         (status = 403, description = "The token names no user of its tenant", body = ErrorBody),
         (status = 413, description = "Body over 256 KiB", body = ErrorBody),
@@ -68,8 +69,9 @@ pub async fn replace(
     Ok(HttpResponse::Ok().json(preferences))
 }
 
-/// The body of a `PUT`: exactly both fields, both booleans. Anything else is a request this
-/// route cannot read (400), never partly applied.
+/// The body of a `PUT`: exactly both fields, both booleans, never partly applied. Like every
+/// JSON route: a body that is not JSON is 400, JSON of another shape (a field missing, unknown or
+/// of the wrong type) is 422.
 fn read_preferences(
     req: &HttpRequest,
     body: Result<web::Bytes, actix_web::Error>,
@@ -99,12 +101,14 @@ fn read_preferences(
         return Err(ApiError::payload_too_large(JSON_LIMIT));
     }
     let shape = |detail: &dyn std::fmt::Display| {
-        ApiError::bad_request(format!(
+        ApiError::invalid(format!(
             "the body must be {{\"daily_summary\": bool, \"alerts\": bool}}: {detail}"
         ))
     };
     // Through `Value` first: serde would also read the struct from an array of its fields.
-    match serde_json::from_slice(&body).map_err(|e| shape(&e))? {
+    let value: serde_json::Value = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::bad_request(format!("the JSON body cannot be read: {e}")))?;
+    match value {
         object @ serde_json::Value::Object(_) => {
             serde_json::from_value(object).map_err(|e| shape(&e))
         }
