@@ -224,3 +224,17 @@ async fn one_run_per_tenant_goes_past_a_failed_connection_and_stops_at_critical_
     );
     common::finish(t, running).await;
 }
+
+#[test]
+fn every_built_in_schedule_has_its_job_type_in_this_build() {
+    let registry =
+        findash_jobs::registry(&findash_jobs::testing::config("http://127.0.0.1:9/")).unwrap();
+    let schedules = findash_engine::cron::default_schedules();
+    assert_eq!(schedules.len(), 6);
+    for schedule in schedules {
+        assert!(
+            registry.get(&schedule.job_kind).is_some(),
+            "{schedule}: no job type, so the scheduler would leave it off"
+        );
+    }
+}

@@ -29,6 +29,8 @@ fn books(conn: &mut diesel::PgConnection, t: TenantId, slug: &str) {
         conn,
         &format!(
             "INSERT INTO categories (tenant_id, slug, name, kind) VALUES ('{t}', 'food', 'Food {slug}', 'expense'); \
+             WITH u AS (INSERT INTO users (tenant_id, email, role) VALUES ('{t}', '{slug}@isolation.test', 'admin') RETURNING id) \
+               INSERT INTO notification_preferences (tenant_id, user_id, alerts) SELECT '{t}', id, true FROM u; \
              INSERT INTO provider_connections (tenant_id, provider, external_id, display_name, last_successful_sync_at) \
                VALUES ('{t}', 'sandbox', 'bank', 'Bank {slug}', now()); \
              INSERT INTO accounts (tenant_id, connection_id, external_id, kind, name, institution, currency, \
@@ -129,7 +131,8 @@ async fn no_route_shows_or_touches_another_tenants_data() {
                    SELECT j::text AS x FROM jobs j WHERE tenant_id = '{b}' \
                    UNION ALL SELECT t::text FROM transactions t WHERE tenant_id = '{b}' \
                    UNION ALL SELECT a::text FROM accounts a WHERE tenant_id = '{b}' \
-                   UNION ALL SELECT w::text FROM webhook_inbox w WHERE tenant_id = '{b}') s"
+                   UNION ALL SELECT w::text FROM webhook_inbox w WHERE tenant_id = '{b}' \
+                   UNION ALL SELECT n::text FROM notification_preferences n WHERE tenant_id = '{b}') s"
             ),
         )
     };
@@ -290,6 +293,25 @@ async fn no_route_shows_or_touches_another_tenants_data() {
         ),
     ];
 
+    // The token's subject (`user-1`) is no user of A's: preferences are refused, and B's
+    // users' preferences (the fingerprint) stay as they are.
+    let mut probes = probes;
+    probes.extend([
+        (
+            "get",
+            "/api/v1/notifications",
+            vec![get("/api/v1/notifications".into(), 403, "")],
+        ),
+        (
+            "put",
+            "/api/v1/notifications",
+            vec![post(
+                "/api/v1/notifications".into(),
+                Some(json!({ "daily_summary": false, "alerts": false })),
+                403,
+            )],
+        ),
+    ]);
     let probed: BTreeSet<(String, String)> = probes
         .iter()
         .map(|(m, p, _)| ((*m).to_owned(), (*p).to_owned()))
@@ -312,7 +334,11 @@ async fn no_route_shows_or_touches_another_tenants_data() {
     // B asks first, so every cached view holds an entry of B's that A's requests could be served.
     for (_, _, requests) in &probes {
         for (uri, body, _, _) in requests {
-            if body.is_none() && !uri.contains("/jobs") && !uri.ends_with("/replay") {
+            if body.is_none()
+                && !uri.contains("/jobs")
+                && !uri.ends_with("/replay")
+                && !uri.ends_with("/notifications")
+            {
                 let uri = uri.replace(&our_account, &their_account);
                 let res = test::call_service(&service, common::get_as(&uri, b, Role::Admin)).await;
                 assert!(res.status().is_success(), "{uri} for B: {}", res.status());
@@ -324,6 +350,9 @@ async fn no_route_shows_or_touches_another_tenants_data() {
     for (_, _, requests) in &probes {
         for (uri, body, expected, shows) in requests {
             let request = match body {
+                Some(body) if uri.ends_with("/notifications") => {
+                    TestRequest::put().uri(uri).set_json(body)
+                }
                 Some(body) => TestRequest::post().uri(uri).set_json(body),
                 None if uri.ends_with("/cancel")
                     || uri.ends_with("/retry")
@@ -363,7 +392,7 @@ async fn no_route_shows_or_touches_another_tenants_data() {
             answered += 1;
         }
     }
-    assert_eq!(answered, 22);
+    assert_eq!(answered, 24);
     assert_eq!(fingerprint(&mut conn), before, "B's rows changed");
     findash_engine::testing::delete_namespace(&t.namespace).await;
 }
