@@ -254,20 +254,22 @@ impl JobContext {
 }
 
 impl JobContext {
-    /// From a system job: enqueues one `job(tenant)` for every active tenant, with this job as
-    /// its trigger (the cron's `forecast_all`, `dq_all`, `daily_summary_all`). Each job's own idempotency key
+    /// From a system job: enqueues one `job(tenant, today)` for every active tenant (`today` in
+    /// the tenant's time zone), with this job as its trigger (the cron's `forecast_all`, `dq_all`, `daily_summary_all`). Each job's own idempotency key
     /// decides whether a rerun enqueues again. Returns how many jobs it enqueued or found.
     pub async fn enqueue_per_tenant<J, F>(&self, job: F) -> Result<usize, JobError>
     where
         J: Job,
-        F: Fn(TenantId) -> J + Send + 'static,
+        F: Fn(TenantId, chrono::NaiveDate) -> J + Send + 'static,
     {
+        self.system_only()?;
         let parent = self.inner.job_id;
         let enqueued = self
             .system_db(SystemTask::Jobs, move |sys| {
                 let mut total = 0;
                 for tenant in findash_schema::tenants::active_ids(sys)? {
-                    let row = NewJob::of(&job(tenant))?;
+                    let today = findash_schema::tenants::local_today(sys, tenant)?;
+                    let row = NewJob::of(&job(tenant, today))?;
                     // Caused by this job, named by the trigger: a tenant's job cannot have a
                     // system job as its parent (the ledger keeps lineage within a tenant).
                     let mut options =
@@ -297,6 +299,7 @@ impl JobContext {
             + Send
             + 'static,
     {
+        self.system_only()?;
         let registry = self.inner.services.registry.clone();
         let started = self
             .system_db(SystemTask::Jobs, move |sys| {
@@ -317,6 +320,20 @@ impl JobContext {
             .await?;
         self.inner.services.wake_dispatchers().await;
         Ok(started)
+    }
+}
+
+impl JobContext {
+    /// Work that acts on every tenant runs only as a system job: a tenant's job (enqueued through
+    /// a tenant's API, say) must not reach other tenants.
+    fn system_only(&self) -> Result<(), JobError> {
+        match self.inner.tenant {
+            None => Ok(()),
+            Some(_) => Err(JobError::permanent(anyhow::anyhow!(
+                "`{}` acts on every tenant and runs only as a system job (without a tenant)",
+                self.inner.kind
+            ))),
+        }
     }
 }
 

@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use chrono::{NaiveDate, Utc};
+use chrono::NaiveDate;
 use findash_engine::{Job, JobContext, JobError, JobResult, Queue};
 use findash_schema::dq;
 use serde::{Deserialize, Serialize};
@@ -18,7 +18,7 @@ use serde_json::json;
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DqCheck {
-    /// The day the checks look from (default today, UTC); with it, one run per day.
+    /// The day the checks look from (default the tenant's today); with it, one run per day.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub as_of: Option<NaiveDate>,
     /// End `blocked` when a critical finding is open (the pipeline's gate).
@@ -38,9 +38,14 @@ impl Job for DqCheck {
     }
 
     async fn run(self, ctx: JobContext) -> JobResult {
-        let day = self.as_of.unwrap_or_else(|| Utc::now().date_naive());
-        let (recorded, by_severity, blocking) = ctx
+        let as_of = self.as_of;
+        let (day, recorded, by_severity, blocking) = ctx
             .tenant_db(move |scope| {
+                dq::lock(scope)?;
+                let day = match as_of {
+                    Some(day) => day,
+                    None => findash_schema::tenants::local_today_in(scope)?,
+                };
                 let mut found = Vec::new();
                 for check in dq::CHECKS {
                     found.extend(dq::run(scope, check, day)?);
@@ -51,7 +56,7 @@ impl Job for DqCheck {
                 for f in &found {
                     *by_severity.entry(f.severity.clone()).or_default() += 1;
                 }
-                Ok((recorded, by_severity, dq::open_critical(scope)?))
+                Ok((day, recorded, by_severity, dq::open_critical(scope)?))
             })
             .await?;
         tracing::info!(
@@ -98,7 +103,7 @@ fn blocked_reason(blocking: &[dq::Blocking]) -> String {
     reason
 }
 
-/// The cron's `dq` schedule: one `dq_check` per active tenant, for today.
+/// The cron's `dq` schedule: one `dq_check` per active tenant, for its today.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DqAll {}
@@ -108,14 +113,13 @@ impl Job for DqAll {
     const QUEUE: Queue = Queue::Dq;
 
     async fn run(self, ctx: JobContext) -> JobResult {
-        let day = Utc::now().date_naive();
         let enqueued = ctx
-            .enqueue_per_tenant(move |_| DqCheck {
-                as_of: Some(day),
+            .enqueue_per_tenant(|_, today| DqCheck {
+                as_of: Some(today),
                 gate: false,
             })
             .await?;
-        Ok(json!({ "day": day, "tenants": enqueued }))
+        Ok(json!({ "tenants": enqueued }))
     }
 }
 

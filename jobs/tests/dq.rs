@@ -103,7 +103,61 @@ async fn checks_find_each_problem_once_resolve_it_and_the_gate_blocks_on_critica
         "{:?}",
         open(&mut conn)
     );
+    // Balances taken by a provider at the start of each (local) day, before that day's
+    // bookings: consistent under that reading, so nothing is found.
+    exec(
+        &mut conn,
+        &format!(
+            "INSERT INTO accounts (tenant_id, connection_id, external_id, kind, name, institution, currency) \
+             VALUES ('{tenant}', '{connection}', 'early-1', 'checking', 'Early', 'Sandbox Bank', 'BRL'), \
+                    ('{tenant}', '{connection}', 'quiet-1', 'checking', 'Quiet', 'Sandbox Bank', 'BRL')"
+        ),
+    );
+    let early = account(&mut conn, "early-1");
+    for (at, balance) in [
+        ("2026-04-10 05:00Z", 10_000),
+        ("2026-04-11 05:00Z", 9_500),
+        ("2026-04-12 05:00Z", 9_200),
+    ] {
+        exec(
+            &mut conn,
+            &format!(
+                "UPDATE accounts SET current_balance_minor = {balance}, balance_as_of = '{at}' WHERE id = '{early}'"
+            ),
+        );
+    }
+    exec(
+        &mut conn,
+        &format!(
+            "INSERT INTO transactions (tenant_id, account_id, external_id, booked_date, amount_minor, currency, description, status, raw) \
+             VALUES ('{tenant}', '{early}', 'e-1', '2026-04-10', -500, 'BRL', 'Bakery', 'posted', '{{}}'), \
+                    ('{tenant}', '{early}', 'e-2', '2026-04-11', -300, 'BRL', 'Bakery', 'posted', '{{}}')"
+        ),
+    );
+    exec(
+        &mut conn,
+        &format!("UPDATE accounts SET last_successful_sync_at = now() WHERE id = '{early}'"),
+    );
     let baseline = open(&mut conn);
+    let again = common::run_once(
+        &t,
+        Some(tenant),
+        &DqCheck {
+            as_of: day("2026-04-13"),
+            gate: true,
+        },
+    )
+    .await;
+    assert_eq!(again.attempt, "succeeded", "{again:?}");
+    assert_eq!(open(&mut conn), baseline);
+    // A balance stored by a pass that has not finished (its transactions are not in yet) is
+    // not judged.
+    exec(
+        &mut conn,
+        &format!(
+            "UPDATE accounts SET current_balance_minor = 1, balance_as_of = '2026-04-13 05:00Z' WHERE id = '{early}'"
+        ),
+    );
 
     // Every kind of problem, once.
     let checking = account(&mut conn, "checking");
@@ -161,6 +215,16 @@ async fn checks_find_each_problem_once_resolve_it_and_the_gate_blocks_on_critica
              VALUES ('{tenant}', '{stale}', 'usd-1', 'checking', 'Dollars', 'Pluggy Bank', 'USD')"
         ),
     );
+    // An account silent for 25 days that used to move every 3 days.
+    let quiet = account(&mut conn, "quiet-1");
+    exec(
+        &mut conn,
+        &format!(
+            "INSERT INTO transactions (tenant_id, account_id, external_id, booked_date, amount_minor, currency, description, status, raw) \
+             SELECT '{tenant}', '{quiet}', 'q-' || d, d, -100, 'BRL', 'Fee ' || d, 'posted', '{{}}' \
+             FROM generate_series(DATE '2026-01-01', DATE '2026-03-20', interval '3 days') AS d"
+        ),
+    );
     // Categories lost for the last month.
     exec(
         &mut conn,
@@ -177,6 +241,7 @@ async fn checks_find_each_problem_once_resolve_it_and_the_gate_blocks_on_critica
     expected.extend(
         [
             "absurd_amount critical transaction",
+            "account_gap warning account",
             "balance_continuity critical account",
             "currency_mismatch critical account",
             "future_dated warning account",
@@ -268,11 +333,11 @@ async fn checks_find_each_problem_once_resolve_it_and_the_gate_blocks_on_critica
         rows
     );
 
-    // Staler: the stale connection turns critical after 7 days.
+    // However stale, a connection is a warning: the other connections' data is still good.
     exec(
         &mut conn,
         &format!(
-            "UPDATE provider_connections SET created_at = now() - interval '8 days' WHERE id = '{stale}'"
+            "UPDATE provider_connections SET created_at = now() - interval '30 days' WHERE id = '{stale}'"
         ),
     );
     common::run_once(
@@ -284,7 +349,7 @@ async fn checks_find_each_problem_once_resolve_it_and_the_gate_blocks_on_critica
         },
     )
     .await;
-    assert!(open(&mut conn).contains(&"stale_sync critical connection".to_owned()));
+    assert!(open(&mut conn).contains(&"stale_sync warning connection".to_owned()));
 
     // Fixed: every problem goes away and its finding is resolved, not deleted.
     exec(
@@ -298,7 +363,7 @@ async fn checks_find_each_problem_once_resolve_it_and_the_gate_blocks_on_critica
     );
     exec(
         &mut conn,
-        "UPDATE accounts SET status = 'closed' WHERE external_id = 'usd-1'",
+        "UPDATE accounts SET status = 'closed' WHERE external_id IN ('usd-1', 'quiet-1')",
     );
     assert_eq!(
         common::run_once(&t, Some(tenant), &Categorize::default())
@@ -327,7 +392,7 @@ async fn checks_find_each_problem_once_resolve_it_and_the_gate_blocks_on_critica
             &mut conn,
             "SELECT count(*) AS n FROM dq_findings WHERE status = 'resolved' AND resolved_at IS NOT NULL"
         ),
-        9
+        10
     );
 
     // The cron's fan-out: one run per active tenant.

@@ -86,15 +86,30 @@ async fn one_run_per_tenant_goes_past_a_failed_connection_and_stops_at_critical_
              WHERE tenant_id = '{a}'"
         ),
     );
-    // B: only a connection that has not synced for eight days: stale past a week is critical.
+    // B: one connection whose earlier sync refused items in another currency than their
+    // account's (critical: the account's flows miss them).
     let b = common::tenant(&t, "beta");
     user(&mut conn, b, "bob@beta.test");
-    common::connection(&t, b, "openfinance", "bank-b", &json!({}));
+    let old_bank = common::connection(&t, b, "openfinance", "bank-b", &json!({}));
     exec(
         &mut conn,
         &format!(
-            "UPDATE provider_connections SET display_name = 'Old Bank', created_at = now() - interval '8 days' \
-             WHERE tenant_id = '{b}'"
+            "UPDATE provider_connections SET display_name = 'Old Bank' WHERE tenant_id = '{b}'"
+        ),
+    );
+    exec(
+        &mut conn,
+        &format!(
+            "INSERT INTO accounts (tenant_id, connection_id, external_id, kind, name, institution, currency) \
+             VALUES ('{b}', '{old_bank}', 'b-1', 'checking', 'Old Checking', 'Old Bank', 'BRL')"
+        ),
+    );
+    exec(
+        &mut conn,
+        &format!(
+            "INSERT INTO sync_rejections (tenant_id, account_id, external_id, reason, detail, raw) \
+             SELECT '{b}', id, 'x-1', 'currency', 'USD on a BRL account', '{{}}' FROM accounts \
+             WHERE external_id = 'b-1'"
         ),
     );
 
@@ -184,7 +199,7 @@ async fn one_run_per_tenant_goes_past_a_failed_connection_and_stops_at_critical_
         ),
     );
     assert!(
-        reason.starts_with("1 critical data-quality finding open: stale_sync (Old Bank"),
+        reason.starts_with("1 critical data-quality finding open: currency_mismatch (Old Checking"),
         "{reason}"
     );
     assert_eq!(
@@ -211,6 +226,70 @@ async fn one_run_per_tenant_goes_past_a_failed_connection_and_stops_at_critical_
         ),
     );
     assert!(summary.contains("forecast is on hold"), "{summary}");
+
+    // Fixed, the gate is retried: it passes, and the run resumes with the forecast.
+    exec(
+        &mut conn,
+        &format!("DELETE FROM sync_rejections WHERE tenant_id = '{b}'"),
+    );
+    let gate: findash_schema::JobId = sql::text(
+        &mut conn,
+        &format!(
+            "SELECT j.id::text AS value FROM jobs j WHERE j.tenant_id = '{b}' AND j.workflow_step = 'dq'"
+        ),
+    )
+    .parse()
+    .unwrap();
+    let retried = t
+        .engine
+        .act(gate, findash_engine::ledger::Action::Retry)
+        .await
+        .unwrap();
+    assert!(
+        matches!(
+            retried,
+            findash_engine::ledger::ActionResult::Applied { .. }
+        ),
+        "{retried:?}"
+    );
+    t.engine.notify().await;
+    let started = Instant::now();
+    while steps(&mut conn, b)
+        .iter()
+        .any(|s| s.starts_with("forecast ") && !s.ends_with("succeeded"))
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "{:?}",
+            steps(&mut conn, b)
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        steps(&mut conn, b),
+        [
+            "categorize succeeded",
+            "dq succeeded",
+            "forecast succeeded",
+            "summary succeeded",
+            "sync succeeded",
+            "sync:Old Bank failed",
+        ]
+    );
+    wait_finished(&mut conn, 2).await;
+    // A gate that passed is not retried: only a blocked one.
+    assert!(matches!(
+        t.engine
+            .act(gate, findash_engine::ledger::Action::Retry)
+            .await
+            .unwrap(),
+        findash_engine::ledger::ActionResult::NotApplicable { .. }
+    ));
+
+    // As a tenant's job it refuses: it would reach every tenant.
+    let refused = common::run_once(&t, Some(a), &DailyPipeline {}).await;
+    assert_eq!(refused.state, "dead", "{refused:?}");
+    assert!(refused.error.unwrap().contains("runs only as a system job"));
 
     // The same day again: both runs exist, nothing new starts.
     let again = common::run_once(&t, None, &DailyPipeline {}).await;

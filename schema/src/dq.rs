@@ -57,28 +57,46 @@ macro_rules! money {
 
 /// Every check, in the order they run.
 pub const CHECKS: &[Check] = &[
-    // Critical. The balance a provider reported must equal the previous reported balance plus
-    // the flows booked in between (per day: the last snapshot of each day), for the days of the
-    // last 35.
+    // Critical. The balance a provider reported must agree with the previous reported balance
+    // and the transactions booked in between. Days are the tenant's local days; of each day the
+    // last snapshot counts, and only snapshots a finished sync pass of the account covers (taken
+    // before its `last_successful_sync_at`: a pass that died after storing balances has not yet
+    // stored their transactions). Providers differ on what a balance includes — the whole day
+    // (end of day) or only what was booked before the sync, pending items or not — so the
+    // balances are inconsistent only when no reading explains them: flows of the days between,
+    // with or without each boundary day, with or without pending items. Pairs ending in the last
+    // 35 days, over 400 days of snapshots.
     Check {
         name: "balance_continuity",
         sql: concat!(
             "WITH daily AS ( \
-                 SELECT DISTINCT ON (s.account_id, s.as_of::date) s.account_id, s.as_of::date AS day, \
-                        s.balance_minor \
+                 SELECT DISTINCT ON (s.account_id, (s.as_of AT TIME ZONE t.time_zone)::date) \
+                        s.account_id, (s.as_of AT TIME ZONE t.time_zone)::date AS day, s.balance_minor \
                  FROM account_balance_snapshots s \
-                 ORDER BY s.account_id, s.as_of::date, s.as_of DESC), \
+                 JOIN accounts a ON a.id = s.account_id \
+                 JOIN tenants t ON t.id = s.tenant_id \
+                 WHERE s.as_of >= $1::date - 400 AND s.recorded_at <= a.last_successful_sync_at \
+                 ORDER BY s.account_id, (s.as_of AT TIME ZONE t.time_zone)::date, s.as_of DESC), \
              pairs AS ( \
                  SELECT account_id, day, balance_minor, \
                         lag(day) OVER (PARTITION BY account_id ORDER BY day) AS prev_day, \
                         lag(balance_minor) OVER (PARTITION BY account_id ORDER BY day) AS prev_balance \
                  FROM daily), \
              checked AS ( \
-                 SELECT p.*, a.name, a.currency::text AS currency, \
-                        coalesce((SELECT sum(t.amount_minor) FROM transactions t \
-                                  WHERE t.account_id = p.account_id AND t.booked_date > p.prev_day \
-                                    AND t.booked_date <= p.day), 0)::bigint AS flows \
+                 SELECT p.*, a.name, a.currency::text AS currency, f.* \
                  FROM pairs p JOIN accounts a ON a.id = p.account_id \
+                 CROSS JOIN LATERAL ( \
+                     SELECT coalesce(sum(x.amount_minor) FILTER (WHERE x.booked_date > p.prev_day AND x.booked_date < p.day), 0)::bigint AS inner_all, \
+                            coalesce(sum(x.amount_minor) FILTER (WHERE x.booked_date = p.prev_day), 0)::bigint AS first_all, \
+                            coalesce(sum(x.amount_minor) FILTER (WHERE x.booked_date = p.day), 0)::bigint AS last_all, \
+                            coalesce(sum(x.amount_minor) FILTER (WHERE x.booked_date > p.prev_day AND x.booked_date < p.day \
+                                                                 AND x.status = 'posted'), 0)::bigint AS inner_posted, \
+                            coalesce(sum(x.amount_minor) FILTER (WHERE x.booked_date = p.prev_day AND x.status = 'posted'), 0)::bigint \
+                                AS first_posted, \
+                            coalesce(sum(x.amount_minor) FILTER (WHERE x.booked_date = p.day AND x.status = 'posted'), 0)::bigint \
+                                AS last_posted \
+                     FROM transactions x \
+                     WHERE x.account_id = p.account_id AND x.booked_date BETWEEN p.prev_day AND p.day) f \
                  WHERE p.prev_day IS NOT NULL AND p.day >= $1::date - 35) \
              SELECT 'balance_continuity' AS check_name, 'critical' AS severity, \
                     'account' AS subject_type, account_id::text AS subject_id, \
@@ -86,39 +104,53 @@ pub const CHECKS: &[Check] = &[
                     name || ': the balance reported for ' || day || ' is ' || ",
             money!("balance_minor", "currency"),
             " || ', but the balance of ' || prev_day || ' plus the transactions in between is ' || ",
-            money!("(prev_balance + flows)", "currency"),
+            money!("(prev_balance + inner_all + last_all)", "currency"),
             " AS message, \
                     jsonb_build_object('from', prev_day, 'to', day, 'previous_balance_minor', prev_balance, \
-                        'flows_minor', flows, 'expected_minor', prev_balance + flows, \
+                        'flows_minor', inner_all + last_all, \
+                        'expected_minor', prev_balance + inner_all + last_all, \
                         'reported_minor', balance_minor, \
-                        'difference_minor', balance_minor - (prev_balance + flows), 'currency', currency) \
-                        AS evidence \
-             FROM checked WHERE prev_balance + flows <> balance_minor"
+                        'difference_minor', balance_minor - (prev_balance + inner_all + last_all), \
+                        'flows_on_from_day_minor', first_all, 'pending_minor', \
+                        (inner_all + first_all + last_all) - (inner_posted + first_posted + last_posted), \
+                        'currency', currency) AS evidence \
+             FROM checked \
+             WHERE balance_minor - prev_balance NOT IN ( \
+                 inner_all + last_all, inner_all, inner_all + first_all, inner_all + first_all + last_all, \
+                 inner_posted + last_posted, inner_posted, inner_posted + first_posted, \
+                 inner_posted + first_posted + last_posted)"
         ),
     },
-    // Warning. The same amount, day and counterparty (or description) under two ids of one
-    // account, among posted transactions of the last 90 days.
+    // Warning. The same amount, day and counterparty (or description, when there is no
+    // counterparty) under several ids of one account, among posted transactions of the last 90
+    // days: one finding per group, on its newest id.
     Check {
         name: "probable_duplicate",
         sql: concat!(
-            "SELECT 'probable_duplicate' AS check_name, 'warning' AS severity, \
-                    'transaction' AS subject_type, b.id::text AS subject_id, \
-                    'probable_duplicate:' || a.id || ':' || b.id AS fingerprint, \
+            "WITH recent AS ( \
+                 SELECT t.id, t.account_id, t.external_id, t.booked_date, t.amount_minor, \
+                        t.currency::text AS currency, coalesce(nullif(t.counterparty, ''), t.description) AS who \
+                 FROM transactions t \
+                 WHERE t.status = 'posted' AND t.booked_date >= $1::date - 90 \
+                   AND coalesce(nullif(t.counterparty, ''), t.description) <> ''), \
+             groups AS ( \
+                 SELECT account_id, booked_date, amount_minor, currency, lower(who) AS key, min(who) AS who, \
+                        array_agg(id ORDER BY external_id) AS ids, \
+                        array_agg(external_id ORDER BY external_id) AS external_ids \
+                 FROM recent GROUP BY account_id, booked_date, amount_minor, currency, lower(who) \
+                 HAVING count(*) > 1) \
+             SELECT 'probable_duplicate' AS check_name, 'warning' AS severity, \
+                    'transaction' AS subject_type, g.ids[array_length(g.ids, 1)]::text AS subject_id, \
+                    'probable_duplicate:' || g.account_id || ':' || g.booked_date || ':' || g.amount_minor \
+                        || ':' || md5(g.key) AS fingerprint, \
                     acc.name || ': ' || ",
-            money!("a.amount_minor", "a.currency::text"),
-            " || ' on ' || a.booked_date || ' at ' || coalesce(a.counterparty, a.description) \
-                    || ' appears twice (' || a.external_id || ', ' || b.external_id || ')' AS message, \
-                    jsonb_build_object('account_id', a.account_id, 'booked_date', a.booked_date, \
-                        'amount_minor', a.amount_minor, 'currency', a.currency, \
-                        'transaction_ids', jsonb_build_array(a.id, b.id), \
-                        'external_ids', jsonb_build_array(a.external_id, b.external_id)) AS evidence \
-             FROM transactions a \
-             JOIN transactions b ON b.account_id = a.account_id AND b.booked_date = a.booked_date \
-                  AND b.amount_minor = a.amount_minor AND b.external_id > a.external_id \
-                  AND lower(coalesce(b.counterparty, b.description)) \
-                      = lower(coalesce(a.counterparty, a.description)) \
-             JOIN accounts acc ON acc.id = a.account_id \
-             WHERE a.status = 'posted' AND b.status = 'posted' AND a.booked_date >= $1::date - 90"
+            money!("g.amount_minor", "g.currency"),
+            " || ' on ' || g.booked_date || ' at ' || g.who || ' appears ' || array_length(g.ids, 1) \
+                    || ' times (' || array_to_string(g.external_ids, ', ') || ')' AS message, \
+                    jsonb_build_object('account_id', g.account_id, 'booked_date', g.booked_date, \
+                        'amount_minor', g.amount_minor, 'currency', g.currency, \
+                        'transaction_ids', to_jsonb(g.ids), 'external_ids', to_jsonb(g.external_ids)) AS evidence \
+             FROM groups g JOIN accounts acc ON acc.id = g.account_id"
         ),
     },
     // Warning. An active account of a connection synced within 24 hours whose latest transaction
@@ -150,13 +182,12 @@ pub const CHECKS: &[Check] = &[
                 AND c.last_successful_sync_at >= now() - interval '24 hours' \
                 AND $1::date - u.last_day > greatest(14, ceil(u.longest_gap * 1.5))",
     },
-    // A connection without a successful sync within the 24-hour freshness objective: warning,
-    // critical after 7 days.
+    // Warning. A connection (neither disabled nor still being set up) without a successful sync
+    // within the 24-hour freshness objective. Never critical: the other connections' data is
+    // still good, and the forecast says how old its data is.
     Check {
         name: "stale_sync",
-        sql: "SELECT 'stale_sync' AS check_name, \
-                     CASE WHEN coalesce(c.last_successful_sync_at, c.created_at) < now() - interval '7 days' \
-                          THEN 'critical' ELSE 'warning' END AS severity, \
+        sql: "SELECT 'stale_sync' AS check_name, 'warning' AS severity, \
                      'connection' AS subject_type, c.id::text AS subject_id, \
                      'stale_sync:' || c.id AS fingerprint, \
                      c.display_name || ': ' || CASE WHEN c.last_successful_sync_at IS NULL \
@@ -170,7 +201,7 @@ pub const CHECKS: &[Check] = &[
                          'last_error_at', c.last_error_at, \
                          'consecutive_failures', c.consecutive_failures) AS evidence \
               FROM provider_connections c \
-              WHERE c.status <> 'disabled' \
+              WHERE c.status NOT IN ('disabled', 'pending') \
                 AND coalesce(c.last_successful_sync_at, c.created_at) < now() - interval '24 hours'",
     },
     // Warning. A currency of the tenant's accounts whose rate to the base currency is missing or
@@ -209,8 +240,8 @@ pub const CHECKS: &[Check] = &[
               WHERE t.booked_date > $1::date + 1 \
               GROUP BY a.id, a.name",
     },
-    // Critical. Amounts of a billion (10^11 minor units) or more: no personal account moves that
-    // much at once; a unit or parsing error upstream.
+    // Critical. Amounts of a billion (10^11 minor units) or more booked in the last 400 days: no
+    // personal account moves that much at once; a unit or parsing error upstream.
     Check {
         name: "absurd_amount",
         sql: concat!(
@@ -224,7 +255,7 @@ pub const CHECKS: &[Check] = &[
                         'booked_date', t.booked_date, 'amount_minor', t.amount_minor, \
                         'currency', t.currency) AS evidence \
              FROM transactions t JOIN accounts a ON a.id = t.account_id \
-             WHERE abs(t.amount_minor) >= 100000000000"
+             WHERE abs(t.amount_minor) >= 100000000000 AND t.booked_date >= $1::date - 400"
         ),
     },
     // Critical. Items of the last 7 days the provider sent in another currency than their
@@ -279,6 +310,15 @@ pub const CHECKS: &[Check] = &[
               WHERE total >= 20 AND 100 * uncategorized > 25 * total",
     },
 ];
+
+/// Serializes the tenant's runs (the pipeline's gate and a scheduled or manual run at once),
+/// until the end of the scope's transaction.
+pub fn lock(scope: &mut TenantConn<'_>) -> QueryResult<()> {
+    diesel::sql_query("SELECT pg_advisory_xact_lock(hashtext('dq:' || $1::text))")
+        .bind::<diesel::sql_types::Uuid, _>(scope.tenant_id().0)
+        .execute(scope.conn())
+        .map(drop)
+}
 
 /// Runs `check` for the scope's tenant as of `day`.
 pub fn run(scope: &mut TenantConn<'_>, check: &Check, day: NaiveDate) -> QueryResult<Vec<Found>> {

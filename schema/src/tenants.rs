@@ -58,6 +58,17 @@ pub fn local_today(sys: &mut SystemConn<'_>, tenant: TenantId) -> QueryResult<ch
         .first(sys.conn())
 }
 
+/// The scope's tenant's date now, in its time zone.
+pub fn local_today_in(scope: &mut crate::TenantConn<'_>) -> QueryResult<chrono::NaiveDate> {
+    let tenant = scope.tenant_id();
+    tenants::table
+        .find(tenant)
+        .select(diesel::dsl::sql::<diesel::sql_types::Date>(
+            "(now() AT TIME ZONE time_zone)::date",
+        ))
+        .first(scope.conn())
+}
+
 /// A tenant by slug or by id, as the CLI's `--tenant` accepts either.
 pub fn find_by_slug_or_id(sys: &mut SystemConn<'_>, key: &str) -> QueryResult<Option<Tenant>> {
     let query = tenants::table.select(Tenant::as_select());
@@ -82,24 +93,4 @@ pub fn ensure(sys: &mut SystemConn<'_>, new: &NewTenant<'_>) -> QueryResult<(Ten
         .select(Tenant::as_select())
         .get_result(sys.conn())?;
     Ok((tenant, inserted == 1))
-}
-
-#[derive(QueryableByName)]
-struct Yesterday {
-    #[diesel(sql_type = diesel::sql_types::Uuid)]
-    id: TenantId,
-    #[diesel(sql_type = diesel::sql_types::Date)]
-    day: chrono::NaiveDate,
-}
-
-/// Every active tenant with the day before today in its own time zone.
-pub fn active_yesterdays(
-    sys: &mut SystemConn<'_>,
-) -> QueryResult<Vec<(TenantId, chrono::NaiveDate)>> {
-    let rows: Vec<Yesterday> = diesel::sql_query(
-        "SELECT id, (now() AT TIME ZONE time_zone)::date - 1 AS day FROM tenants \
-         WHERE status = 'active' ORDER BY created_at, id",
-    )
-    .load(sys.conn())?;
-    Ok(rows.into_iter().map(|r| (r.id, r.day)).collect())
 }

@@ -12,7 +12,8 @@ pub enum Action {
     /// Queued or retrying: it never runs. Running: its worker is told to stop (cooperatively,
     /// at the handler's next await) and the attempt ends `cancelled`.
     Cancel,
-    /// Dead, cancelled or quarantined: run it again now with a fresh set of attempts.
+    /// Dead, cancelled or quarantined (or succeeded by blocking its workflow): run it again now
+    /// with a fresh set of attempts.
     Retry,
     /// Dead, cancelled or quarantined: delete it and its history.
     Discard,
@@ -72,7 +73,34 @@ pub fn apply_action(
         Some(row) => ActionResult::Applied { state: row.state },
         None => ActionResult::NotFound,
     };
+    // A job that succeeded by stopping its workflow (a data-quality gate that found critical
+    // problems) may run again once they are fixed: retrying it resumes the run.
+    let blocked = current.state == "succeeded" && action == Action::Retry && {
+        #[derive(QueryableByName)]
+        struct Outcome {
+            #[diesel(sql_type = diesel::sql_types::Nullable<Text>)]
+            outcome: Option<String>,
+        }
+        let last: Option<Outcome> = diesel::sql_query(
+            "SELECT outcome FROM job_attempts WHERE job_id = $1 ORDER BY id DESC LIMIT 1",
+        )
+        .bind::<SqlUuid, _>(id.0)
+        .get_result(conn)
+        .optional()?;
+        last.and_then(|o| o.outcome).as_deref() == Some("blocked")
+    };
     match (action, current.state.as_str()) {
+        (Action::Retry, "succeeded") if blocked => {
+            let rows = diesel::sql_query(
+                "UPDATE jobs SET state = 'queued', attempts = 0, deferrals = 0, lease_losses = 0, \
+                        run_at = now(), finished_at = NULL, cancel_requested_at = NULL, \
+                        dispatched_at = NULL, dispatch_token = NULL, result = NULL \
+                 WHERE id = $1 RETURNING state",
+            )
+            .bind::<SqlUuid, _>(id.0)
+            .load(conn)?;
+            Ok(applied(rows))
+        }
         (Action::Cancel, "queued" | "retrying") => {
             let rows = diesel::sql_query(
                 "UPDATE jobs SET state = 'cancelled', finished_at = now(), \

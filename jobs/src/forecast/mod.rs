@@ -27,7 +27,7 @@ mod tests;
 
 use std::time::Duration;
 
-use chrono::{NaiveDate, Utc};
+use chrono::NaiveDate;
 use findash_engine::{Job, JobContext, JobResult, Queue};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -79,8 +79,8 @@ impl From<HorizonDays> for u32 {
     }
 }
 
-/// Forecasts one tenant: `{"as_of": "YYYY-MM-DD", "horizon_days": N}`, both optional (today in
-/// UTC; the configured horizon). The daily pipeline enqueues it with `as_of`.
+/// Forecasts one tenant: `{"as_of": "YYYY-MM-DD", "horizon_days": N}`, both optional (the
+/// tenant's today; the configured horizon). The daily pipeline enqueues it with `as_of`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Forecast {
@@ -106,7 +106,13 @@ impl Job for Forecast {
     async fn run(self, ctx: JobContext) -> JobResult {
         let configured = ctx.state::<ForecastSettings>()?.horizon_days;
         let horizon = self.horizon_days.map_or(configured, HorizonDays::get);
-        let as_of = self.as_of.unwrap_or_else(|| Utc::now().date_naive());
+        let as_of = match self.as_of {
+            Some(day) => day,
+            None => {
+                ctx.tenant_db(|scope| Ok(findash_schema::tenants::local_today_in(scope)?))
+                    .await?
+            }
+        };
         run::forecast(&ctx, as_of, horizon).await
     }
 }
@@ -123,13 +129,12 @@ impl Job for ForecastAll {
     const CHANGES_DASHBOARD: bool = false;
 
     async fn run(self, ctx: JobContext) -> JobResult {
-        let today = Utc::now().date_naive();
         let enqueued = ctx
-            .enqueue_per_tenant(move |_| Forecast {
+            .enqueue_per_tenant(|_, today| Forecast {
                 as_of: Some(today),
                 horizon_days: None,
             })
             .await?;
-        Ok(json!({ "as_of": today, "tenants": enqueued }))
+        Ok(json!({ "tenants": enqueued }))
     }
 }

@@ -20,8 +20,16 @@ use super::caller::Caller;
 use super::error::ErrorBody;
 use super::{ApiError, AppState, in_tenant, page_limit};
 
-/// Jobs of the deployment (maintenance, shared reference data), never a tenant's to start.
-const SYSTEM_ONLY: &[&str] = &["prune", "refresh_rates"];
+/// Jobs of the deployment (maintenance, shared reference data, work over every tenant), never a
+/// tenant's to start.
+const SYSTEM_ONLY: &[&str] = &[
+    "prune",
+    "refresh_rates",
+    "daily_pipeline",
+    "dq_all",
+    "forecast_all",
+    "daily_summary_all",
+];
 /// What a plain user may start from the dashboard: refreshing a connection or an account, and
 /// categorizing again after editing rules. The job runs in the caller's tenant, so another
 /// tenant's connection id is simply not found. Everything else is for admins.
@@ -345,5 +353,28 @@ fn engine_error(e: EngineError) -> ApiError {
             ApiError::invalid(format!("the payload does not fit `{kind}`: {message}"))
         }
         other => ApiError::internal(&format_args!("{other:#}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn work_over_every_tenant_is_never_a_tenants_to_start() {
+        for kind in SYSTEM_ONLY {
+            assert!(!may_enqueue(Role::Admin, kind), "{kind}");
+            assert!(!may_enqueue(Role::User, kind), "{kind}");
+        }
+        for kind in [
+            "daily_pipeline",
+            "dq_all",
+            "forecast_all",
+            "daily_summary_all",
+        ] {
+            assert!(SYSTEM_ONLY.contains(&kind), "{kind}");
+        }
+        assert!(may_enqueue(Role::Admin, "dq_check"));
+        assert!(may_enqueue(Role::User, "sync_connection"));
     }
 }
