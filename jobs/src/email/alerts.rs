@@ -57,7 +57,14 @@ fn alerts(day: &Day) -> Vec<Alert> {
             subject: format!("FinDash alert: projected low balance — {tenant_name}"),
             view: AlertView {
                 tenant_name: tenant_name.clone(),
-                headline: format!("Your balance may go below zero on {}.", day.day(first.day)),
+                headline: if forecast.run.starting_balance_minor < 0 {
+                    format!(
+                        "Your balance is already below zero ({}).",
+                        day.money(forecast.run.starting_balance_minor, currency)
+                    )
+                } else {
+                    format!("Your balance may go below zero on {}.", day.day(first.day))
+                },
                 lines: vec![
                     format!(
                         "Pessimistic case (p10) on {}: {}",
