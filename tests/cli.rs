@@ -192,7 +192,7 @@ fn up_creates_migrates_and_seeds_then_changes_nothing_on_a_second_run() {
     );
     assert!(first.contains("sandbox connections: 2 created"), "{first}");
     assert!(
-        first.contains("demo: 2 sandbox connection sync(s) queued"),
+        first.contains("demo: daily pipeline for ") && first.contains(" started (sync, categorize"),
         "{first}"
     );
 
@@ -229,17 +229,24 @@ fn up_creates_migrates_and_seeds_then_changes_nothing_on_a_second_run() {
         "{second}"
     );
     assert_eq!(demo_counts(&db), counts, "a second `up` changed the data");
-    assert!(
-        second.contains("demo: 0 sandbox connection sync(s) queued"),
-        "{second}"
+    assert!(second.contains(" already started"), "{second}");
+    assert_eq!(
+        count(
+            &db,
+            "SELECT count(*) AS n FROM workflow_runs w JOIN tenants t ON t.id = w.tenant_id \
+             WHERE t.slug = 'demo' AND w.workflow = 'daily_pipeline' \
+               AND w.run_key = ((now() AT TIME ZONE t.time_zone)::date)::text"
+        ),
+        1,
+        "one demo pipeline per local day"
     );
     assert_eq!(
         count(
             &db,
-            "SELECT count(*) AS n FROM jobs WHERE kind = 'sync_connection'"
+            "SELECT count(*) AS n FROM jobs WHERE kind = 'sync_all'"
         ),
-        2,
-        "one demo sync per connection and day"
+        1,
+        "its first step, once"
     );
 }
 

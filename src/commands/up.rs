@@ -21,8 +21,14 @@ pub fn run(config: &Config) -> anyhow::Result<()> {
     );
     super::runtime()?.block_on(async {
         let engine = super::engine(config).await?;
-        let queued = sync_demo(&engine, demo.tenant.id).await?;
-        println!("demo: {queued} sandbox connection sync(s) queued (once a day)");
+        let (day, started) = start_demo_pipeline(&engine, demo.tenant.id).await?;
+        if started {
+            println!(
+                "demo: daily pipeline for {day} started (sync, categorize, data quality, forecast, summary email)"
+            );
+        } else {
+            println!("demo: daily pipeline for {day} already started");
+        }
         println!(
             "running: HTTP server on {} ({}healthz, {}readyz, {}metrics), workers (all queues) and \
              scheduler in this process; Ctrl-C stops them.",
@@ -55,35 +61,27 @@ pub fn run(config: &Config) -> anyhow::Result<()> {
     })
 }
 
-/// Queues a sync of each of the demo tenant's sandbox connections, once per day however often
-/// `up` restarts, so the dashboard has books to show.
-async fn sync_demo(
+/// Starts the demo tenant's daily pipeline for its today (sync every connection, categorize,
+/// data quality, forecast, summary email), so a fresh `up` shows a complete dashboard at once;
+/// the run of a day exists once, so a second `up` (or the 02:00 UTC schedule) the same day
+/// leaves it alone. Returns the day and whether this call started it.
+async fn start_demo_pipeline(
     engine: &findash_engine::Engine,
     tenant: findash_schema::TenantId,
-) -> anyhow::Result<usize> {
-    use findash_engine::ledger::{EnqueueOptions, Trigger};
-    use findash_schema::connections::{self, Provider};
+) -> anyhow::Result<(chrono::NaiveDate, bool)> {
+    use findash_engine::ledger::Trigger;
 
     let db = engine.db().clone();
-    let sandboxes = tokio::task::spawn_blocking(move || {
-        db.tenant(tenant, |scope| {
-            connections::list(scope).map_err(findash_schema::DbError::from)
+    let registry = engine.registry().clone();
+    let started = tokio::task::spawn_blocking(move || {
+        db.system(findash_schema::SystemTask::Jobs, |sys| {
+            let today = findash_schema::tenants::local_today(sys, tenant)?;
+            let spec = findash_jobs::pipeline::spec(today, Trigger::new("cli", None));
+            let run = findash_engine::workflow::start(sys, &registry, tenant, &spec)?;
+            Ok::<_, anyhow::Error>((today, !run.duplicate))
         })
     })
-    .await??
-    .into_iter()
-    .filter(|c| c.provider == Provider::Sandbox);
-    let today = chrono::Utc::now().date_naive();
-    let mut queued = 0;
-    for connection in sandboxes {
-        let mut options = EnqueueOptions::new(Trigger::new("cli", None));
-        options.idempotency_key = Some(format!("up:{}:{today}", connection.id));
-        let job = findash_jobs::sync::SyncConnection {
-            connection_id: connection.id,
-        };
-        if !engine.enqueue(Some(tenant), &job, options).await?.duplicate {
-            queued += 1;
-        }
-    }
-    Ok(queued)
+    .await??;
+    engine.notify().await;
+    Ok(started)
 }
