@@ -305,7 +305,7 @@ fn prune(scope: &mut TenantConn<'_>, account: Option<Uuid>) -> QueryResult<usize
     diesel::sql_query(
         "DELETE FROM forecasts WHERE account_id IS NOT DISTINCT FROM $1 AND id NOT IN ( \
              SELECT id FROM forecasts WHERE account_id IS NOT DISTINCT FROM $1 \
-             ORDER BY generated_at DESC, id DESC LIMIT $2)",
+             ORDER BY starts_on DESC, generated_at DESC, id DESC LIMIT $2)",
     )
     .bind::<Nullable<SqlUuid>, _>(account)
     .bind::<BigInt, _>(RUNS_KEPT)

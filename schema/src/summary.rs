@@ -106,9 +106,9 @@ pub fn upcoming_bills(
 ) -> QueryResult<Vec<UpcomingBill>> {
     diesel::sql_query(
         "WITH latest AS ( \
-             SELECT DISTINCT ON (account_id) id, account_id, currency \
-             FROM forecasts WHERE account_id IS NOT NULL \
-             ORDER BY account_id, generated_at DESC, id DESC) \
+             SELECT DISTINCT ON (f.account_id) f.id, f.account_id, f.currency \
+             FROM forecasts f JOIN accounts a ON a.id = f.account_id AND a.status = 'active' \
+             ORDER BY f.account_id, f.starts_on DESC, f.generated_at DESC, f.id DESC) \
          SELECT f.day, f.label, f.amount_minor, l.currency::text AS currency, a.name AS account_name \
          FROM forecast_flows f JOIN latest l ON l.id = f.forecast_id \
          LEFT JOIN accounts a ON a.id = l.account_id \

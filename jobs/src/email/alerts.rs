@@ -53,7 +53,8 @@ fn alerts(day: &Day) -> Vec<Alert> {
         let currency = &forecast.run.currency;
         out.push(Alert {
             kind: "alert_low_balance",
-            subject_key: forecast.run.id.to_string(),
+            // One per forecast day: a redelivered forecast job stores its runs again under new ids.
+            subject_key: forecast.run.starts_on.to_string(),
             subject: format!("FinDash alert: projected low balance — {tenant_name}"),
             view: AlertView {
                 tenant_name: tenant_name.clone(),

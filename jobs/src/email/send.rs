@@ -17,6 +17,9 @@ use serde_json::json;
 use super::transport::{Delivered, SEND_DEADLINE, SendError};
 use super::{Mailer, message, topic_of};
 
+/// Attempts at recording a delivered email before the job gives up (see `run`).
+const MARK_SENT_TRIES: u32 = 3;
+
 /// Sends outbox email `outbox_id` of the job's tenant.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -94,9 +97,29 @@ impl Job for SendEmail {
         };
         match outcome {
             Ok(delivered) => {
-                let stored = message_id.clone();
-                ctx.tenant_db(move |scope| Ok(email::mark_sent(scope, id, &stored)?))
-                    .await?;
+                // The server has the message: recording it must not turn into a second send. A
+                // few tries over a database blip; then the job ends for good, saying so, and the
+                // row stays `sending` for an operator to look at rather than be sent again.
+                let mut tries = 0;
+                loop {
+                    let stored = message_id.clone();
+                    match ctx
+                        .tenant_db(move |scope| Ok(email::mark_sent(scope, id, &stored)?))
+                        .await
+                    {
+                        Ok(()) => break,
+                        Err(e) if tries < MARK_SENT_TRIES => {
+                            tries += 1;
+                            tracing::warn!(outbox = %id, error = %e, "sent but not yet recorded; trying again");
+                            tokio::time::sleep(Duration::from_secs(1)).await;
+                        }
+                        Err(e) => {
+                            return Err(JobError::permanent(anyhow::anyhow!(
+                                "email {id} was sent (Message-ID {message_id}) but could not be recorded: {e}"
+                            )));
+                        }
+                    }
+                }
                 let file = match delivered {
                     Delivered::File(path) => Some(path.display().to_string()),
                     Delivered::Smtp => None,

@@ -1,6 +1,8 @@
 //! The `forecast` job's database side: read a tenant's inputs, stop on an open critical
 //! finding, compute ([`super::model`]) and store every run in one transaction.
 
+use rust_decimal::prelude::ToPrimitive as _;
+use rust_decimal::{Decimal, RoundingStrategy};
 use std::collections::HashMap;
 use std::str::FromStr as _;
 
@@ -182,7 +184,7 @@ fn compute(inputs: &Inputs, as_of: NaiveDate, horizon: u32) -> Vec<NewRun> {
                 "excluded": [],
             })),
             points: points(&forecast.points),
-            flows: flows(&forecast.flows, &ids, 1.0),
+            flows: flows(&forecast.flows, &ids, None),
         });
     }
 
@@ -193,12 +195,16 @@ fn compute(inputs: &Inputs, as_of: NaiveDate, horizon: u32) -> Vec<NewRun> {
     let mut freshness: Option<DateTime<Utc>> = None;
     let mut transactions = 0;
     for (i, (account, forecast)) in used.iter().zip(&forecasts).enumerate() {
-        let rate = account
+        // Minor units of the account's currency to minor units of the base currency, exactly.
+        let factor = account
             .rate
             .as_deref()
-            .and_then(|r| r.parse::<f64>().ok())
-            .map(|r| r * 10_f64.powi(account.scale));
-        let (Some(rate), Some(base_balance)) = (rate, account.base_balance_minor) else {
+            .and_then(|r| r.parse::<Decimal>().ok())
+            .and_then(|r| minor_unit_factor(r, account.scale));
+        let rate = factor.and_then(|f| f.to_f64());
+        let (Some(factor), Some(rate), Some(base_balance)) =
+            (factor, rate, account.base_balance_minor)
+        else {
             excluded.push(json!({
                 "account_id": account.id,
                 "reason": format!("no rate from {} to {}", account.currency, inputs.base_currency),
@@ -206,7 +212,7 @@ fn compute(inputs: &Inputs, as_of: NaiveDate, horizon: u32) -> Vec<NewRun> {
             continue;
         };
         parts.push((forecast, rate));
-        total_flows.extend(flows(&forecast.flows, &ids, rate));
+        total_flows.extend(flows(&forecast.flows, &ids, Some(factor)));
         starting = starting.saturating_add(base_balance);
         transactions += model_inputs[i].transactions.len();
         freshness = match (freshness, account.last_successful_sync_at) {
@@ -264,8 +270,25 @@ fn points(points: &[Point]) -> Vec<NewPoint> {
         .collect()
 }
 
-/// Flows as stored, their amounts times `rate` (rounded once) for a total in another currency.
-fn flows(flows: &[Flow], ids: &[Uuid], rate: f64) -> Vec<NewFlow> {
+/// `rate` (base currency per unit of the account's) as a factor from the account's minor units to
+/// the base currency's: `scale` is the base currency's minor-unit exponent minus the account's.
+fn minor_unit_factor(rate: Decimal, scale: i32) -> Option<Decimal> {
+    let ten = Decimal::from(10);
+    let mut factor = rate;
+    for _ in 0..scale.unsigned_abs() {
+        factor = if scale > 0 {
+            factor.checked_mul(ten)?
+        } else {
+            factor.checked_div(ten)?
+        };
+    }
+    Some(factor)
+}
+
+/// Flows as stored: in the account's currency, or times `factor` (see [`minor_unit_factor`]) for
+/// a total in the base currency, in exact decimals rounded once, half away from zero (as
+/// `fx_apply` rounds).
+fn flows(flows: &[Flow], ids: &[Uuid], factor: Option<Decimal>) -> Vec<NewFlow> {
     flows
         .iter()
         .map(|f| NewFlow {
@@ -274,10 +297,16 @@ fn flows(flows: &[Flow], ids: &[Uuid], rate: f64) -> Vec<NewFlow> {
             cadence: f.cadence.to_owned(),
             label: f.label.clone(),
             account_id: ids.get(f.account).copied(),
-            amount_minor: if (rate - 1.0).abs() < f64::EPSILON {
-                f.amount_minor
-            } else {
-                (f.amount_minor as f64 * rate).round() as i64
+            amount_minor: match factor {
+                None => f.amount_minor,
+                Some(factor) => (Decimal::from(f.amount_minor) * factor)
+                    .round_dp_with_strategy(0, RoundingStrategy::MidpointAwayFromZero)
+                    .to_i64()
+                    .unwrap_or(if f.amount_minor < 0 {
+                        i64::MIN
+                    } else {
+                        i64::MAX
+                    }),
             },
         })
         .collect()
@@ -313,4 +342,53 @@ fn bills_json(forecast: &AccountForecast) -> Vec<Value> {
             json!({ "due": b.day, "closing": b.closing, "amount_minor": b.amount_minor, "estimated": b.estimated })
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::forecast::model::FlowSource;
+
+    fn flow(amount_minor: i64) -> Flow {
+        Flow {
+            day: NaiveDate::from_ymd_opt(2026, 12, 5).expect("a date"),
+            source: FlowSource::Recurring,
+            cadence: "monthly",
+            label: "Rent".to_owned(),
+            account: 0,
+            amount_minor,
+            estimated: false,
+        }
+    }
+
+    #[test]
+    fn total_flows_convert_exactly_and_round_half_away_from_zero() {
+        let id = [Uuid::nil()];
+        let factor = |rate: &str, scale| {
+            minor_unit_factor(rate.parse().expect("a decimal"), scale).expect("in range")
+        };
+        let amounts = |factor| -> Vec<i64> {
+            flows(
+                &[flow(-1000), flow(5), flow(-5), flow(1)],
+                &id,
+                Some(factor),
+            )
+            .iter()
+            .map(|f| f.amount_minor)
+            .collect()
+        };
+        // 0.5 exactly: ties go away from zero, never to even and never off by float error.
+        assert_eq!(amounts(factor("0.5", 0)), [-500, 3, -3, 1]);
+        // A rate of 5.4321 between two-decimal currencies.
+        assert_eq!(amounts(factor("5.4321", 0)), [-5432, 27, -27, 5]);
+        // Into a currency without minor units (scale -2) and one with three (scale 1).
+        assert_eq!(amounts(factor("150", -2)), [-1500, 8, -8, 2]);
+        assert_eq!(amounts(factor("0.1", 1)), [-1000, 5, -5, 1]);
+        // The same currency: untouched.
+        let same: Vec<i64> = flows(&[flow(-1000)], &id, None)
+            .iter()
+            .map(|f| f.amount_minor)
+            .collect();
+        assert_eq!(same, [-1000]);
+    }
 }

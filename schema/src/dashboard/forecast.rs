@@ -66,7 +66,7 @@ pub fn latest_forecast(
         "SELECT id, account_id, currency::text AS currency, method_version, starts_on, horizon_days, \
                 starting_balance_minor, data_as_of, generated_at \
          FROM forecasts WHERE account_id IS NOT DISTINCT FROM $1 \
-         ORDER BY generated_at DESC, id DESC LIMIT 1",
+         ORDER BY starts_on DESC, generated_at DESC, id DESC LIMIT 1",
     )
     .bind::<Nullable<SqlUuid>, _>(account)
     .get_result(scope.conn())
