@@ -39,8 +39,11 @@ pub fn registry(config: &JobsConfig) -> Result<findash_engine::Registry, SetupEr
         &config.providers.encryption_key,
         &config.providers.encryption_keys_previous,
     )?;
-    let unsubscribe = email::UnsubscribeKey::derive(&config.providers.encryption_key)
-        .map_err(email::EmailSetupError::from)?;
+    let unsubscribe = email::UnsubscribeKey::derive_rotating(
+        &config.providers.encryption_key,
+        &config.providers.encryption_keys_previous,
+    )
+    .map_err(email::EmailSetupError::from)?;
     let mailer = email::Mailer::new(&config.email, unsubscribe.clone())?;
     Ok(
         findash_engine::builtin::register(findash_engine::Registry::new())

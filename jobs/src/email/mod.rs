@@ -79,10 +79,12 @@ impl Mailer {
             tenant,
             topic,
         });
-        let mut url = self.public_base_url.clone();
-        url.set_path("/email/unsubscribe");
-        url.set_query(Some(&format!("token={token}")));
-        url.to_string()
+        // Under the base URL's path, like the webhook URLs: a deployment behind a path prefix
+        // keeps it.
+        format!(
+            "{}/email/unsubscribe?token={token}",
+            self.public_base_url.as_str().trim_end_matches('/')
+        )
     }
 }
 

@@ -1,7 +1,8 @@
 //! Unsubscribe tokens: stateless proof that a link was made by us for one user, tenant and
 //! topic. HMAC-SHA256 over those three under a key derived from `ENCRYPTION_KEY` with a fixed
 //! label, so the token key is never the sealing key itself; checked in constant time. Tokens
-//! do not expire: an old email's link keeps working, and it can only ever turn email off.
+//! do not expire: an old email's link keeps working, also after `ENCRYPTION_KEY` rotates (keys
+//! derived from `ENCRYPTION_KEY_PREVIOUS` still check), and it can only ever turn email off.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
@@ -27,10 +28,12 @@ pub struct Unsubscribe {
     pub topic: Topic,
 }
 
-/// The key that signs and checks unsubscribe tokens.
+/// The key that signs unsubscribe tokens, and the keys of earlier `ENCRYPTION_KEY`s that still
+/// check them: a rotation must not break the links of emails already sent.
 #[derive(Clone)]
 pub struct UnsubscribeKey {
     key: [u8; 32],
+    previous: Vec<[u8; 32]>,
 }
 
 impl std::fmt::Debug for UnsubscribeKey {
@@ -47,19 +50,24 @@ pub struct BadKey;
 impl UnsubscribeKey {
     /// Derives the key from `ENCRYPTION_KEY` (standard base64).
     pub fn derive(encryption_key: &SecretString) -> Result<UnsubscribeKey, BadKey> {
-        let bytes = STANDARD
-            .decode(encryption_key.expose_secret().trim())
-            .map_err(|_| BadKey)?;
-        let mut mac = HmacSha256::new_from_slice(&bytes).map_err(|_| BadKey)?;
-        mac.update(LABEL);
+        UnsubscribeKey::derive_rotating(encryption_key, &[])
+    }
+
+    /// Derives the key from `ENCRYPTION_KEY`, and from each of `ENCRYPTION_KEY_PREVIOUS` a key
+    /// that only checks.
+    pub fn derive_rotating(
+        encryption_key: &SecretString,
+        previous: &[SecretString],
+    ) -> Result<UnsubscribeKey, BadKey> {
         Ok(UnsubscribeKey {
-            key: mac.finalize().into_bytes().into(),
+            key: derive_one(encryption_key)?,
+            previous: previous.iter().map(derive_one).collect::<Result<_, _>>()?,
         })
     }
 
-    fn mac(&self) -> HmacSha256 {
+    fn mac(key: &[u8; 32]) -> HmacSha256 {
         // HMAC takes keys of any length.
-        HmacSha256::new_from_slice(&self.key).unwrap_or_else(|_| unreachable!("any key length"))
+        HmacSha256::new_from_slice(key).unwrap_or_else(|_| unreachable!("any key length"))
     }
 
     /// The token for `what`: base64url, 87 characters.
@@ -68,7 +76,7 @@ impl UnsubscribeKey {
         bytes.extend_from_slice(what.user.0.as_bytes());
         bytes.extend_from_slice(what.tenant.0.as_bytes());
         bytes.push(topic_byte(what.topic));
-        let mut mac = self.mac();
+        let mut mac = UnsubscribeKey::mac(&self.key);
         mac.update(&bytes);
         bytes.extend_from_slice(&mac.finalize().into_bytes());
         URL_SAFE_NO_PAD.encode(bytes)
@@ -81,9 +89,14 @@ impl UnsubscribeKey {
             return None;
         }
         let (signed, tag) = bytes.split_at(33);
-        let mut mac = self.mac();
-        mac.update(signed);
-        mac.verify_slice(tag).ok()?;
+        let made_by_us = std::iter::once(&self.key).chain(&self.previous).any(|key| {
+            let mut mac = UnsubscribeKey::mac(key);
+            mac.update(signed);
+            mac.verify_slice(tag).is_ok()
+        });
+        if !made_by_us {
+            return None;
+        }
         let user = Uuid::from_slice(&signed[..16]).ok()?;
         let tenant = Uuid::from_slice(&signed[16..32]).ok()?;
         let topic = match signed[32] {
@@ -99,6 +112,15 @@ impl UnsubscribeKey {
     }
 }
 
+fn derive_one(encryption_key: &SecretString) -> Result<[u8; 32], BadKey> {
+    let bytes = STANDARD
+        .decode(encryption_key.expose_secret().trim())
+        .map_err(|_| BadKey)?;
+    let mut mac = HmacSha256::new_from_slice(&bytes).map_err(|_| BadKey)?;
+    mac.update(LABEL);
+    Ok(mac.finalize().into_bytes().into())
+}
+
 fn topic_byte(topic: Topic) -> u8 {
     match topic {
         Topic::DailySummary => 1,
@@ -112,6 +134,20 @@ mod tests {
 
     fn key_of(seed: u8) -> UnsubscribeKey {
         UnsubscribeKey::derive(&SecretString::from(STANDARD.encode([seed; 32]))).unwrap()
+    }
+
+    #[test]
+    fn links_signed_before_a_key_rotation_still_check_and_new_ones_use_the_new_key() {
+        let secret = |seed: u8| SecretString::from(STANDARD.encode([seed; 32]));
+        let before = key_of(1);
+        let after = UnsubscribeKey::derive_rotating(&secret(2), &[secret(1)]).unwrap();
+        let old_link = before.sign(what(Topic::Alerts));
+        assert_eq!(after.verify(&old_link), Some(what(Topic::Alerts)));
+        let new_link = after.sign(what(Topic::Alerts));
+        assert_eq!(new_link, key_of(2).sign(what(Topic::Alerts)));
+        assert_eq!(before.verify(&new_link), None);
+        // Once the old key is dropped, its links no longer check.
+        assert_eq!(key_of(2).verify(&old_link), None);
     }
 
     fn what(topic: Topic) -> Unsubscribe {
