@@ -56,7 +56,12 @@ impl Job for DqCheck {
                 for f in &found {
                     *by_severity.entry(f.severity.clone()).or_default() += 1;
                 }
-                Ok((day, recorded, by_severity, dq::open_critical(scope)?))
+                let open = dq::open_findings(scope, None)?;
+                let critical: Vec<_> = open
+                    .into_iter()
+                    .filter(dq::OpenFinding::is_critical)
+                    .collect();
+                Ok((day, recorded, by_severity, critical))
             })
             .await?;
         tracing::info!(
@@ -67,9 +72,7 @@ impl Job for DqCheck {
             "data-quality checks recorded"
         );
         if self.gate && !blocking.is_empty() {
-            return Err(JobError::Blocked {
-                reason: blocked_reason(&blocking),
-            });
+            return Err(blocked(&blocking));
         }
         Ok(json!({
             "day": day,
@@ -83,8 +86,16 @@ impl Job for DqCheck {
     }
 }
 
-/// Why the gate stopped the pipeline: how many critical findings, and the first few.
-fn blocked_reason(blocking: &[dq::Blocking]) -> String {
+/// The verdict while critical findings are open (the gate's, and the forecast's when it runs on
+/// its own): the job succeeds and its workflow stops.
+pub fn blocked(critical: &[dq::OpenFinding]) -> JobError {
+    JobError::Blocked {
+        reason: blocked_reason(critical),
+    }
+}
+
+/// Why: how many critical findings, and the first few.
+fn blocked_reason(blocking: &[dq::OpenFinding]) -> String {
     const SHOWN: usize = 3;
     let mut reason = format!(
         "{} critical data-quality finding{} open: ",
@@ -129,8 +140,12 @@ mod tests {
 
     #[test]
     fn the_blocked_reason_counts_and_names_the_first_findings() {
-        let b = |n: usize| dq::Blocking {
+        let b = |n: usize| dq::OpenFinding {
+            id: uuid::Uuid::nil(),
             check_name: "balance_continuity".to_owned(),
+            severity: "critical".to_owned(),
+            subject_type: "account".to_owned(),
+            subject_id: None,
             message: format!("account {n}"),
         };
         assert_eq!(

@@ -249,7 +249,7 @@ async fn forecast_runs_are_stored_blocked_by_critical_findings_and_fanned_out() 
         .unwrap()
         .to_owned();
     assert!(
-        reason.contains("1 open critical") && reason.contains("balance_continuity"),
+        reason.starts_with("1 critical data-quality finding open: balance_continuity ("),
         "{reason}"
     );
     assert_eq!(

@@ -399,20 +399,42 @@ pub fn record(
     })
 }
 
-/// An open critical finding: what blocks the tenant's forecast.
-#[derive(Debug, Clone, QueryableByName)]
-pub struct Blocking {
+/// An open warning or critical finding: what blocks the tenant's forecast (critical), what
+/// annotates it and what the daily summary shows.
+#[derive(Debug, Clone, serde::Serialize, QueryableByName)]
+pub struct OpenFinding {
+    #[diesel(sql_type = diesel::sql_types::Uuid)]
+    pub id: uuid::Uuid,
     #[diesel(sql_type = Text)]
     pub check_name: String,
+    /// warning or critical.
+    #[diesel(sql_type = Text)]
+    pub severity: String,
+    #[diesel(sql_type = Text)]
+    pub subject_type: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub subject_id: Option<String>,
     #[diesel(sql_type = Text)]
     pub message: String,
 }
 
-/// The tenant's open critical findings, oldest first.
-pub fn open_critical(scope: &mut TenantConn<'_>) -> QueryResult<Vec<Blocking>> {
+impl OpenFinding {
+    pub fn is_critical(&self) -> bool {
+        self.severity == "critical"
+    }
+}
+
+/// The tenant's open warnings and critical findings, critical first, then most recently seen;
+/// at most `limit` of them (all with `None`).
+pub fn open_findings(
+    scope: &mut TenantConn<'_>,
+    limit: Option<i64>,
+) -> QueryResult<Vec<OpenFinding>> {
     diesel::sql_query(
-        "SELECT check_name, message FROM dq_findings \
-         WHERE status = 'open' AND severity = 'critical' ORDER BY first_seen_at, id",
+        "SELECT id, check_name, severity, subject_type, subject_id, message FROM dq_findings \
+         WHERE status = 'open' AND severity IN ('warning', 'critical') \
+         ORDER BY severity = 'critical' DESC, last_seen_at DESC, id LIMIT $1",
     )
+    .bind::<Nullable<BigInt>, _>(limit)
     .load(scope.conn())
 }

@@ -7,7 +7,6 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Date, Integer, Nullable, Text, Timestamptz, Uuid as SqlUuid};
-use serde::Serialize;
 use uuid::Uuid;
 
 use crate::TenantConn;
@@ -113,34 +112,6 @@ pub fn history(
     )
     .bind::<Date, _>(from)
     .bind::<Date, _>(to)
-    .load(scope.conn())
-}
-
-/// An open warning or critical data-quality finding.
-#[derive(Debug, Clone, Serialize, QueryableByName)]
-pub struct OpenFinding {
-    #[diesel(sql_type = SqlUuid)]
-    pub id: Uuid,
-    #[diesel(sql_type = Text)]
-    pub check_name: String,
-    /// warning or critical.
-    #[diesel(sql_type = Text)]
-    pub severity: String,
-    #[diesel(sql_type = Text)]
-    pub subject_type: String,
-    #[diesel(sql_type = Nullable<Text>)]
-    pub subject_id: Option<String>,
-    #[diesel(sql_type = Text)]
-    pub message: String,
-}
-
-/// The tenant's open warnings and critical findings, critical first, then by check.
-pub fn open_findings(scope: &mut TenantConn<'_>) -> QueryResult<Vec<OpenFinding>> {
-    diesel::sql_query(
-        "SELECT id, check_name, severity, subject_type, subject_id, message FROM dq_findings \
-         WHERE status = 'open' AND severity IN ('warning', 'critical') \
-         ORDER BY severity = 'critical' DESC, check_name, id",
-    )
     .load(scope.conn())
 }
 

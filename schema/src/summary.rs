@@ -4,11 +4,9 @@
 //!
 //! Every function runs in a tenant scope; row-level security does the filtering.
 
-use std::collections::BTreeMap;
-
 use chrono::NaiveDate;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Date, Integer, Nullable, SmallInt, Text, Uuid as SqlUuid};
+use diesel::sql_types::{BigInt, Date, Integer, Nullable, Text, Uuid as SqlUuid};
 use uuid::Uuid;
 
 use crate::TenantConn;
@@ -34,25 +32,6 @@ pub fn profile(scope: &mut TenantConn<'_>) -> QueryResult<Profile> {
          FROM tenants WHERE id = current_tenant_id()",
     )
     .get_result(scope.conn())
-}
-
-#[derive(QueryableByName)]
-struct Exponent {
-    #[diesel(sql_type = Text)]
-    code: String,
-    #[diesel(sql_type = SmallInt)]
-    minor_units: i16,
-}
-
-/// Every known currency's minor-unit exponent (2 for BRL, 0 for JPY, 3 for KWD).
-pub fn currency_exponents(scope: &mut TenantConn<'_>) -> QueryResult<BTreeMap<String, u8>> {
-    let rows: Vec<Exponent> =
-        diesel::sql_query("SELECT code::text AS code, minor_units FROM currencies")
-            .load(scope.conn())?;
-    Ok(rows
-        .into_iter()
-        .map(|r| (r.code, u8::try_from(r.minor_units).unwrap_or(2)))
-        .collect())
 }
 
 /// Money in and out on one day, in one currency.
@@ -117,29 +96,6 @@ pub fn upcoming_bills(
     )
     .bind::<Date, _>(after)
     .bind::<Integer, _>(days)
-    .load(scope.conn())
-}
-
-/// An open data-quality finding worth a person's attention.
-#[derive(Debug, Clone, QueryableByName)]
-pub struct OpenFinding {
-    /// warning or critical.
-    #[diesel(sql_type = Text)]
-    pub severity: String,
-    #[diesel(sql_type = Text)]
-    pub check_name: String,
-    #[diesel(sql_type = Text)]
-    pub message: String,
-}
-
-/// Open warnings and criticals, criticals first, most recently seen first, at most `limit`.
-pub fn open_findings(scope: &mut TenantConn<'_>, limit: i64) -> QueryResult<Vec<OpenFinding>> {
-    diesel::sql_query(
-        "SELECT severity, check_name, message FROM dq_findings \
-         WHERE status = 'open' AND severity IN ('warning', 'critical') \
-         ORDER BY severity = 'critical' DESC, last_seen_at DESC, id LIMIT $1",
-    )
-    .bind::<BigInt, _>(limit)
     .load(scope.conn())
 }
 

@@ -7,13 +7,14 @@
 //! keys (`daily_summary:<date>:<user>`) hold even for a second job of the same date under
 //! another key: one summary per user per date.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 
 use chrono::{DateTime, Duration as Span, NaiveDate, Utc};
 use findash_engine::{Job, JobContext, JobResult, Queue};
 use findash_schema::dashboard::{self, AccountBalance, ConnectionFreshness, Forecast};
+use findash_schema::dq::{self, OpenFinding};
 use findash_schema::email::{NewEmail, Recipient, Topic};
-use findash_schema::summary::{self, DayFlow, LargeExpense, OpenFinding, Profile, UpcomingBill};
+use findash_schema::summary::{self, DayFlow, LargeExpense, Profile, UpcomingBill};
 use findash_schema::{JobId, TenantConn};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -68,7 +69,7 @@ impl Job for DailySummary {
 /// What one tenant's day looked like, read in one transaction.
 pub(super) struct Day {
     pub profile: Profile,
-    pub exponents: BTreeMap<String, u8>,
+    pub exponents: HashMap<String, u32>,
     pub date: NaiveDate,
     pub now: DateTime<Utc>,
     pub flows: Vec<DayFlow>,
@@ -85,12 +86,12 @@ impl Day {
         let profile = summary::profile(scope)?;
         let now = dashboard::calendar(scope)?.now;
         Ok(Day {
-            exponents: summary::currency_exponents(scope)?,
+            exponents: findash_schema::banking::currency_exponents(scope)?,
             flows: summary::day_flows(scope, date)?,
             balances: dashboard::balances(scope, &profile.base_currency, date)?,
             bills: summary::upcoming_bills(scope, date, BILLS_DAYS)?,
             forecast: dashboard::latest_forecast(scope, None)?,
-            findings: summary::open_findings(scope, FINDINGS_SHOWN)?,
+            findings: dq::open_findings(scope, Some(FINDINGS_SHOWN))?,
             connections: dashboard::connections_freshness(scope)?,
             large_expenses: summary::large_expenses(scope, date, alerts::LARGE_EXPENSE)?,
             profile,
@@ -101,7 +102,11 @@ impl Day {
 
     /// `minor` units of `currency` as the tenant writes them.
     pub fn money(&self, minor: i64, currency: &str) -> String {
-        let exponent = self.exponents.get(currency).copied().unwrap_or(2);
+        let exponent = self
+            .exponents
+            .get(currency)
+            .and_then(|e| u8::try_from(*e).ok())
+            .unwrap_or(2);
         format_money(minor, exponent, currency, &self.profile.locale)
     }
 

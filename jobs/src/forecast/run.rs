@@ -1,18 +1,19 @@
 //! The `forecast` job's database side: read a tenant's inputs, stop on an open critical
 //! finding, compute ([`super::model`]) and store every run in one transaction.
 
-use rust_decimal::prelude::ToPrimitive as _;
-use rust_decimal::{Decimal, RoundingStrategy};
 use std::collections::HashMap;
 use std::str::FromStr as _;
 
 use chrono::{DateTime, Days, NaiveDate, Utc};
 use findash_engine::{JobContext, JobError, JobResult};
 use findash_schema::dashboard;
+use findash_schema::dq::{self, OpenFinding};
 use findash_schema::forecasts::{
-    self, ForecastAccount, HistoryTransaction, NewFlow, NewPoint, NewRun, OpenFinding,
+    self, ForecastAccount, HistoryTransaction, NewFlow, NewPoint, NewRun,
 };
 use findash_schema::sync::AccountKind;
+use rust_decimal::prelude::ToPrimitive as _;
+use rust_decimal::{Decimal, RoundingStrategy};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -38,7 +39,7 @@ struct Inputs {
 pub(super) async fn forecast(ctx: &JobContext, as_of: NaiveDate, horizon: u32) -> JobResult {
     let read = ctx
         .tenant_db(move |scope| {
-            let (critical, warnings) = split(forecasts::open_findings(scope)?);
+            let (critical, warnings) = split(dq::open_findings(scope, None)?);
             if !critical.is_empty() {
                 return Ok(Read::Blocked(critical));
             }
@@ -54,7 +55,7 @@ pub(super) async fn forecast(ctx: &JobContext, as_of: NaiveDate, horizon: u32) -
         })
         .await?;
     let inputs = match read {
-        Read::Blocked(critical) => return Err(blocked(&critical)),
+        Read::Blocked(critical) => return Err(crate::dq::blocked(&critical)),
         Read::Inputs(inputs) => inputs,
     };
     if inputs.accounts.is_empty() {
@@ -75,7 +76,7 @@ pub(super) async fn forecast(ctx: &JobContext, as_of: NaiveDate, horizon: u32) -
     let stored = ctx
         .tenant_db(move |scope| {
             // A critical finding that opened while the forecast was computed still stops it.
-            let (critical, _) = split(forecasts::open_findings(scope)?);
+            let (critical, _) = split(dq::open_findings(scope, None)?);
             if !critical.is_empty() {
                 return Ok(Err(critical));
             }
@@ -83,7 +84,7 @@ pub(super) async fn forecast(ctx: &JobContext, as_of: NaiveDate, horizon: u32) -
         })
         .await?;
     match stored {
-        Err(critical) => Err(blocked(&critical)),
+        Err(critical) => Err(crate::dq::blocked(&critical)),
         Ok(ids) => {
             let mut result = summary;
             result["runs"] = json!(ids.len());
@@ -94,20 +95,7 @@ pub(super) async fn forecast(ctx: &JobContext, as_of: NaiveDate, horizon: u32) -
 
 /// (critical, warnings).
 fn split(findings: Vec<OpenFinding>) -> (Vec<OpenFinding>, Vec<OpenFinding>) {
-    findings.into_iter().partition(|f| f.severity == "critical")
-}
-
-/// The verdict for open critical findings: how many, of which checks.
-fn blocked(critical: &[OpenFinding]) -> JobError {
-    let mut checks: Vec<&str> = critical.iter().map(|f| f.check_name.as_str()).collect();
-    checks.dedup();
-    JobError::Blocked {
-        reason: format!(
-            "{} open critical data-quality finding(s): {}",
-            critical.len(),
-            checks.join(", ")
-        ),
-    }
+    findings.into_iter().partition(OpenFinding::is_critical)
 }
 
 /// Every run to store: one per account with a balance, then the total.
