@@ -23,6 +23,7 @@ mod text_enum;
 pub mod banking;
 pub mod categories;
 pub mod connections;
+pub mod console;
 pub mod dashboard;
 pub mod dq;
 pub mod email;

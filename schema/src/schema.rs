@@ -120,6 +120,36 @@ diesel::table! {
 }
 
 diesel::table! {
+    console_login_failures (key) {
+        key -> Text,
+        failures -> Int4,
+        last_failed_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    console_operators (user_id) {
+        user_id -> Uuid,
+        granted_at -> Timestamptz,
+        granted_by -> Text,
+    }
+}
+
+diesel::table! {
+    console_sessions (id) {
+        id -> Int8,
+        token_hash -> Bytea,
+        user_id -> Uuid,
+        csrf_token -> Text,
+        created_at -> Timestamptz,
+        last_seen_at -> Timestamptz,
+        expires_at -> Timestamptz,
+        client_ip -> Nullable<Text>,
+        user_agent -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
     cron_schedules (name) {
         name -> Text,
         paused -> Bool,
@@ -519,6 +549,8 @@ diesel::joinable!(budgets -> tenants (tenant_id));
 diesel::joinable!(categories -> tenants (tenant_id));
 diesel::joinable!(categorization_rules -> tenants (tenant_id));
 diesel::joinable!(change_sets -> tenants (tenant_id));
+diesel::joinable!(console_operators -> users (user_id));
+diesel::joinable!(console_sessions -> users (user_id));
 diesel::joinable!(cron_ticks -> jobs (job_id));
 diesel::joinable!(dq_findings -> tenants (tenant_id));
 diesel::joinable!(email_outbox -> tenants (tenant_id));
@@ -548,6 +580,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     categories,
     categorization_rules,
     change_sets,
+    console_login_failures,
+    console_operators,
+    console_sessions,
     cron_schedules,
     cron_ticks,
     currencies,

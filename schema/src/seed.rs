@@ -7,7 +7,9 @@ use serde_json::json;
 use crate::connections::{self, NewConnection, Provider};
 use crate::tenants::{self, NewTenant, Tenant};
 use crate::users::{self, NewUser, Role};
-use crate::{ConnectionId, Db, DbError, SystemTask, TenantId, UserId, categories, passwords};
+use crate::{
+    ConnectionId, Db, DbError, SystemTask, TenantId, UserId, categories, console, passwords,
+};
 
 /// The demo tenant's slug (a contract: docs and scripts use it).
 pub const DEMO_SLUG: &str = "demo";
@@ -152,6 +154,8 @@ pub fn demo(db: &Db, admin: &DemoAdmin) -> Result<DemoReport, DbError> {
                 (user.id, AdminLogin::Created { password, generated })
             }
         };
+        // ADMIN_EMAIL is the deployment's admin: it signs in to the admin console.
+        console::grant_operator(sys, admin_id, "seed")?;
 
         Ok(DemoReport {
             tenant,

@@ -5,10 +5,11 @@
 //! them (auth, request id, rate limits, security headers). Handlers stay thin: they parse,
 //! authorize, call `findash-schema`/`findash-engine`, and shape the response.
 //!
-//! Built: the app and server (`http`) with the JSON API, probes and metrics, its configuration
+//! Built: the admin console (`admin`), the app and server (`http`) with the JSON API, probes and metrics, its configuration
 //! section, the API tokens (JWT), and the webhook receivers (`webhooks`) with their senders'
 //! signature checks.
 
+pub mod admin;
 pub mod auth;
 mod config;
 pub mod http;

@@ -37,6 +37,9 @@ pub enum SystemTask {
     /// Email: turning a preference off from a verified unsubscribe link, whose tenant is known
     /// only from the link.
     Email,
+    /// The admin console: operators, their sessions and sign-ins, and what it shows and does
+    /// across tenants (jobs, schedules, workflows, webhooks, data freshness).
+    Admin,
 }
 
 impl SystemTask {
@@ -53,6 +56,7 @@ impl SystemTask {
             SystemTask::Metrics => "metrics",
             SystemTask::Webhooks => "webhooks",
             SystemTask::Email => "email",
+            SystemTask::Admin => "admin",
         }
     }
 }

@@ -81,7 +81,9 @@ impl Limits {
         self.webhook.retain_recent();
     }
 
-    fn client_ip(&self, req: &ServiceRequest) -> Option<IpAddr> {
+    /// The client's address: the peer, or for a trusted proxy the last untrusted address it
+    /// forwarded.
+    pub fn client_ip(&self, req: &actix_web::HttpRequest) -> Option<IpAddr> {
         let peer = req.peer_addr()?.ip();
         if !self.proxies.contains(peer) {
             return Some(peer);
@@ -124,7 +126,7 @@ pub async fn middleware(
             .map(ServiceResponse::map_into_left_body);
     }
     let limits = &state.limits;
-    let Some(ip) = limits.client_ip(&req) else {
+    let Some(ip) = limits.client_ip(req.request()) else {
         return next
             .call(req)
             .await

@@ -138,6 +138,7 @@ fn page_limit(limit: Option<i64>) -> Result<i64, ApiError> {
 
 /// The route table. A known path with another method answers 405.
 pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.configure(crate::admin::routes);
     cfg.service(resource("/healthz", "GET").get(health::healthz))
         .service(resource("/readyz", "GET").get(health::readyz))
         .service(resource("/metrics", "GET").get(metrics::metrics))

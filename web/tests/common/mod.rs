@@ -13,6 +13,8 @@ use findash_web::limits::{Quota, TrustedProxies};
 use findash_web::{WebConfig, WebhookConfig};
 use secrecy::SecretString;
 
+pub mod console;
+
 pub const SECRET: &str = "a-test-secret-of-at-least-32-bytes!!";
 
 pub fn keys(secret: &str) -> JwtKeys {
