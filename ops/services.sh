@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Makes sure PostgreSQL (15 or newer) and Redis answer on 127.0.0.1 (5432, 6379): starts them when
 # stopped and installs them from Debian when missing. Also installs what the build and tests need
-# from Debian (libpq for Diesel, pg_dump for the migration tests). Idempotent; safe to run often.
+# from Debian (libpq for Diesel, pg_dump for the migration tests, Chromium and chromedriver for the
+# admin console's browser tests). Idempotent; safe to run often.
 set -euo pipefail
 source "$(dirname "$0")/lib/env.sh"
 
@@ -15,6 +16,9 @@ command -v pkg-config >/dev/null || need_packages+=(pkg-config)
 command -v redis-cli >/dev/null || need_packages+=(redis-tools)
 # The outage tests start and stop a Redis server of their own.
 command -v redis-server >/dev/null || need_packages+=(redis-server)
+# The admin console's browser tests drive Debian's Chromium through chromedriver.
+command -v chromium >/dev/null || need_packages+=(chromium)
+command -v chromedriver >/dev/null || need_packages+=(chromium-driver)
 if [ ${#need_packages[@]} -gt 0 ]; then findash_apt_install "${need_packages[@]}"; fi
 
 pg_ready() { pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null; }

@@ -30,6 +30,10 @@ pub fn run(config: &Config) -> anyhow::Result<()> {
             println!("demo: daily pipeline for {day} already started");
         }
         println!(
+            "admin console: {}admin (sign in as {})",
+            config.web.public_base_url, demo.admin_email
+        );
+        println!(
             "running: HTTP server on {} ({}healthz, {}readyz, {}metrics), workers (all queues) and \
              scheduler in this process; Ctrl-C stops them.",
             config.web.bind_addr,
