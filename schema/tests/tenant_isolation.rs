@@ -22,9 +22,18 @@ const GLOBAL_TABLES: &[(&str, &str)] = &[
     ("fx_rates", "public exchange rates, the same for everyone"),
     ("cron_schedules", "operator state of system-wide schedules"),
     ("cron_ticks", "system-wide schedule ticks"),
-    ("console_operators", "the deployment's operators (admin console); system role only"),
-    ("console_sessions", "admin console sessions, across tenants; system role only"),
-    ("console_login_failures", "admin console sign-in backoff; system role only"),
+    (
+        "console_operators",
+        "the deployment's operators (admin console); system role only",
+    ),
+    (
+        "console_sessions",
+        "admin console sessions, across tenants; system role only",
+    ),
+    (
+        "console_login_failures",
+        "admin console sign-in backoff; system role only",
+    ),
 ];
 
 struct TenantTable {
