@@ -75,26 +75,36 @@ impl Driver {
         Driver { child, url }
     }
 
-    /// A headless browser session at a laptop's width.
+    /// A headless browser session at a laptop's width, in the system's light theme.
     pub async fn browser(&self) -> Client {
+        self.session(false).await
+    }
+
+    /// The same, with the system in dark mode (`prefers-color-scheme: dark`).
+    pub async fn dark_browser(&self) -> Client {
+        self.session(true).await
+    }
+
+    async fn session(&self, dark: bool) -> Client {
         let chromium = find_binary(
             "CHROMIUM",
             &["/usr/bin/chromium", "/usr/bin/chromium-browser"],
         );
+        let mut args = vec![
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--window-size=1366,900",
+            "--lang=en-US",
+        ];
+        if dark {
+            args.push("--force-dark-mode");
+        }
         let mut caps = serde_json::Map::new();
         caps.insert(
             "goog:chromeOptions".to_owned(),
-            serde_json::json!({
-                "binary": chromium,
-                "args": [
-                    "--headless=new",
-                    "--no-sandbox",
-                    "--disable-gpu",
-                    "--disable-dev-shm-usage",
-                    "--window-size=1366,900",
-                    "--lang=en-US",
-                ],
-            }),
+            serde_json::json!({ "binary": chromium, "args": args }),
         );
         ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
             .capabilities(caps)
