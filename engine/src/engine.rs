@@ -89,6 +89,17 @@ impl Services {
     }
 }
 
+/// How many rate-limit buckets [`Engine::rate_limit_buckets`] lists at most.
+pub const RATE_LIMIT_BUCKETS_LISTED: usize = 500;
+
+/// What [`Engine::rate_limit_buckets`] found.
+#[derive(Debug, Clone)]
+pub struct RateLimitBuckets {
+    /// `RATE_LIMITS`: prefix → quota, by prefix.
+    pub limits: Vec<(String, crate::ratelimit::Quota)>,
+    pub in_use: crate::ratelimit::BucketsInUse,
+}
+
 /// The engine of one process.
 #[derive(Clone)]
 pub struct Engine {
@@ -207,6 +218,22 @@ impl Engine {
         &self,
         within: std::time::Duration,
     ) -> Result<usize, EngineError> {
+        Ok(self
+            .live_workers_by_queue(within)
+            .await?
+            .into_iter()
+            .map(|(_, n)| n)
+            .sum())
+    }
+
+    /// [`Engine::live_workers_everywhere`] per queue (every queue, in [`Queue::ALL`] order): a
+    /// worker process runs one apalis worker per queue it serves.
+    ///
+    /// [`Queue::ALL`]: crate::Queue::ALL
+    pub async fn live_workers_by_queue(
+        &self,
+        within: std::time::Duration,
+    ) -> Result<Vec<(crate::Queue, usize)>, EngineError> {
         let since = chrono::Utc::now().timestamp() - i64::try_from(within.as_secs()).unwrap_or(0);
         let mut pipe = redis::pipe();
         for queue in crate::Queue::ALL {
@@ -218,7 +245,22 @@ impl Engine {
         }
         let mut redis = self.services.redis.clone();
         let counts: Vec<usize> = pipe.query_async(&mut redis).await?;
-        Ok(counts.into_iter().sum())
+        Ok(crate::Queue::ALL.into_iter().zip(counts).collect())
+    }
+
+    /// The rate limiter every replica shares (what jobs reach as `JobContext::rate_limiter`).
+    pub fn rate_limiter(&self) -> &RateLimiter {
+        &self.services.limiter
+    }
+
+    /// The configured limits and the buckets in use now (at most
+    /// [`RATE_LIMIT_BUCKETS_LISTED`]), for the console.
+    pub async fn rate_limit_buckets(&self) -> Result<RateLimitBuckets, EngineError> {
+        let limiter = &self.services.limiter;
+        Ok(RateLimitBuckets {
+            limits: limiter.limits(),
+            in_use: limiter.buckets(RATE_LIMIT_BUCKETS_LISTED).await?,
+        })
     }
 
     /// Wakes the dispatchers after a transaction that enqueued jobs committed. Optional (they

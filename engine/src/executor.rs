@@ -441,7 +441,10 @@ fn deferred(claimed: &Claimed, retry_after: std::time::Duration) -> (Outcome, &'
     (
         Outcome::Deferred {
             run_at,
-            reason: format!("rate limited; next try in {retry_after:?}"),
+            reason: format!(
+                "{}; next try in {retry_after:?}",
+                crate::ledger::RATE_LIMITED
+            ),
         },
         "deferred",
     )

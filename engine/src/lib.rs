@@ -38,7 +38,7 @@ pub mod testing;
 
 pub use config::EngineConfig;
 pub use context::{JobContext, WorkflowsStarted};
-pub use engine::{Engine, act_in};
+pub use engine::{Engine, RATE_LIMIT_BUCKETS_LISTED, RateLimitBuckets, act_in};
 pub use error::EngineError;
 pub use job::{Job, JobError, JobResult, MAX_DEFERRALS};
 pub use queue::Queue;

@@ -1,7 +1,8 @@
 //! Rate limits per key that hold across every replica.
 //!
 //! Owns the limit table (`RATE_LIMITS`, one [`Quota`] per key prefix such as `pluggy`), the
-//! decision for one request ([`RateLimiter::acquire`]), the bucket state in Redis and the
+//! decision for one request ([`RateLimiter::acquire`]), the bucket state in Redis (read for the
+//! console with [`RateLimiter::usage`] and [`RateLimiter::buckets`]) and the
 //! `findash_rate_limit_*` metrics.
 //!
 //! The truth is a GCRA bucket per key in Redis, updated by one atomic Lua script that reads
@@ -174,7 +175,8 @@ impl RateLimits {
     }
 }
 
-fn prefix_of(key: &str) -> &str {
+/// The limit a key falls under: the part before its first `:` (the whole key without one).
+pub fn prefix_of(key: &str) -> &str {
     key.split_once(':').map_or(key, |(prefix, _)| prefix)
 }
 
@@ -193,9 +195,20 @@ pub enum Decision {
 pub struct Usage {
     pub key: String,
     /// Requests that would be allowed right now, approximately (it moves as time passes and as
-    /// other replicas take tokens).
+    /// other replicas take tokens); at most `quota.burst`.
     pub available: u32,
     pub quota: Quota,
+    /// How long until the bucket is full again (its Redis key expires then); zero when it is.
+    pub full_in: Duration,
+}
+
+/// The buckets in Redis at one moment ([`RateLimiter::buckets`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BucketsInUse {
+    /// Most used first (fewest requests available), then by key.
+    pub buckets: Vec<Usage>,
+    /// The scan stopped at its bound: more buckets exist than are listed.
+    pub truncated: bool,
 }
 
 /// The cross-replica rate limiter; cheap to clone.
@@ -227,6 +240,21 @@ const LOCAL_KEYS_BEFORE_SWEEP: usize = 10_000;
 
 /// The script's answer: `{allowed (1|0), retry_after_us, available}`.
 type ScriptReply = (i64, i64, i64);
+
+/// Keys asked for per `SCAN` step and bucket states read per round trip.
+const SCAN_PAGE: usize = 100;
+
+/// `s` with the glob characters of `SCAN … MATCH` escaped, so a namespace matches literally.
+fn glob_escape(s: &str) -> String {
+    let mut escaped = String::with_capacity(s.len());
+    for c in s.chars() {
+        if matches!(c, '*' | '?' | '[' | ']' | '\\') {
+            escaped.push('\\');
+        }
+        escaped.push(c);
+    }
+    escaped
+}
 
 impl RateLimiter {
     /// Builds the limiter and registers its metrics on `registry` (which therefore fails if a
@@ -319,15 +347,119 @@ impl RateLimiter {
     /// Current state of `key`'s bucket in Redis (the cross-replica truth), without taking a
     /// token; `None` if its prefix has no limit.
     pub async fn usage(&self, key: &str) -> Result<Option<Usage>, RedisError> {
-        let Some(limit) = self.inner.by_prefix.get(prefix_of(key)) else {
-            return Ok(None);
-        };
-        let (_, available) = self.check_redis(key, limit.quota, 0).await?;
-        Ok(Some(Usage {
-            key: key.to_owned(),
-            available,
-            quota: limit.quota,
-        }))
+        Ok(self.read_buckets(vec![key.to_owned()]).await?.pop())
+    }
+
+    /// Every configured limit, by prefix: what `RATE_LIMITS` says, whether or not a bucket of it
+    /// exists right now.
+    pub fn limits(&self) -> Vec<(String, Quota)> {
+        self.inner
+            .by_prefix
+            .iter()
+            .map(|(prefix, limit)| (prefix.clone(), limit.quota))
+            .collect()
+    }
+
+    /// The buckets that exist in Redis now, read without taking a token: at most `max` of them,
+    /// found with a cursor scan (never `KEYS`, which would stall Redis on a large keyspace). A
+    /// bucket exists only while it is not full (its key expires when it refills), so this lists
+    /// the keys in use. Keys of a prefix that no longer has a limit are left out.
+    pub async fn buckets(&self, max: usize) -> Result<BucketsInUse, RedisError> {
+        let mut redis = self.inner.redis.clone();
+        let prefix = format!("{}:ratelimit:", self.inner.namespace);
+        let pattern = format!("{}*", glob_escape(&prefix));
+        let mut keys = Vec::new();
+        let mut cursor = 0_u64;
+        let mut truncated = false;
+        loop {
+            let (next, page): (u64, Vec<String>) = redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg(&pattern)
+                .arg("COUNT")
+                .arg(SCAN_PAGE)
+                .query_async(&mut redis)
+                .await?;
+            for key in page {
+                if keys.len() == max {
+                    truncated = true;
+                    break;
+                }
+                if let Some(key) = key.strip_prefix(&prefix) {
+                    keys.push(key.to_owned());
+                }
+            }
+            cursor = next;
+            if cursor == 0 || truncated {
+                break;
+            }
+        }
+        // SCAN may return a key twice (when the keyspace is rehashed meanwhile).
+        keys.sort_unstable();
+        keys.dedup();
+        let mut buckets = Vec::with_capacity(keys.len());
+        for chunk in keys.chunks(SCAN_PAGE) {
+            buckets.extend(self.read_buckets(chunk.to_vec()).await?);
+        }
+        buckets.sort_by(|a, b| a.available.cmp(&b.available).then(a.key.cmp(&b.key)));
+        Ok(BucketsInUse { buckets, truncated })
+    }
+
+    /// The state of `keys`' buckets in one round trip (the GCRA script reading, with each key's
+    /// time to live); keys whose prefix has no limit are skipped.
+    async fn read_buckets(&self, keys: Vec<String>) -> Result<Vec<Usage>, RedisError> {
+        let limited: Vec<(String, Quota)> = keys
+            .into_iter()
+            .filter_map(|key| {
+                let quota = self.inner.by_prefix.get(prefix_of(&key))?.quota;
+                Some((key, quota))
+            })
+            .collect();
+        if limited.is_empty() {
+            return Ok(Vec::new());
+        }
+        let invocations: Vec<_> = limited
+            .iter()
+            .map(|(key, quota)| {
+                let mut call = self.inner.gcra.prepare_invoke();
+                call.key(self.bucket_key(key))
+                    .arg(quota.emission_interval_us())
+                    .arg(quota.burst_or_one())
+                    .arg(0_u8);
+                call
+            })
+            .collect();
+        let mut pipe = redis::pipe();
+        // A pipeline does not load the script by itself (a fresh Redis would answer NOSCRIPT).
+        pipe.load_script(&self.inner.gcra).ignore();
+        for ((key, _), call) in limited.iter().zip(&invocations) {
+            pipe.invoke_script(call);
+            pipe.pttl(self.bucket_key(key));
+        }
+        let mut redis = self.inner.redis.clone();
+        let replies: Vec<redis::Value> = pipe.query_async(&mut redis).await?;
+        let mut replies = replies.into_iter();
+        let mut usages = Vec::with_capacity(limited.len());
+        for (key, quota) in limited {
+            let (Some(script), Some(ttl)) = (replies.next(), replies.next()) else {
+                break;
+            };
+            let (_, _, available): ScriptReply = redis::from_redis_value(script)?;
+            let ttl_ms: i64 = redis::from_redis_value(ttl)?;
+            usages.push(Usage {
+                key,
+                available: u32::try_from(available.max(0)).unwrap_or(u32::MAX),
+                quota,
+                // -2: no key (a full bucket); -1 would be a key without expiry, which the
+                // script never writes.
+                full_in: Duration::from_millis(u64::try_from(ttl_ms).unwrap_or(0)),
+            });
+        }
+        Ok(usages)
+    }
+
+    fn bucket_key(&self, key: &str) -> String {
+        format!("{}:ratelimit:{key}", self.inner.namespace)
     }
 
     /// Runs the GCRA script; `cost` 1 takes a token, 0 only reads. Returns the decision and the
@@ -343,7 +475,7 @@ impl RateLimiter {
         let (allowed, retry_after_us, available): ScriptReply = self
             .inner
             .gcra
-            .key(format!("{}:ratelimit:{key}", self.inner.namespace))
+            .key(self.bucket_key(key))
             .arg(quota.emission_interval_us())
             .arg(quota.burst_or_one())
             .arg(cost)

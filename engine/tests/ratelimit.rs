@@ -386,3 +386,63 @@ async fn decisions_and_waits_are_counted_by_prefix() {
 
     delete_namespace(&mut redis, &ns).await;
 }
+
+/// The console's listing: the buckets in use, found by a bounded scan, most used first, each
+/// with when it is full again; reading them takes no token.
+#[tokio::test]
+async fn buckets_lists_the_keys_in_use_up_to_a_bound() {
+    let mut redis = connect().await;
+    let ns = namespace();
+    let limits = RateLimits::default()
+        .with("pluggy", quota("4/1h:4"))
+        .with("belvo", quota("10/1s"));
+    let (limiter, _r) = limiter(connect().await, &ns, limits);
+    assert_eq!(
+        limiter.limits(),
+        vec![
+            ("belvo".to_owned(), quota("10/1s")),
+            ("pluggy".to_owned(), quota("4/1h:4"))
+        ]
+    );
+    assert_eq!(limiter.buckets(10).await.unwrap().buckets, vec![]);
+
+    for (key, n) in [("pluggy:a", 1), ("pluggy:b", 4), ("pluggy:c", 2)] {
+        for _ in 0..n {
+            assert_eq!(limiter.acquire(key).await.unwrap(), Decision::Allowed);
+        }
+    }
+    // A key of another namespace is not ours.
+    let _: () = redis
+        .set(format!("{ns}-other:ratelimit:pluggy:z"), "1")
+        .await
+        .unwrap();
+
+    let all = limiter.buckets(10).await.unwrap();
+    assert!(!all.truncated);
+    let listed: Vec<(&str, u32)> = all
+        .buckets
+        .iter()
+        .map(|u| (u.key.as_str(), u.available))
+        .collect();
+    assert_eq!(listed, [("pluggy:b", 0), ("pluggy:c", 2), ("pluggy:a", 3)]);
+    // One token back every 15 minutes: pluggy:c is full again in about 30 minutes.
+    let full_in = all.buckets[1].full_in;
+    assert!(
+        full_in > Duration::from_secs(29 * 60) && full_in <= Duration::from_secs(30 * 60),
+        "{full_in:?}"
+    );
+    assert_eq!(
+        limiter.usage("pluggy:a").await.unwrap().unwrap().available,
+        3
+    );
+
+    let some = limiter.buckets(2).await.unwrap();
+    assert!(some.truncated);
+    assert_eq!(some.buckets.len(), 2);
+
+    let _: () = redis
+        .del(format!("{ns}-other:ratelimit:pluggy:z"))
+        .await
+        .unwrap();
+    delete_namespace(&mut redis, &ns).await;
+}

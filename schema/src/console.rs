@@ -105,7 +105,9 @@ fn truncate(s: &str, max_chars: usize) -> String {
 /// expired, idle too long, or its user is no longer an enabled admin operator.
 pub fn session(sys: &mut SystemConn<'_>, token: &str) -> QueryResult<Option<Session>> {
     let now = Utc::now();
-    let row: Option<(i64, UserId, String, DateTime<Utc>, DateTime<Utc>)> = console_sessions::table
+    // (id, user, CSRF token, last seen, expires)
+    type SessionRow = (i64, UserId, String, DateTime<Utc>, DateTime<Utc>);
+    let row: Option<SessionRow> = console_sessions::table
         .filter(console_sessions::token_hash.eq(token_hash(token)))
         .select((
             console_sessions::id,

@@ -10,7 +10,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Date, Jsonb, Nullable, Text};
 use serde_json::Value;
 
-use crate::TenantConn;
+use crate::{SystemConn, TenantConn};
 
 /// One problem a check found.
 #[derive(Debug, Clone, PartialEq, QueryableByName)]
@@ -437,4 +437,47 @@ pub fn open_findings(
     )
     .bind::<Nullable<BigInt>, _>(limit)
     .load(scope.conn())
+}
+
+/// An open finding with its tenant, as the console lists them across every tenant.
+#[derive(Debug, Clone, QueryableByName)]
+pub struct TenantFinding {
+    #[diesel(sql_type = diesel::sql_types::Uuid)]
+    pub tenant_id: uuid::Uuid,
+    #[diesel(sql_type = Text)]
+    pub tenant_slug: String,
+    #[diesel(sql_type = Text)]
+    pub tenant_name: String,
+    #[diesel(embed)]
+    pub finding: OpenFinding,
+    #[diesel(sql_type = diesel::sql_types::Timestamptz)]
+    pub first_seen_at: chrono::DateTime<chrono::Utc>,
+    #[diesel(sql_type = diesel::sql_types::Timestamptz)]
+    pub last_seen_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// Every tenant's open findings of `severity` (the console's system path), longest open first,
+/// at most `limit` of them; and how many are open in all.
+pub fn open_findings_everywhere(
+    sys: &mut SystemConn<'_>,
+    severity: &str,
+    limit: i64,
+) -> QueryResult<(Vec<TenantFinding>, i64)> {
+    let findings = diesel::sql_query(
+        "SELECT f.tenant_id, t.slug AS tenant_slug, t.name AS tenant_name, f.id, f.check_name, \
+                f.severity, f.subject_type, f.subject_id, f.message, f.first_seen_at, \
+                f.last_seen_at \
+         FROM dq_findings f JOIN tenants t ON t.id = f.tenant_id \
+         WHERE f.status = 'open' AND f.severity = $1 \
+         ORDER BY f.first_seen_at, f.id LIMIT $2",
+    )
+    .bind::<Text, _>(severity)
+    .bind::<BigInt, _>(limit.max(0))
+    .load(sys.conn())?;
+    let open = crate::schema::dq_findings::table
+        .filter(crate::schema::dq_findings::status.eq("open"))
+        .filter(crate::schema::dq_findings::severity.eq(severity))
+        .count()
+        .get_result(sys.conn())?;
+    Ok((findings, open))
 }

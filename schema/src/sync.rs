@@ -1,6 +1,7 @@
 //! What a bank sync writes: accounts and their balances, transactions by natural key
 //! (`tenant_id, account_id, external_id`) in multi-row upserts, the per-account sync position,
-//! and the provider items it refused. Every function runs in the tenant's scope.
+//! and the provider items it refused. Every writing function runs in the tenant's scope; the
+//! data-age reads (metrics, the console's freshness page) run on the system path, across tenants.
 //!
 //! An upsert writes only what changed: a transaction that the provider sends again unchanged is
 //! not touched (no new row version, no trigger work), so syncing twice leaves the database as it
@@ -444,14 +445,146 @@ pub struct DataAge {
     pub seconds: i64,
 }
 
+/// How old an account's data is, in whole seconds: since its last successful sync, or since it
+/// was created when it never synced (`a` is `accounts`).
+const ACCOUNT_AGE: &str =
+    "floor(extract(epoch FROM now() - coalesce(a.last_successful_sync_at, a.created_at)))::bigint";
+/// The same for a connection (`c` is `provider_connections`).
+const CONNECTION_AGE: &str =
+    "floor(extract(epoch FROM now() - coalesce(c.last_successful_sync_at, c.created_at)))::bigint";
+/// Accounts with their connection.
+const ACCOUNTS: &str = "accounts a JOIN provider_connections c ON c.id = a.connection_id";
+/// The accounts whose age counts: active accounts of connections that are not disabled.
+const ACCOUNT_COUNTS: &str = "a.status = 'active' AND c.status <> 'disabled'";
+
 /// Every active account's data age, across tenants.
 pub fn data_ages(sys: &mut crate::SystemConn<'_>) -> QueryResult<Vec<DataAge>> {
-    diesel::sql_query(
-        "SELECT a.tenant_id, a.id AS account_id, \
-                floor(extract(epoch FROM now() - coalesce(a.last_successful_sync_at, a.created_at)))::bigint \
-                    AS seconds \
-         FROM accounts a JOIN provider_connections c ON c.id = a.connection_id \
-         WHERE a.status = 'active' AND c.status <> 'disabled' ORDER BY a.tenant_id, a.id",
-    )
+    diesel::sql_query(format!(
+        "SELECT a.tenant_id, a.id AS account_id, {ACCOUNT_AGE} AS seconds \
+         FROM {ACCOUNTS} WHERE {ACCOUNT_COUNTS} ORDER BY a.tenant_id, a.id"
+    ))
     .load(sys.conn())
+}
+
+/// A connection's data age and its last failure, for the console (across tenants).
+#[derive(Debug, Clone, QueryableByName)]
+pub struct ConnectionFreshness {
+    #[diesel(sql_type = SqlUuid)]
+    pub tenant_id: uuid::Uuid,
+    #[diesel(sql_type = Text)]
+    pub tenant_slug: String,
+    #[diesel(sql_type = SqlUuid)]
+    pub connection_id: uuid::Uuid,
+    #[diesel(sql_type = Text)]
+    pub provider: String,
+    #[diesel(sql_type = Text)]
+    pub connection_name: String,
+    #[diesel(sql_type = Text)]
+    pub status: String,
+    #[diesel(sql_type = Nullable<diesel::sql_types::Timestamptz>)]
+    pub last_successful_sync_at: Option<DateTime<Utc>>,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub last_error: Option<String>,
+    #[diesel(sql_type = Nullable<diesel::sql_types::Timestamptz>)]
+    pub last_error_at: Option<DateTime<Utc>>,
+    #[diesel(sql_type = diesel::sql_types::Int4)]
+    pub consecutive_failures: i32,
+    /// Seconds since the last successful sync (since it was created when it never synced).
+    #[diesel(sql_type = BigInt)]
+    pub age_seconds: i64,
+}
+
+/// Connections that are not disabled, oldest data first, at most `limit`; with `older_than`
+/// (seconds) only those whose data is older than that.
+pub fn connection_freshness(
+    sys: &mut crate::SystemConn<'_>,
+    older_than: Option<i64>,
+    limit: i64,
+) -> QueryResult<Vec<ConnectionFreshness>> {
+    diesel::sql_query(format!(
+        "SELECT c.tenant_id, t.slug AS tenant_slug, c.id AS connection_id, c.provider, \
+                c.display_name AS connection_name, c.status, c.last_successful_sync_at, \
+                c.last_error, c.last_error_at, c.consecutive_failures, {CONNECTION_AGE} AS age_seconds \
+         FROM provider_connections c JOIN tenants t ON t.id = c.tenant_id \
+         WHERE c.status <> 'disabled' AND ($1::bigint IS NULL OR {CONNECTION_AGE} > $1) \
+         ORDER BY age_seconds DESC, t.slug, c.display_name, c.id LIMIT $2"
+    ))
+    .bind::<Nullable<BigInt>, _>(older_than)
+    .bind::<BigInt, _>(limit.max(0))
+    .load(sys.conn())
+}
+
+/// An account's data age, with its connection's last failure, for the console.
+#[derive(Debug, Clone, QueryableByName)]
+pub struct AccountFreshness {
+    #[diesel(sql_type = SqlUuid)]
+    pub tenant_id: uuid::Uuid,
+    #[diesel(sql_type = Text)]
+    pub tenant_slug: String,
+    #[diesel(sql_type = SqlUuid)]
+    pub connection_id: uuid::Uuid,
+    #[diesel(sql_type = Text)]
+    pub provider: String,
+    #[diesel(sql_type = Text)]
+    pub connection_name: String,
+    #[diesel(sql_type = SqlUuid)]
+    pub account_id: uuid::Uuid,
+    #[diesel(sql_type = Text)]
+    pub account_name: String,
+    #[diesel(sql_type = Text)]
+    pub institution: String,
+    #[diesel(sql_type = Nullable<diesel::sql_types::Timestamptz>)]
+    pub last_successful_sync_at: Option<DateTime<Utc>>,
+    /// The connection's last error (accounts sync through their connection).
+    #[diesel(sql_type = Nullable<Text>)]
+    pub last_error: Option<String>,
+    #[diesel(sql_type = BigInt)]
+    pub age_seconds: i64,
+}
+
+/// The accounts [`data_ages`] covers, oldest data first, at most `limit`.
+pub fn account_freshness(
+    sys: &mut crate::SystemConn<'_>,
+    limit: i64,
+) -> QueryResult<Vec<AccountFreshness>> {
+    diesel::sql_query(format!(
+        "SELECT a.tenant_id, t.slug AS tenant_slug, c.id AS connection_id, c.provider, \
+                c.display_name AS connection_name, a.id AS account_id, a.name AS account_name, \
+                a.institution, a.last_successful_sync_at, c.last_error, {ACCOUNT_AGE} AS age_seconds \
+         FROM {ACCOUNTS} JOIN tenants t ON t.id = a.tenant_id WHERE {ACCOUNT_COUNTS} \
+         ORDER BY age_seconds DESC, t.slug, c.display_name, a.name, a.id LIMIT $1"
+    ))
+    .bind::<BigInt, _>(limit.max(0))
+    .load(sys.conn())
+}
+
+/// How many connections and accounts count, and how many of them are older than `objective`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, QueryableByName)]
+pub struct FreshnessCounts {
+    #[diesel(sql_type = BigInt)]
+    pub connections: i64,
+    #[diesel(sql_type = BigInt)]
+    pub stale_connections: i64,
+    #[diesel(sql_type = BigInt)]
+    pub accounts: i64,
+    #[diesel(sql_type = BigInt)]
+    pub stale_accounts: i64,
+}
+
+/// Counts for [`connection_freshness`] and [`account_freshness`] against `objective` seconds.
+pub fn freshness_counts(
+    sys: &mut crate::SystemConn<'_>,
+    objective: i64,
+) -> QueryResult<FreshnessCounts> {
+    diesel::sql_query(format!(
+        "SELECT (SELECT count(*) FROM provider_connections c WHERE c.status <> 'disabled') \
+                    AS connections, \
+                (SELECT count(*) FROM provider_connections c \
+                  WHERE c.status <> 'disabled' AND {CONNECTION_AGE} > $1) AS stale_connections, \
+                (SELECT count(*) FROM {ACCOUNTS} WHERE {ACCOUNT_COUNTS}) AS accounts, \
+                (SELECT count(*) FROM {ACCOUNTS} WHERE {ACCOUNT_COUNTS} AND {ACCOUNT_AGE} > $1) \
+                    AS stale_accounts"
+    ))
+    .bind::<BigInt, _>(objective)
+    .get_result(sys.conn())
 }

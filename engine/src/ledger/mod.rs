@@ -8,12 +8,17 @@ mod claim;
 mod enqueue;
 mod operate;
 mod outcome;
+mod overview;
 mod read;
 
 pub use claim::{Claimed, claim};
 pub use enqueue::{EnqueueOptions, Enqueued, LedgerScope, NewJob, Trigger, insert_jobs};
 pub use operate::{Action, ActionResult, apply_action};
-pub use outcome::{AttemptEnd, Finished, Outcome, record_outcomes};
+pub use outcome::{AttemptEnd, Finished, Outcome, RATE_LIMITED, record_outcomes};
+pub use overview::{
+    Buckets, FAILED_OUTCOMES, PROCESSED_OUTCOMES, QueueDepth, RateLimitWait, Tally, Throughput,
+    queue_depths, rate_limit_waits, throughput,
+};
 pub use read::{AttemptRow, JOB_STATES, JobFilter, JobRow, Stats, get_job, list_jobs, stats};
 
 /// Lets this transaction commit without waiting for its WAL flush. Used for claims, outcomes

@@ -30,7 +30,9 @@ pub enum Outcome {
         error: String,
         attempt: AttemptEnd,
     },
-    /// A rate limit said no: back to `queued` for `run_at`, the attempt given back.
+    /// A rate limit said no: back to `queued` for `run_at`, the attempt given back. A `reason`
+    /// that starts with [`RATE_LIMITED`] marks a wait for a rate limit (the other deferral is a
+    /// kind no worker knows).
     Deferred {
         run_at: DateTime<Utc>,
         reason: String,
@@ -40,6 +42,10 @@ pub enum Outcome {
     /// The worker stopped before the job finished: back to `queued`, the attempt given back.
     Released,
 }
+
+/// How the attempt error of a deferral caused by a rate limit starts (the limiter's or the
+/// provider's 429): the overview counts the jobs waiting on one by it.
+pub const RATE_LIMITED: &str = "rate limited";
 
 /// How a failed attempt ended (`job_attempts.outcome`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -24,3 +24,36 @@
     }
   });
 })();
+
+// Live panels (the overview's, refreshed by htmx): a refresh waits while the keyboard focus is
+// inside them, so it is never lost mid-table; the panels' one-line summary is copied into the
+// page's polite live region only when it changes, so screen readers hear news, not a repeat
+// every few seconds; and a refresh that finds the session ended leads to the sign-in page.
+(function () {
+  "use strict";
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    // A refresh after the session ended was redirected to the sign-in page (the request
+    // follows a 303 by itself, so htmx never sees HX-Redirect): go there, not into the panel.
+    var xhr = event.detail.xhr;
+    if (xhr && xhr.responseURL && new URL(xhr.responseURL).pathname === "/admin/login") {
+      event.detail.shouldSwap = false;
+      window.location.assign(xhr.responseURL);
+      return;
+    }
+    var target = event.detail.target;
+    var active = document.activeElement;
+    if (target && active && active !== document.body && target.contains(active)) {
+      event.detail.shouldSwap = false;
+    }
+  });
+  document.addEventListener("htmx:afterSwap", function (event) {
+    var region = document.getElementById("overview-announcer");
+    var source = event.detail.target && event.detail.target.querySelector("[data-live-summary]");
+    if (!region || !source) return;
+    var text = source.textContent.trim();
+    if (region.getAttribute("data-last") !== text) {
+      region.setAttribute("data-last", text);
+      region.textContent = text;
+    }
+  });
+})();

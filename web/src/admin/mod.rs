@@ -10,9 +10,12 @@
 //! Actions that cannot be undone ask for confirmation on a page of their own first.
 
 mod assets;
+mod chart;
 mod error;
+mod freshness;
 mod login;
 mod overview;
+mod rate_limits;
 pub mod session;
 pub mod view;
 
@@ -43,6 +46,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         web::scope("/admin")
             .route("", web::get().to(overview::page))
             .route("/", web::get().to(overview::page))
+            .route("/overview/live", web::get().to(overview::live_panels))
+            .route("/freshness", web::get().to(freshness::page))
+            .route("/rate-limits", web::get().to(rate_limits::page))
             .route("/login", web::get().to(login::form))
             .route("/login", web::post().to(login::submit))
             .route("/logout", web::post().to(login::logout))

@@ -14,7 +14,7 @@ use super::AppState;
 /// How long a dependency may take to answer a probe.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 /// Workers heartbeat every 5 s; one missing beat is not an outage.
-const WORKER_SEEN_WITHIN: Duration = Duration::from_secs(30);
+pub(crate) const WORKER_SEEN_WITHIN: Duration = Duration::from_secs(30);
 
 /// `/healthz`.
 #[derive(Debug, Serialize, ToSchema)]

@@ -27,6 +27,7 @@ use findash_schema::Db;
 use tokio_util::sync::CancellationToken;
 
 pub use error::ApiError;
+pub(crate) use health::WORKER_SEEN_WITHIN;
 pub use limit::Limits;
 pub use metrics::HttpMetrics;
 
