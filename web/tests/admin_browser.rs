@@ -17,9 +17,10 @@ use findash_engine::{Job, JobContext, JobError, JobResult, Queue, Registry};
 use findash_schema::testing::sql;
 use serde::{Deserialize, Serialize};
 
-/// Whether the pretend bank still refuses invoice exports: the job fails for good until an
-/// operator has "fixed" it, then succeeds when retried.
+/// Whether the pretend bank still refuses invoice INV-2026-4242: its export fails for good until
+/// an operator has "fixed" it, then succeeds when retried. Other invoices always export.
 static BANK_REFUSES: AtomicBool = AtomicBool::new(true);
+const REFUSED: &str = "INV-2026-4242";
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct ExportInvoice {
@@ -33,7 +34,7 @@ impl Job for ExportInvoice {
     const TIMEOUT: Duration = Duration::from_secs(30);
 
     async fn run(self, _: JobContext) -> JobResult {
-        if BANK_REFUSES.load(Ordering::SeqCst) {
+        if self.invoice == REFUSED && BANK_REFUSES.load(Ordering::SeqCst) {
             return Err(JobError::permanent(anyhow::anyhow!(
                 "the bank refused invoice {}: account locked",
                 self.invoice
