@@ -192,6 +192,12 @@ impl Engine {
         &self.services.config
     }
 
+    /// Every built-in schedule as this deployment runs it: `CRON_SCHEDULES` applied, those off
+    /// (by it, or for want of a job type) marked so — the list the scheduler ticks.
+    pub fn schedules(&self) -> Result<Vec<crate::cron::Configured>, EngineError> {
+        crate::scheduler::configured_schedules(&self.services)
+    }
+
     /// The per-tenant cache of read models (the dashboard's aggregates).
     pub fn cache(&self) -> &crate::cache::TenantCache {
         &self.services.cache

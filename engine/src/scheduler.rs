@@ -8,13 +8,12 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Bool, Nullable, Text, Timestamptz, Uuid as SqlUuid};
 use findash_schema::{JobId, SystemTask};
-use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
-use crate::cron::{CronMonitor, Schedule, apply_overrides, default_schedules};
+use crate::cron::{Configured, CronMonitor, Off, Schedule, configured, enqueue_job};
 use crate::engine::Services;
 use crate::error::EngineError;
-use crate::ledger::{EnqueueOptions, Trigger, insert_jobs};
+use crate::ledger::Trigger;
 
 /// Runs dispatcher, reconciler and cron until `stop`.
 pub async fn run(services: Arc<Services>, stop: CancellationToken) -> Result<(), EngineError> {
@@ -52,20 +51,25 @@ async fn reconcile_loop(services: Arc<Services>, stop: CancellationToken) {
     }
 }
 
+/// Every built-in schedule as this deployment configures it (see [`configured`]).
+pub(crate) fn configured_schedules(services: &Services) -> Result<Vec<Configured>, EngineError> {
+    configured(&services.config.cron_overrides, &services.registry).map_err(|problems| {
+        EngineError::Invalid(format!("CRON_SCHEDULES: {}", problems.join("; ")))
+    })
+}
+
 /// The built-in schedules with the operator's overrides, minus those whose job kind has no
 /// worker in this build (their ticks would pile up as jobs nobody runs).
 fn enabled_schedules(services: &Services) -> Result<Vec<Schedule>, EngineError> {
-    let schedules = apply_overrides(default_schedules(), &services.config.cron_overrides).map_err(
-        |problems| EngineError::Invalid(format!("CRON_SCHEDULES: {}", problems.join("; "))),
-    )?;
-    Ok(schedules
+    Ok(configured_schedules(services)?
         .into_iter()
-        .filter(|s| {
-            let known = services.registry.get(&s.job_kind).is_some();
-            if !known {
-                tracing::info!(schedule = %s.name, kind = %s.job_kind, "schedule disabled: no job type for its kind in this build");
+        .filter_map(|Configured { schedule, off }| match off {
+            None => Some(schedule),
+            Some(Off::ByConfig) => None,
+            Some(off @ Off::UnknownKind) => {
+                tracing::info!(schedule = %schedule.name, kind = %schedule.job_kind, "schedule disabled: {}", off.describe());
+                None
             }
-            known
         })
         .collect())
 }
@@ -148,12 +152,13 @@ pub(crate) async fn tick(
                 tracing::info!(schedule = %schedule.name, %fire_at, "tick skipped: schedule paused");
                 return Ok(None);
             }
-            let mut row = registry.new_job(&schedule.job_kind, json!({}))?;
-            row.idempotency_key = Some(format!("cron:{}:{}", schedule.name, fire_at.to_rfc3339()));
-            let options = EnqueueOptions::new(Trigger::new("cron", Some(won.id.to_string())));
-            let enqueued = insert_jobs(sys, vec![row], &options)?
-                .pop()
-                .ok_or_else(|| EngineError::Invalid("enqueue returned no row".to_owned()))?;
+            let enqueued = enqueue_job(
+                sys,
+                &registry,
+                &schedule,
+                format!("cron:{}:{}", schedule.name, fire_at.to_rfc3339()),
+                Trigger::new("cron", Some(won.id.to_string())),
+            )?;
             diesel::sql_query("UPDATE cron_ticks SET job_id = $2 WHERE id = $1")
                 .bind::<BigInt, _>(won.id)
                 .bind::<SqlUuid, _>(enqueued.id.0)

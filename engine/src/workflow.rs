@@ -6,6 +6,16 @@
 //! whatever its outcome (`waits_for`), so one failed fan-out child does not stop the rest. Step transitions happen in the transaction that
 //! records the finishing job's outcome, under a lock on the run's row, so two children finishing
 //! at the same instant on different workers start their dependent exactly once.
+//!
+//! Operators read runs and their step graphs (steps, dependencies, fan-out children) through
+//! [`list_runs`], [`get_run`] and [`step_graph`].
+
+mod read;
+
+pub use read::{
+    ChildRow, DependencyRow, RUN_STATES, RunFilter, RunRow, STEP_STATES, StepGraph, StepRow,
+    get_run, list_runs, step_graph, workflow_names,
+};
 
 use diesel::prelude::*;
 use diesel::sql_types::{Bool, Jsonb, Nullable, Text, Uuid as SqlUuid};

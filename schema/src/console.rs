@@ -101,12 +101,13 @@ fn truncate(s: &str, max_chars: usize) -> String {
     s.chars().take(max_chars).collect()
 }
 
+/// A stored session: id, user, CSRF token, last seen, expiry.
+type SessionRow = (i64, UserId, String, DateTime<Utc>, DateTime<Utc>);
+
 /// The live session behind cookie token `token`, touched as seen now; `None` when unknown,
 /// expired, idle too long, or its user is no longer an enabled admin operator.
 pub fn session(sys: &mut SystemConn<'_>, token: &str) -> QueryResult<Option<Session>> {
     let now = Utc::now();
-    // (id, user, CSRF token, last seen, expires)
-    type SessionRow = (i64, UserId, String, DateTime<Utc>, DateTime<Utc>);
     let row: Option<SessionRow> = console_sessions::table
         .filter(console_sessions::token_hash.eq(token_hash(token)))
         .select((

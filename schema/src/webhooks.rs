@@ -287,6 +287,97 @@ pub fn list(
     .load(scope.conn())
 }
 
+/// Whose deliveries the operator's inbox lists.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InboxTenant {
+    /// The tenant with this slug.
+    Slug(String),
+    /// Deliveries no tenant owns (their account is not linked).
+    Unresolved,
+}
+
+/// The operator's filters over the whole inbox; `None` matches everything.
+#[derive(Debug, Clone, Default)]
+pub struct InboxFilter {
+    pub provider: Option<WebhookProvider>,
+    pub status: Option<InboxStatus>,
+    /// Exactly this event type (`charge.succeeded`).
+    pub event_type: Option<String>,
+    pub tenant: Option<InboxTenant>,
+    /// Only deliveries received before this one (keyset pagination, newest first).
+    pub before: Option<WebhookId>,
+    pub limit: i64,
+}
+
+/// A delivery in the operator's inbox: what arrived, for whom, how processing stands; not
+/// its body.
+#[derive(Debug, Clone, QueryableByName)]
+pub struct InboxRow {
+    #[diesel(sql_type = SqlUuid)]
+    pub id: WebhookId,
+    #[diesel(sql_type = Text)]
+    pub provider: String,
+    #[diesel(sql_type = Text)]
+    pub event_id: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub event_type: Option<String>,
+    /// The owning tenant's slug; `None` while no tenant owns it.
+    #[diesel(sql_type = Nullable<Text>)]
+    pub tenant_slug: Option<String>,
+    #[diesel(sql_type = Text)]
+    pub status: String,
+    #[diesel(sql_type = Timestamptz)]
+    pub received_at: DateTime<Utc>,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub processing_error: Option<String>,
+    #[diesel(sql_type = Int4)]
+    pub replay_count: i32,
+    #[diesel(sql_type = Nullable<SqlUuid>)]
+    pub job_id: Option<JobId>,
+    /// The current job's state, while the ledger keeps it.
+    #[diesel(sql_type = Nullable<Text>)]
+    pub job_state: Option<String>,
+}
+
+/// Every tenant's deliveries (and those of none) matching `filter`, newest first: the
+/// operator's inbox, on the system path.
+pub fn inbox(sys: &mut SystemConn<'_>, filter: &InboxFilter) -> QueryResult<Vec<InboxRow>> {
+    let (unresolved, slug) = match &filter.tenant {
+        Some(InboxTenant::Unresolved) => (true, None),
+        Some(InboxTenant::Slug(slug)) => (false, Some(slug.as_str())),
+        None => (false, None),
+    };
+    diesel::sql_query(
+        "SELECT w.id, w.provider, w.event_id, w.event_type, t.slug AS tenant_slug, w.status, \
+                w.received_at, w.processing_error, w.replay_count, w.job_id, j.state AS job_state \
+         FROM webhook_inbox w \
+         LEFT JOIN tenants t ON t.id = w.tenant_id LEFT JOIN jobs j ON j.id = w.job_id \
+         WHERE ($1::text IS NULL OR w.provider = $1) AND ($2::text IS NULL OR w.status = $2) \
+           AND ($3::text IS NULL OR w.event_type = $3) \
+           AND (NOT $4 OR w.tenant_id IS NULL) AND ($5::text IS NULL OR t.slug = $5) \
+           AND ($6::uuid IS NULL OR (w.received_at, w.id) < \
+                (SELECT received_at, id FROM webhook_inbox WHERE id = $6)) \
+         ORDER BY w.received_at DESC, w.id DESC LIMIT $7",
+    )
+    .bind::<Nullable<Text>, _>(filter.provider.map(WebhookProvider::as_str))
+    .bind::<Nullable<Text>, _>(filter.status.map(InboxStatus::as_str))
+    .bind::<Nullable<Text>, _>(filter.event_type.as_deref())
+    .bind::<Bool, _>(unresolved)
+    .bind::<Nullable<Text>, _>(slug)
+    .bind::<Nullable<SqlUuid>, _>(filter.before.map(|b| b.0))
+    .bind::<diesel::sql_types::BigInt, _>(filter.limit.clamp(1, 1000))
+    .load(sys.conn())
+}
+
+/// One delivery with its body, for the operator (no lock: reading only).
+pub fn get(sys: &mut SystemConn<'_>, id: WebhookId) -> QueryResult<Option<Delivery>> {
+    webhook_inbox::table
+        .find(id.0)
+        .select(Delivery::as_select())
+        .first(sys.conn())
+        .optional()
+}
+
 /// A payment provider's account linked to a tenant.
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = payment_accounts, check_for_backend(diesel::pg::Pg))]

@@ -42,7 +42,8 @@ impl LedgerScope for SystemConn<'_> {
 pub struct Trigger {
     /// `api`, `cli`, `cron`, `webhook`, `workflow`, `job` or `system`.
     pub kind: &'static str,
-    /// The id of the cause: user, webhook inbox row, cron tick, workflow run, parent job.
+    /// The id of the cause: user, webhook inbox row, cron tick, workflow run, parent job, or
+    /// the operator of a console action (`console:<email>`).
     pub reference: Option<String>,
 }
 
@@ -53,7 +54,22 @@ impl Trigger {
             reference: reference.into(),
         }
     }
+
+    /// Started by hand by `operator` (their email) in the admin console: a `system` job whose
+    /// reference says so, `console:<email>`.
+    pub fn console(operator: &str) -> Trigger {
+        Trigger::new("system", Some(format!("{CONSOLE_PREFIX}{operator}")))
+    }
+
+    /// The operator, when an operator started the job in the console.
+    pub fn console_operator(kind: &str, reference: Option<&str>) -> Option<String> {
+        (kind == "system")
+            .then(|| reference?.strip_prefix(CONSOLE_PREFIX).map(str::to_owned))
+            .flatten()
+    }
 }
+
+const CONSOLE_PREFIX: &str = "console:";
 
 /// How to enqueue.
 #[derive(Debug, Clone)]

@@ -16,8 +16,14 @@ mod freshness;
 mod login;
 mod overview;
 mod rate_limits;
+mod schedule;
+mod schedules;
 pub mod session;
 pub mod view;
+mod webhook;
+mod webhooks;
+mod workflow;
+mod workflows;
 
 use actix_web::web;
 use findash_schema::{SystemConn, SystemTask};
@@ -53,6 +59,24 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route("/login", web::post().to(login::submit))
             .route("/logout", web::post().to(login::logout))
             .route("/assets/{name}", web::get().to(assets::serve))
+            .route("/schedules", web::get().to(schedules::page))
+            .route("/schedules/{name}", web::get().to(schedule::page))
+            .route("/schedules/{name}/pause", web::post().to(schedule::pause))
+            .route("/schedules/{name}/resume", web::post().to(schedule::resume))
+            .route(
+                "/schedules/{name}/run",
+                web::get().to(schedule::confirm_run),
+            )
+            .route("/schedules/{name}/run", web::post().to(schedule::run))
+            .route("/workflows", web::get().to(workflows::page))
+            .route("/workflows/{id}", web::get().to(workflow::page))
+            .route("/webhooks", web::get().to(webhooks::page))
+            .route("/webhooks/{id}", web::get().to(webhook::page))
+            .route(
+                "/webhooks/{id}/replay",
+                web::get().to(webhook::confirm_replay),
+            )
+            .route("/webhooks/{id}/replay", web::post().to(webhook::replay))
             .default_service(web::to(not_found)),
     );
 }

@@ -101,6 +101,111 @@ pub fn span(seconds: i64) -> String {
     }
 }
 
+/// A moment as pages show it: `<time datetime="{{ datetime }}">{{ text }}</time> ({{ relative }})`.
+#[derive(Debug, Clone)]
+pub struct When {
+    /// RFC 3339, for the `datetime` attribute.
+    pub datetime: String,
+    /// [`timestamp`].
+    pub text: String,
+    /// [`relative`] to the page's `now`.
+    pub relative: String,
+}
+
+impl When {
+    pub fn new(t: &DateTime<Utc>, now: DateTime<Utc>) -> When {
+        When {
+            datetime: t.to_rfc3339(),
+            text: timestamp(t),
+            relative: relative(t, now),
+        }
+    }
+}
+
+/// A job of the ledger, linked to its page.
+#[derive(Debug, Clone)]
+pub struct JobLink {
+    pub href: String,
+    pub id: String,
+    /// Its state; `None` once the ledger no longer keeps it.
+    pub state: Option<String>,
+}
+
+impl JobLink {
+    pub fn new(id: findash_schema::JobId, state: Option<String>) -> JobLink {
+        JobLink {
+            href: format!("/admin/jobs/{id}"),
+            id: id.to_string(),
+            state,
+        }
+    }
+}
+
+/// What caused a job or a run, as a page shows it: words, and where to look when the cause
+/// has a page of its own.
+#[derive(Debug, Clone)]
+pub struct Cause {
+    pub text: String,
+    pub href: Option<String>,
+}
+
+impl Cause {
+    /// From a ledger trigger (`trigger_kind`, `trigger_ref`).
+    pub fn of(kind: &str, reference: Option<&str>) -> Cause {
+        if let Some(operator) = findash_engine::ledger::Trigger::console_operator(kind, reference) {
+            return Cause {
+                text: format!("run by hand in the console by {operator}"),
+                href: None,
+            };
+        }
+        let page = match kind {
+            "job" => Some("jobs"),
+            "workflow" => Some("workflows"),
+            "webhook" => Some("webhooks"),
+            _ => None,
+        };
+        let text = match (kind, reference) {
+            ("cron", Some(tick)) => format!("cron tick {tick}"),
+            (kind, Some(reference)) => format!("{kind} {reference}"),
+            (kind, None) => kind.to_owned(),
+        };
+        // Only ids go into a link: a reference is stored text, never trusted as a path.
+        let href = page
+            .zip(reference.filter(|r| uuid::Uuid::parse_str(r).is_ok()))
+            .map(|(page, id)| format!("/admin/{page}/{id}"));
+        Cause { text, href }
+    }
+}
+
+/// The request's query string read as `T`; a 400 page when it does not fit.
+pub fn query<T: serde::de::DeserializeOwned>(
+    req: &actix_web::HttpRequest,
+) -> Result<T, AdminError> {
+    serde_urlencoded::from_str(req.query_string())
+        .map_err(|e| AdminError::BadRequest(format!("the address's query cannot be read: {e}")))
+}
+
+/// A filter field as typed: trimmed, `None` when empty.
+pub fn given(value: Option<String>) -> Option<String> {
+    value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+}
+
+/// `path?name=value&…` with the pairs whose value is present, URL-encoded.
+pub fn link(path: &str, pairs: &[(&str, Option<&str>)]) -> String {
+    let mut query = url::form_urlencoded::Serializer::new(String::new());
+    for (name, value) in pairs {
+        if let Some(value) = value {
+            query.append_pair(name, value);
+        }
+    }
+    let query = query.finish();
+    if query.is_empty() {
+        path.to_owned()
+    } else {
+        format!("{path}?{query}")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -119,5 +224,31 @@ mod tests {
             "3 min ago"
         );
         assert_eq!(relative(&(now + chrono::Duration::hours(2)), now), "in 2 h");
+    }
+
+    #[test]
+    fn causes_link_only_to_ids() {
+        let job = "0190f1e2-0000-7000-8000-000000000001";
+        let cause = Cause::of("job", Some(job));
+        assert_eq!(cause.href, Some(format!("/admin/jobs/{job}")));
+        assert_eq!(Cause::of("webhook", Some("../evil")).href, None);
+        assert_eq!(Cause::of("cron", Some("42")).text, "cron tick 42");
+        let console = Cause::of("system", Some("console:ops@example.test"));
+        assert_eq!(
+            console.text,
+            "run by hand in the console by ops@example.test"
+        );
+        assert_eq!(
+            link(
+                "/admin/webhooks",
+                &[("provider", Some("stripe")), ("status", None)]
+            ),
+            "/admin/webhooks?provider=stripe"
+        );
+        assert_eq!(
+            link("/admin/webhooks", &[("type", None)]),
+            "/admin/webhooks"
+        );
+        assert_eq!(given(Some("  ".to_owned())), None);
     }
 }
