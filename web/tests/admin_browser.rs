@@ -10,6 +10,7 @@ mod common;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use fantoccini::key::Key;
 use fantoccini::{Client, Locator};
 use findash_engine::ledger::{EnqueueOptions, NewJob, Trigger};
 use findash_engine::testing::TestEngine;
@@ -174,8 +175,205 @@ async fn an_operator_finds_fixes_and_replays_in_a_real_browser() {
     assert!(browser::main_text(&client).await.contains("Overview"));
     browser::screenshot(&client, "02-overview").await;
 
+    // Find the failed job by searching its payload.
+    client.goto(&format!("{base}/admin/jobs")).await.unwrap();
+    let search = client.find(Locator::Css("input[name=q]")).await.unwrap();
+    search.send_keys(REFUSED).await.unwrap();
+    search.send_keys(&Key::Enter.to_string()).await.unwrap();
+    browser::eventually("the search results", 10, || async {
+        client.current_url().await.unwrap().query().unwrap_or("").contains("q=INV-2026-4242")
+    })
+    .await;
+    let rows = client.find_all(Locator::Css("table.rows tbody tr")).await.unwrap();
+    assert_eq!(rows.len(), 1, "one job carries that invoice");
+    assert!(rows[0].text().await.unwrap().contains("dead"));
+    browser::screenshot(&client, "03-jobs-search").await;
+
+    // Keyboard: j focuses the first row, Enter opens it.
+    client.find(Locator::Css("body")).await.unwrap().send_keys("j").await.unwrap();
+    client
+        .active_element()
+        .await
+        .unwrap()
+        .send_keys(&Key::Enter.to_string())
+        .await
+        .unwrap();
+    browser::eventually("the job's page", 10, || async {
+        client.current_url().await.unwrap().path() == format!("/admin/jobs/{dead_id}")
+    })
+    .await;
+    let text = browser::main_text(&client).await;
+    assert!(text.contains("account locked"), "the error is shown: {text}");
+    browser::screenshot(&client, "04-job-dead").await;
+
+    // The bank is fixed; retry, confirm, and watch it succeed.
     BANK_REFUSES.store(false, Ordering::SeqCst);
-    drop(dead_id);
+    click_text(&client, "main", "Retry…").await;
+    browser::eventually("the confirmation", 10, || async {
+        client.current_url().await.unwrap().path().ends_with("/retry")
+    })
+    .await;
+    browser::screenshot(&client, "05-job-retry-confirm").await;
+    click_text(&client, "main//form", "Retry").await;
+    browser::eventually("the retried job succeeds", 30, || async {
+        if !client.current_url().await.unwrap().path().ends_with(&dead_id) {
+            return false;
+        }
+        let text = browser::main_text(&client).await;
+        if text.contains("succeeded") && text.contains("exported") {
+            return true;
+        }
+        client.refresh().await.unwrap();
+        false
+    })
+    .await;
+    assert_eq!(
+        sql::text(
+            &mut t.db.admin_conn(),
+            &format!("SELECT state AS value FROM jobs WHERE id = '{dead_id}'")
+        ),
+        "succeeded"
+    );
+    browser::screenshot(&client, "06-job-succeeded").await;
+
+    // Pause and resume a schedule.
+    client.goto(&format!("{base}/admin/schedules")).await.unwrap();
+    click(&client, "button[aria-label='Pause daily-sync']").await;
+    browser::eventually("daily-sync paused", 10, || async {
+        client.find(Locator::Css("button[aria-label='Resume daily-sync']")).await.is_ok()
+    })
+    .await;
+    let paused = || {
+        sql::text(
+            &mut t.db.admin_conn(),
+            "SELECT coalesce((SELECT paused::text FROM cron_schedules WHERE name = 'daily-sync'), 'none') AS value",
+        )
+    };
+    assert_eq!(paused(), "true");
+    browser::screenshot(&client, "07-schedules-paused").await;
+    click(&client, "button[aria-label='Resume daily-sync']").await;
+    browser::eventually("daily-sync resumed", 10, || async {
+        client.find(Locator::Css("button[aria-label='Pause daily-sync']")).await.is_ok()
+    })
+    .await;
+    assert_eq!(paused(), "false");
+
+    // Replay a webhook delivery.
+    let delivery = sql::text(
+        &mut t.db.admin_conn(),
+        &format!(
+            "INSERT INTO webhook_inbox (provider, event_id, event_type, tenant_id, raw_body, headers, status, processing_error) \
+             VALUES ('stripe', 'evt_e2e_1', 'invoice.paid', '{tenant}', convert_to('{{\"id\":\"evt_e2e_1\",\"type\":\"invoice.paid\"}}', 'UTF8'), \
+                     '{{\"content-type\":\"application/json\"}}', 'failed', 'no payment account for acct_x') \
+             RETURNING id::text AS value"
+        ),
+    );
+    client.goto(&format!("{base}/admin/webhooks")).await.unwrap();
+    browser::screenshot(&client, "08-webhooks").await;
+    client
+        .find(Locator::Css(&format!("a[href='/admin/webhooks/{delivery}']")))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    browser::eventually("the delivery's page", 10, || async {
+        browser::main_text(&client).await.contains("evt_e2e_1")
+    })
+    .await;
+    browser::screenshot(&client, "09-webhook").await;
+    click_text(&client, "main", "Replay…").await;
+    browser::eventually("the replay confirmation", 10, || async {
+        client.current_url().await.unwrap().path().ends_with("/replay")
+    })
+    .await;
+    click_text(&client, "main//form", "Replay").await;
+    browser::eventually("the replay notice", 10, || async {
+        client.find(Locator::Css("p.notice")).await.is_ok()
+    })
+    .await;
+    assert_eq!(
+        sql::text(
+            &mut t.db.admin_conn(),
+            &format!("SELECT replay_count::text AS value FROM webhook_inbox WHERE id = '{delivery}'")
+        ),
+        "1"
+    );
+
+    // A workflow run, then a screenshot of every remaining page.
+    let run = start_workflow(&t, tenant);
+    for (path, name) in [
+        ("/admin/dead".to_owned(), "10-dead"),
+        ("/admin/workflows".to_owned(), "11-workflows"),
+        (format!("/admin/workflows/{run}"), "12-workflow"),
+        ("/admin/schedules/daily-sync".to_owned(), "13-schedule"),
+        ("/admin/freshness".to_owned(), "14-freshness"),
+        ("/admin/rate-limits".to_owned(), "15-rate-limits"),
+        ("/admin?window=24h".to_owned(), "16-overview-24h"),
+    ] {
+        client.goto(&format!("{base}{path}")).await.unwrap();
+        let h1 = client.find(Locator::Css("main h1")).await.unwrap().text().await.unwrap();
+        assert!(!h1.is_empty(), "{path} has a heading");
+        browser::screenshot(&client, name).await;
+    }
+
+    // Sign out: the pages are closed again.
+    click_text(&client, "header", "Sign out").await;
+    browser::eventually("the sign-in page", 10, || async {
+        client.current_url().await.unwrap().path() == "/admin/login"
+    })
+    .await;
+    client.goto(&format!("{base}/admin/jobs")).await.unwrap();
+    assert_eq!(client.current_url().await.unwrap().path(), "/admin/login");
     client.close().await.unwrap();
+
+    // The same pages in the dark theme.
+    let dark = driver.dark_browser().await;
+    dark.goto(&format!("{base}/admin/login")).await.unwrap();
+    fill(&dark, "#email", "ops@example.test").await;
+    fill(&dark, "#password", common::console::PASSWORD).await;
+    click(&dark, "form button[type=submit]").await;
+    browser::eventually("the overview after signing in", 10, || async {
+        dark.current_url().await.unwrap().path() == "/admin"
+    })
+    .await;
+    let background = dark
+        .execute("return getComputedStyle(document.body).backgroundColor", vec![])
+        .await
+        .unwrap();
+    assert_eq!(background, serde_json::json!("rgb(18, 21, 28)"), "the dark theme follows the system");
+    browser::screenshot(&dark, "17-overview-dark").await;
+    dark.goto(&format!("{base}/admin/jobs/{dead_id}")).await.unwrap();
+    browser::screenshot(&dark, "18-job-dark").await;
+    dark.close().await.unwrap();
     running.shutdown().await;
+}
+
+/// A small run: sync → categorize → export, on noop and the invoice job.
+fn start_workflow(t: &TestEngine, tenant: findash_schema::TenantId) -> String {
+    use findash_engine::workflow::{StepSpec, WorkflowSpec, start};
+    let step = |name: &str, kind: &str, payload: serde_json::Value, depends: &[&str]| StepSpec {
+        name: name.to_owned(),
+        kind: kind.to_owned(),
+        payload,
+        depends_on: depends.iter().map(|d| (*d).to_owned()).collect(),
+        waits_for: vec![],
+    };
+    let spec = WorkflowSpec {
+        name: "month_close".to_owned(),
+        run_key: "2026-11".to_owned(),
+        trigger: Trigger::new("cli", None),
+        steps: vec![
+            step("sync", "noop", serde_json::json!({}), &[]),
+            step("categorize", "noop", serde_json::json!({}), &["sync"]),
+            step("export", "export_invoice", serde_json::json!({ "invoice": "INV-CLOSE-11" }), &["categorize"]),
+        ],
+    };
+    let registry = t.engine.registry().clone();
+    t.engine
+        .db()
+        .system(findash_schema::SystemTask::Jobs, |sys| start(sys, &registry, tenant, &spec))
+        .unwrap()
+        .run_id
+        .to_string()
 }
