@@ -62,6 +62,9 @@ pub struct Session {
     pub expires_at: DateTime<Utc>,
 }
 
+/// A stored session: id, user, CSRF token, last seen, expiry.
+type SessionRow = (i64, UserId, String, DateTime<Utc>, DateTime<Utc>);
+
 fn token_hash(token: &str) -> Vec<u8> {
     Sha256::digest(token.as_bytes()).to_vec()
 }
@@ -105,7 +108,7 @@ fn truncate(s: &str, max_chars: usize) -> String {
 /// expired, idle too long, or its user is no longer an enabled admin operator.
 pub fn session(sys: &mut SystemConn<'_>, token: &str) -> QueryResult<Option<Session>> {
     let now = Utc::now();
-    let row: Option<(i64, UserId, String, DateTime<Utc>, DateTime<Utc>)> = console_sessions::table
+    let row: Option<SessionRow> = console_sessions::table
         .filter(console_sessions::token_hash.eq(token_hash(token)))
         .select((
             console_sessions::id,
