@@ -10,6 +10,7 @@
 
 mod batch;
 pub mod builtin;
+mod bulk;
 pub mod cache;
 mod config;
 mod context;
@@ -36,6 +37,7 @@ pub mod workflow;
 #[cfg(feature = "testing")]
 pub mod testing;
 
+pub use bulk::{BulkOutcome, act_on_filter, actionable};
 pub use config::EngineConfig;
 pub use context::{JobContext, WorkflowsStarted};
 pub use engine::{Engine, RATE_LIMIT_BUCKETS_LISTED, RateLimitBuckets, act_in};

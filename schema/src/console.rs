@@ -62,6 +62,9 @@ pub struct Session {
     pub expires_at: DateTime<Utc>,
 }
 
+/// A stored session: id, user, CSRF token, last seen, expiry.
+type SessionRow = (i64, UserId, String, DateTime<Utc>, DateTime<Utc>);
+
 fn token_hash(token: &str) -> Vec<u8> {
     Sha256::digest(token.as_bytes()).to_vec()
 }
@@ -100,9 +103,6 @@ pub fn open_session(
 fn truncate(s: &str, max_chars: usize) -> String {
     s.chars().take(max_chars).collect()
 }
-
-/// A stored session: id, user, CSRF token, last seen, expiry.
-type SessionRow = (i64, UserId, String, DateTime<Utc>, DateTime<Utc>);
 
 /// The live session behind cookie token `token`, touched as seen now; `None` when unknown,
 /// expired, idle too long, or its user is no longer an enabled admin operator.

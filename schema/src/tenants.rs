@@ -81,6 +81,21 @@ pub fn find_by_slug_or_id(sys: &mut SystemConn<'_>, key: &str) -> QueryResult<Op
     }
 }
 
+/// The slugs of the tenants among `ids` (an id no tenant has is left out).
+pub fn slugs(
+    sys: &mut SystemConn<'_>,
+    ids: &[TenantId],
+) -> QueryResult<std::collections::HashMap<TenantId, String>> {
+    if ids.is_empty() {
+        return Ok(std::collections::HashMap::new());
+    }
+    let rows: Vec<(TenantId, String)> = tenants::table
+        .filter(tenants::id.eq_any(ids))
+        .select((tenants::id, tenants::slug))
+        .load(sys.conn())?;
+    Ok(rows.into_iter().collect())
+}
+
 /// Inserts the tenant unless one with the same slug exists; returns the stored row either way.
 pub fn ensure(sys: &mut SystemConn<'_>, new: &NewTenant<'_>) -> QueryResult<(Tenant, bool)> {
     let inserted = diesel::insert_into(tenants::table)

@@ -18,11 +18,11 @@ pub fn run(config: &Config, command: JobsCommand) -> anyhow::Result<()> {
         } => {
             let db = super::open_db(config)?;
             let filter = JobFilter {
-                state,
+                states: state.into_iter().collect(),
                 kind,
                 queue,
-                before: None,
                 limit,
+                ..JobFilter::default()
             };
             let rows = db.system(SystemTask::Jobs, |sys| {
                 ledger::list_jobs(sys, &filter).map_err(findash_engine::EngineError::from)

@@ -6,20 +6,24 @@
 
 mod claim;
 mod enqueue;
+mod lineage;
 mod operate;
 mod outcome;
 mod overview;
 mod read;
+mod search;
 
 pub use claim::{Claimed, claim};
 pub use enqueue::{EnqueueOptions, Enqueued, LedgerScope, NewJob, Trigger, insert_jobs};
+pub use lineage::{Lineage, RunRef, TickRef, lineage};
 pub use operate::{Action, ActionResult, apply_action};
 pub use outcome::{AttemptEnd, Finished, Outcome, RATE_LIMITED, record_outcomes};
 pub use overview::{
     Buckets, FAILED_OUTCOMES, PROCESSED_OUTCOMES, QueueDepth, RateLimitWait, Tally, Throughput,
     queue_depths, rate_limit_waits, throughput,
 };
-pub use read::{AttemptRow, JOB_STATES, JobFilter, JobRow, Stats, get_job, list_jobs, stats};
+pub use read::{AttemptRow, JOB_STATES, JobRow, Stats, count_by_kind, get_job, stats};
+pub use search::{JobFilter, Owner, count_jobs, job_ids, list_jobs};
 
 /// Lets this transaction commit without waiting for its WAL flush. Used for claims, outcomes
 /// and lease renewals only: if PostgreSQL crashes, the last few milliseconds of those

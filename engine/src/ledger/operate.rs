@@ -20,11 +20,27 @@ pub enum Action {
 }
 
 impl Action {
+    pub const ALL: [Action; 3] = [Action::Retry, Action::Cancel, Action::Discard];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Action::Cancel => "cancel",
             Action::Retry => "retry",
             Action::Discard => "discard",
+        }
+    }
+
+    /// The action named `name` (`retry`, `cancel`, `discard`).
+    pub fn parse(name: &str) -> Option<Action> {
+        Action::ALL.into_iter().find(|a| a.as_str() == name)
+    }
+
+    /// The states this action applies to. Retry also applies to a succeeded job whose last
+    /// attempt was `blocked` (see [`apply_action`]), which its state alone does not tell.
+    pub fn applies_to(self) -> &'static [&'static str] {
+        match self {
+            Action::Cancel => &["queued", "retrying", "running"],
+            Action::Retry | Action::Discard => &["dead", "cancelled", "quarantined"],
         }
     }
 }

@@ -1,10 +1,11 @@
-//! Reading the ledger: one job with its attempts, filtered lists, and counts for `jobs stats`.
+//! Reading the ledger: one job with its attempts, and counts for `jobs stats` (lists are
+//! [`super::search`]).
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Int4, Jsonb, Nullable, Text, Timestamptz, Uuid as SqlUuid};
+use diesel::sql_types::{Array, BigInt, Int4, Jsonb, Nullable, Text, Timestamptz, Uuid as SqlUuid};
 use serde::Serialize;
 use serde_json::Value;
 use uuid::Uuid;
@@ -91,9 +92,10 @@ pub struct AttemptRow {
     pub error: Option<String>,
 }
 
-const JOB_COLUMNS: &str = "id, tenant_id, kind, queue, state, payload, idempotency_key, attempts, \
-     max_attempts, deferrals, lease_losses, run_at, last_error, result, workflow_run_id, \
-     workflow_step, parent_job_id, trigger_kind, trigger_ref, created_at, started_at, finished_at";
+pub(super) const JOB_COLUMNS: &str = "id, tenant_id, kind, queue, state, payload, \
+     idempotency_key, attempts, max_attempts, deferrals, lease_losses, run_at, last_error, result, \
+     workflow_run_id, workflow_step, parent_job_id, trigger_kind, trigger_ref, created_at, \
+     started_at, finished_at";
 
 /// One job and its attempts, oldest first.
 pub fn get_job(
@@ -114,33 +116,6 @@ pub fn get_job(
     .bind::<SqlUuid, _>(id.0)
     .load(conn)?;
     Ok(Some((job, attempts)))
-}
-
-/// Filters for listing jobs; `None` matches everything.
-#[derive(Debug, Clone, Default)]
-pub struct JobFilter {
-    pub state: Option<String>,
-    pub kind: Option<String>,
-    pub queue: Option<String>,
-    /// Only jobs created before this one (keyset pagination, newest first).
-    pub before: Option<JobId>,
-    pub limit: i64,
-}
-
-/// Jobs matching `filter`, newest first.
-pub fn list_jobs(scope: &mut impl LedgerScope, filter: &JobFilter) -> QueryResult<Vec<JobRow>> {
-    diesel::sql_query(format!(
-        "SELECT {JOB_COLUMNS} FROM jobs \
-         WHERE ($1::text IS NULL OR state = $1) AND ($2::text IS NULL OR kind = $2) \
-           AND ($3::text IS NULL OR queue = $3) AND ($4::uuid IS NULL OR id < $4) \
-         ORDER BY id DESC LIMIT $5"
-    ))
-    .bind::<Nullable<Text>, _>(filter.state.as_deref())
-    .bind::<Nullable<Text>, _>(filter.kind.as_deref())
-    .bind::<Nullable<Text>, _>(filter.queue.as_deref())
-    .bind::<Nullable<SqlUuid>, _>(filter.before.map(|b| b.0))
-    .bind::<BigInt, _>(filter.limit.clamp(1, 1000))
-    .load(scope.pg())
 }
 
 /// Counts for `findash jobs stats --json`.
@@ -188,4 +163,25 @@ pub fn stats(scope: &mut impl LedgerScope) -> QueryResult<Stats> {
             .or_default() += row.n;
     }
     Ok(stats)
+}
+
+#[derive(QueryableByName)]
+struct KindCount {
+    #[diesel(sql_type = Text)]
+    kind: String,
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+/// How many jobs of each kind are in any of `states`, by kind.
+pub fn count_by_kind(
+    scope: &mut impl LedgerScope,
+    states: &[&str],
+) -> QueryResult<BTreeMap<String, i64>> {
+    let rows: Vec<KindCount> = diesel::sql_query(
+        "SELECT kind, count(*) AS n FROM jobs WHERE state = ANY($1::text[]) GROUP BY kind",
+    )
+    .bind::<Array<Text>, _>(states)
+    .load(scope.pg())?;
+    Ok(rows.into_iter().map(|r| (r.kind, r.n)).collect())
 }

@@ -10,12 +10,19 @@
 //! Actions that cannot be undone ask for confirmation on a page of their own first.
 
 mod assets;
+mod bulk;
 mod chart;
+mod dead;
 mod error;
 mod freshness;
+mod job;
+mod job_filter;
+mod jobs;
 mod login;
+mod notice;
 mod overview;
 mod rate_limits;
+mod redact;
 mod schedule;
 mod schedules;
 pub mod session;
@@ -59,6 +66,14 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route("/login", web::post().to(login::submit))
             .route("/logout", web::post().to(login::logout))
             .route("/assets/{name}", web::get().to(assets::serve))
+            .route("/jobs", web::get().to(jobs::page))
+            // Before `/jobs/{id}/{action}`, which would take `bulk` for a job id.
+            .route("/jobs/bulk/{action}", web::get().to(bulk::confirm))
+            .route("/jobs/bulk/{action}", web::post().to(bulk::perform))
+            .route("/jobs/{id}", web::get().to(job::page))
+            .route("/jobs/{id}/{action}", web::get().to(job::confirm))
+            .route("/jobs/{id}/{action}", web::post().to(job::perform))
+            .route("/dead", web::get().to(dead::page))
             .route("/schedules", web::get().to(schedules::page))
             .route("/schedules/{name}", web::get().to(schedule::page))
             .route("/schedules/{name}/pause", web::post().to(schedule::pause))

@@ -212,11 +212,12 @@ pub async fn list(
         }
     }
     let filter = JobFilter {
-        state: query.state,
+        states: query.state.into_iter().collect(),
         kind: query.kind,
         queue: query.queue,
         before: query.before,
         limit,
+        ..JobFilter::default()
     };
     let jobs = in_tenant(&state, &caller, move |scope| {
         ledger::list_jobs(scope, &filter)

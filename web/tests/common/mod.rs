@@ -14,6 +14,7 @@ use findash_web::{WebConfig, WebhookConfig};
 use secrecy::SecretString;
 
 pub mod console;
+pub mod ledger;
 
 pub const SECRET: &str = "a-test-secret-of-at-least-32-bytes!!";
 
