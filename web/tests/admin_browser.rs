@@ -214,7 +214,7 @@ async fn an_operator_finds_fixes_and_replays_in_a_real_browser() {
     })
     .await;
     browser::screenshot(&client, "05-job-retry-confirm").await;
-    click_text(&client, "main//form", "Retry").await;
+    click_text(&client, "main//form", "Retry job").await;
     browser::eventually("the retried job succeeds", 30, || async {
         if !client.current_url().await.unwrap().path().ends_with(&dead_id) {
             return false;
