@@ -21,6 +21,9 @@ use serde::{Deserialize, Serialize};
 /// Whether the pretend bank still refuses invoice INV-2026-4242: its export fails for good until
 /// an operator has "fixed" it, then succeeds when retried. Other invoices always export.
 static BANK_REFUSES: AtomicBool = AtomicBool::new(true);
+/// Once fixed, the export of that invoice holds until the test lets it finish, so the browser can
+/// be seen following a running job.
+static RELEASE: AtomicBool = AtomicBool::new(false);
 const REFUSED: &str = "INV-2026-4242";
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -40,6 +43,12 @@ impl Job for ExportInvoice {
                 "the bank refused invoice {}: account locked",
                 self.invoice
             )));
+        }
+        if self.invoice == REFUSED {
+            let deadline = std::time::Instant::now() + Duration::from_secs(20);
+            while !RELEASE.load(Ordering::SeqCst) && std::time::Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
         }
         Ok(serde_json::json!({ "exported": self.invoice }))
     }
@@ -215,16 +224,17 @@ async fn an_operator_finds_fixes_and_replays_in_a_real_browser() {
     .await;
     browser::screenshot(&client, "05-job-retry-confirm").await;
     click_text(&client, "main//form", "Retry job").await;
-    browser::eventually("the retried job succeeds", 30, || async {
-        if !client.current_url().await.unwrap().path().ends_with(&dead_id) {
-            return false;
-        }
+    browser::eventually("the job's page, following the running job", 15, || async {
+        client.current_url().await.unwrap().path().ends_with(&dead_id)
+            && browser::main_text(&client).await.contains("running")
+    })
+    .await;
+    browser::screenshot(&client, "06-job-running").await;
+    // Let it finish; the page updates itself (no reload).
+    RELEASE.store(true, Ordering::SeqCst);
+    browser::eventually("the page shows it succeeded", 20, || async {
         let text = browser::main_text(&client).await;
-        if text.contains("succeeded") && text.contains("exported") {
-            return true;
-        }
-        client.refresh().await.unwrap();
-        false
+        text.contains("succeeded") && text.contains("exported") && text.contains("Error of an earlier attempt")
     })
     .await;
     assert_eq!(
@@ -234,7 +244,7 @@ async fn an_operator_finds_fixes_and_replays_in_a_real_browser() {
         ),
         "succeeded"
     );
-    browser::screenshot(&client, "06-job-succeeded").await;
+    browser::screenshot(&client, "07-job-succeeded").await;
 
     // Pause and resume a schedule.
     client.goto(&format!("{base}/admin/schedules")).await.unwrap();

@@ -227,6 +227,13 @@ struct JobPage {
     offers: Vec<Offer>,
 }
 
+impl JobPage {
+    /// Whether the job can still change by itself (the page then follows it).
+    fn is_live(&self) -> bool {
+        matches!(self.job.state.as_str(), "queued" | "running" | "retrying")
+    }
+}
+
 /// `GET /admin/jobs/{id}`.
 pub async fn page(
     state: web::Data<AppState>,
