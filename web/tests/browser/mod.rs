@@ -106,11 +106,58 @@ impl Driver {
             "goog:chromeOptions".to_owned(),
             serde_json::json!({ "binary": chromium, "args": args }),
         );
+        // The console's messages, read back by `console_messages` (CSP violations land there).
+        caps.insert(
+            "goog:loggingPrefs".to_owned(),
+            serde_json::json!({ "browser": "ALL" }),
+        );
         ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
             .capabilities(caps)
             .connect(&self.url)
             .await
             .unwrap_or_else(|e| panic!("no browser session from chromedriver: {e}"))
+    }
+}
+
+impl Driver {
+    /// The browser console's messages since the last call (chromedriver's log endpoint).
+    pub async fn console_messages(&self, client: &Client) -> Vec<String> {
+        let session = client.session_id().await.unwrap().expect("a session");
+        let reply: serde_json::Value = reqwest::Client::new()
+            .post(format!("{}/session/{session}/se/log", self.url))
+            .json(&serde_json::json!({ "type": "browser" }))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        reply["value"]
+            .as_array()
+            .unwrap_or_else(|| panic!("no log entries in {reply}"))
+            .iter()
+            .map(|entry| entry["message"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    }
+
+    /// Fails if the page broke its Content Security Policy or logged an error since the last
+    /// check (a blocked inline style or script, a failed asset).
+    pub async fn assert_clean_console(&self, client: &Client, page: &str) {
+        let bad: Vec<String> = self
+            .console_messages(client)
+            .await
+            .into_iter()
+            .filter(|m| {
+                m.contains("Content Security Policy")
+                    || m.contains("Refused to")
+                    || m.contains("Failed to load resource")
+                    || m.contains("Uncaught")
+            })
+            .collect();
+        assert!(
+            bad.is_empty(),
+            "{page}: the browser console reports {bad:#?}"
+        );
     }
 }
 
