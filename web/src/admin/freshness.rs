@@ -10,37 +10,12 @@ use findash_schema::dashboard::FRESHNESS_OBJECTIVE;
 use findash_schema::sync::{self, AccountFreshness, ConnectionFreshness, FreshnessCounts};
 
 use super::session::Operator;
-use super::view::{self, Chrome};
+use super::view::{self, Chrome, When};
 use super::{AdminError, in_console};
 use crate::http::AppState;
 
 /// Rows per table at most; the counts above them are whole.
 const LISTED: i64 = 500;
-
-/// When a sync happened, as the tables show it.
-pub struct When {
-    pub text: String,
-    /// RFC 3339 for `<time datetime>`; empty when it never happened.
-    pub datetime: String,
-    pub exact: String,
-}
-
-impl When {
-    fn of(t: Option<DateTime<Utc>>, now: DateTime<Utc>) -> When {
-        match t {
-            Some(t) => When {
-                text: view::relative(&t, now),
-                datetime: t.to_rfc3339(),
-                exact: view::timestamp(&t),
-            },
-            None => When {
-                text: "never".to_owned(),
-                datetime: String::new(),
-                exact: String::new(),
-            },
-        }
-    }
-}
 
 /// `stale` past the objective, else `fresh` (also the badge's class).
 fn badge(age_seconds: i64) -> &'static str {
@@ -58,11 +33,11 @@ pub struct ConnectionRow {
     pub provider: String,
     pub name: String,
     pub status: String,
-    pub last_sync: When,
+    pub last_sync: Option<When>,
     pub age: String,
     pub badge: &'static str,
     pub last_error: String,
-    pub last_error_at: When,
+    pub last_error_at: Option<When>,
     pub failures: i32,
 }
 
@@ -73,7 +48,7 @@ pub struct AccountRow {
     pub provider: String,
     pub account: String,
     pub institution: String,
-    pub last_sync: When,
+    pub last_sync: Option<When>,
     pub age: String,
     pub badge: &'static str,
     pub last_error: String,
@@ -106,11 +81,11 @@ fn connection_row(c: ConnectionFreshness, now: DateTime<Utc>) -> ConnectionRow {
         provider: c.provider,
         name: c.connection_name,
         status: c.status,
-        last_sync: When::of(c.last_successful_sync_at, now),
+        last_sync: c.last_successful_sync_at.as_ref().map(|t| When::new(t, now)),
         age: view::span(c.age_seconds),
         badge: badge(c.age_seconds),
         last_error: c.last_error.unwrap_or_default(),
-        last_error_at: When::of(c.last_error_at, now),
+        last_error_at: c.last_error_at.as_ref().map(|t| When::new(t, now)),
         failures: c.consecutive_failures,
     }
 }
@@ -123,7 +98,7 @@ fn account_row(a: AccountFreshness, now: DateTime<Utc>) -> AccountRow {
         provider: a.provider,
         account: a.account_name,
         institution: a.institution,
-        last_sync: When::of(a.last_successful_sync_at, now),
+        last_sync: a.last_successful_sync_at.as_ref().map(|t| When::new(t, now)),
         age: view::span(a.age_seconds),
         badge: badge(a.age_seconds),
         last_error: a.last_error.unwrap_or_default(),

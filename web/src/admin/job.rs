@@ -13,10 +13,10 @@ use findash_engine::ledger::{self, Action, ActionResult, AttemptRow, JobRow, Lin
 use findash_schema::{JobId, console};
 use serde_json::json;
 
-use super::jobs::{JobLine, Moment, Slugs, owner_label, slugs_of};
+use super::jobs::{JobLine, Slugs, owner_label, slugs_of};
 use super::notice::Notice;
 use super::session::{Checked, Operator};
-use super::view::{self, Chrome};
+use super::view::{self, Chrome, When};
 use super::{AdminError, in_console, redact};
 use crate::http::AppState;
 
@@ -58,8 +58,8 @@ fn load(
 struct AttemptLine {
     attempt: i32,
     worker: String,
-    started: Moment,
-    finished: Option<Moment>,
+    started: When,
+    finished: Option<When>,
     duration: String,
     /// The outcome, or `running`.
     outcome: String,
@@ -95,8 +95,8 @@ impl AttemptLine {
         AttemptLine {
             attempt: a.attempt,
             worker: a.worker.clone(),
-            started: Moment::new(&a.started_at, now),
-            finished: a.finished_at.as_ref().map(|t| Moment::new(t, now)),
+            started: When::new(&a.started_at, now),
+            finished: a.finished_at.as_ref().map(|t| When::new(t, now)),
             duration: match a.finished_at {
                 Some(end) => elapsed(a.started_at, end),
                 None => format!("{} so far", elapsed(a.started_at, now)),
@@ -211,10 +211,10 @@ struct JobPage {
     id: String,
     job: JobRow,
     tenant: String,
-    run_at: Moment,
-    created: Moment,
-    started: Option<Moment>,
-    finished: Option<Moment>,
+    run_at: When,
+    created: When,
+    started: Option<When>,
+    finished: Option<When>,
     payload: String,
     result: Option<String>,
     attempts: Vec<AttemptLine>,
@@ -283,10 +283,10 @@ pub async fn page(
         notice: Notice::from_query(req.query_string()).map(Notice::text),
         id: id.to_string(),
         tenant: owner_label(job.tenant_id, &slugs),
-        run_at: Moment::new(&job.run_at, now),
-        created: Moment::new(&job.created_at, now),
-        started: job.started_at.as_ref().map(|t| Moment::new(t, now)),
-        finished: job.finished_at.as_ref().map(|t| Moment::new(t, now)),
+        run_at: When::new(&job.run_at, now),
+        created: When::new(&job.created_at, now),
+        started: job.started_at.as_ref().map(|t| When::new(t, now)),
+        finished: job.finished_at.as_ref().map(|t| When::new(t, now)),
         payload: redact::pretty(&job.payload),
         result: job.result.as_ref().map(redact::pretty),
         attempts: attempts.iter().map(|a| AttemptLine::new(a, now)).collect(),

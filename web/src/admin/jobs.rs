@@ -15,28 +15,9 @@ use findash_schema::{SystemConn, TenantId, tenants};
 use super::job_filter::{Filters, ListQuery, PAGE_SIZE, SYSTEM};
 use super::notice::Notice;
 use super::session::Operator;
-use super::view::{self, Chrome};
+use super::view::{self, Chrome, When};
 use super::{AdminError, in_console};
 use crate::http::AppState;
-
-/// A time as tables show it: exact, machine-readable, and how long ago.
-#[derive(Debug, Clone)]
-pub struct Moment {
-    /// RFC 3339, for `<time datetime>`.
-    pub iso: String,
-    pub at: String,
-    pub ago: String,
-}
-
-impl Moment {
-    pub fn new(t: &DateTime<Utc>, now: DateTime<Utc>) -> Moment {
-        Moment {
-            iso: t.to_rfc3339(),
-            at: view::timestamp(t),
-            ago: view::relative(t, now),
-        }
-    }
-}
 
 /// Tenants' slugs by id, for showing whose a job is.
 pub type Slugs = HashMap<TenantId, String>;
@@ -91,8 +72,8 @@ pub struct JobLine {
     pub tenant: String,
     pub state: String,
     pub attempts: String,
-    pub created: Moment,
-    pub finished: Option<Moment>,
+    pub created: When,
+    pub finished: Option<When>,
     pub error: String,
 }
 
@@ -108,8 +89,8 @@ impl JobLine {
             tenant: owner_label(row.tenant_id, slugs),
             state: row.state.clone(),
             attempts: format!("{} / {}", row.attempts, row.max_attempts),
-            created: Moment::new(&row.created_at, now),
-            finished: row.finished_at.as_ref().map(|t| Moment::new(t, now)),
+            created: When::new(&row.created_at, now),
+            finished: row.finished_at.as_ref().map(|t| When::new(t, now)),
             error: row
                 .last_error
                 .as_deref()
