@@ -17,7 +17,7 @@ command -v redis-cli >/dev/null || need_packages+=(redis-tools)
 # The outage tests start and stop a Redis server of their own.
 command -v redis-server >/dev/null || need_packages+=(redis-server)
 # The admin console's browser tests drive Debian's Chromium through chromedriver.
-command -v chromium >/dev/null || need_packages+=(chromium)
+command -v chromium >/dev/null || need_packages+=(chromium fonts-dejavu-core)
 command -v chromedriver >/dev/null || need_packages+=(chromium-driver)
 if [ ${#need_packages[@]} -gt 0 ]; then findash_apt_install "${need_packages[@]}"; fi
 
