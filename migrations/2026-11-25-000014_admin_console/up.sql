@@ -30,12 +30,16 @@ CREATE INDEX console_sessions_user_idx ON console_sessions (user_id);
 CREATE INDEX console_sessions_expires_idx ON console_sessions (expires_at);
 GRANT SELECT, INSERT, UPDATE (last_seen_at), DELETE ON console_sessions TO findash_system;
 
--- Failed sign-ins per email and per client address; a success clears the email's row.
+-- Sign-in attempts per email from one client address (`pair:<email>|<address>`), per address
+-- (`ip:<address>`, IPv6 by its /64) and per email (`email:<email>`). An attempt is counted before
+-- its password is checked; a success deletes its pair's row and takes the attempt back from the
+-- others. Rows older than an hour are forgotten, and deleted as new attempts come in.
 CREATE TABLE console_login_failures (
-    key TEXT PRIMARY KEY CHECK (key ~ '^(email|ip):'),
+    key TEXT PRIMARY KEY CHECK (key ~ '^(pair|ip|email):.'),
     failures INTEGER NOT NULL CHECK (failures > 0),
     last_failed_at TIMESTAMPTZ NOT NULL DEFAULT now()
 );
+CREATE INDEX console_login_failures_last_failed_idx ON console_login_failures (last_failed_at);
 GRANT SELECT, INSERT, UPDATE, DELETE ON console_login_failures TO findash_system;
 
 -- The overview's throughput charts read finished attempts by time.

@@ -428,6 +428,16 @@ async fn an_operator_finds_fixes_and_replays_in_a_real_browser() {
         .await
         .unwrap();
     browser::screenshot(&dark, "18-job-dark").await;
+
+    // The session ends while the overview is open: its next live refresh takes the page to the
+    // sign-in page (htmx follows the app's HX-Redirect), to come back to the overview.
+    dark.goto(&format!("{base}/admin")).await.unwrap();
+    common::exec(&mut t.db.admin_conn(), "DELETE FROM console_sessions");
+    browser::eventually("the sign-in page once the session ended", 15, || async {
+        let url = dark.current_url().await.unwrap();
+        url.path() == "/admin/login" && url.query() == Some("next=%2Fadmin")
+    })
+    .await;
     dark.close().await.unwrap();
     running.shutdown().await;
 }

@@ -476,6 +476,15 @@ async fn bulk_retry_queues_exactly_the_matching_dead_jobs() {
     let details: serde_json::Value = serde_json::from_str(&details).unwrap();
     assert_eq!(details["applied"], 3);
     assert_eq!(details["filter"]["tenant"], "acme");
+    assert_eq!(
+        sql::text(
+            &mut t.db.admin_conn(),
+            "SELECT coalesce(tenant_id::text, '-') AS value FROM audit_log \
+             WHERE action = 'console.jobs.retry'",
+        ),
+        acme.to_string(),
+        "a bulk action on one tenant's jobs is in its trail"
+    );
     assert_eq!(details["filter"]["states"], json!(["dead"]));
 
     let (_, _, html) = send(&app, get(&browser.cookie, &location)).await;
@@ -918,6 +927,18 @@ async fn retry_cancel_and_discard_change_the_ledger() {
          WHERE action LIKE 'console.job.%'",
     );
     assert_eq!(actor, operator.to_string());
+    // The tenant's own trail shows what was done to its job; the others belong to none.
+    assert_eq!(
+        sql::text(
+            &mut t.db.admin_conn(),
+            "SELECT string_agg(action || ' ' || coalesce(tenant_id::text, '-'), ',' ORDER BY id) \
+             AS value FROM audit_log WHERE action LIKE 'console.job.%'",
+        ),
+        format!(
+            "console.job.retry {acme},console.job.cancel -,console.job.cancel -,\
+             console.job.discard -"
+        )
+    );
 }
 
 #[actix_web::test]

@@ -380,7 +380,8 @@ async fn a_replay_asks_first_then_queues_a_new_job_and_says_which() {
             &t,
             &format!(
                 "SELECT count(*) AS n FROM audit_log WHERE action = 'console.webhook.replay' \
-                 AND subject_type = 'webhook' AND subject_id = '{}' AND details ->> 'job_id' = '{job}'",
+                 AND subject_type = 'webhook' AND subject_id = '{0}' AND details ->> 'job_id' = '{job}' \
+                 AND tenant_id = (SELECT tenant_id FROM webhook_inbox WHERE id = '{0}')",
                 inbox.failed
             )
         ),

@@ -26,20 +26,23 @@
 })();
 
 // Live panels (the overview's, refreshed by htmx): a refresh waits while the keyboard focus is
-// inside them, so it is never lost mid-table; the panels' one-line summary is copied into the
-// page's polite live region only when it changes, so screen readers hear news, not a repeat
-// every few seconds; and a refresh that finds the session ended leads to the sign-in page.
+// inside them, so it is never lost mid-table; it is skipped while the tab is hidden (nobody
+// reads it, and the requests would only load the server); and the panels' one-line summary is
+// copied into the page's polite live region only when it changes, so screen readers hear news,
+// not a repeat every few seconds. A refresh that finds the session ended is answered with
+// HX-Redirect, which htmx follows to the sign-in page by itself.
 (function () {
   "use strict";
-  document.addEventListener("htmx:beforeSwap", function (event) {
-    // A refresh after the session ended was redirected to the sign-in page (the request
-    // follows a 303 by itself, so htmx never sees HX-Redirect): go there, not into the panel.
-    var xhr = event.detail.xhr;
-    if (xhr && xhr.responseURL && new URL(xhr.responseURL).pathname === "/admin/login") {
-      event.detail.shouldSwap = false;
-      window.location.assign(xhr.responseURL);
-      return;
+  function polls(element) {
+    var trigger = element && element.getAttribute && element.getAttribute("hx-trigger");
+    return !!trigger && /(^|,)\s*every\s/.test(trigger);
+  }
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    if (document.hidden && polls(event.detail.elt)) {
+      event.preventDefault();
     }
+  });
+  document.addEventListener("htmx:beforeSwap", function (event) {
     var target = event.detail.target;
     var active = document.activeElement;
     if (target && active && active !== document.body && target.contains(active)) {

@@ -7,7 +7,7 @@
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
-use findash_engine::ledger::{self, Action};
+use findash_engine::ledger::{self, Action, Owner};
 use findash_schema::console;
 use serde_json::json;
 
@@ -118,9 +118,15 @@ pub async fn perform(
     let outcome = in_console(&state, move |sys| {
         let filter = given.resolve(sys)?;
         let outcome = findash_engine::act_on_filter(sys, engine.registry(), &filter, action, CAP)?;
+        // A filter on one tenant touches only its jobs: its trail shows the action.
+        let tenant = match filter.owner {
+            Some(Owner::Tenant(tenant)) => Some(tenant),
+            Some(Owner::System) | None => None,
+        };
         console::audit(
             sys,
             user,
+            tenant,
             &format!("console.jobs.{}", action.as_str()),
             Some("jobs"),
             None,

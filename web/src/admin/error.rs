@@ -8,9 +8,12 @@ use askama::Template;
 /// What went wrong, in words an operator can act on.
 #[derive(Debug)]
 pub enum AdminError {
-    /// Not signed in (or the session ended): to the sign-in page, then back to `next`.
+    /// Not signed in (or the session ended): to the sign-in page, then back to `next`. `htmx`:
+    /// the request came from htmx, which is told where to go in a header (a redirect would be
+    /// followed by the browser's request itself, and the sign-in page land inside the page).
     SignIn {
         next: String,
+        htmx: bool,
     },
     /// A missing or wrong CSRF token.
     Forbidden(String),
@@ -70,7 +73,8 @@ struct ErrorPage<'a> {
 impl ResponseError for AdminError {
     fn status_code(&self) -> StatusCode {
         match self {
-            AdminError::SignIn { .. } => StatusCode::SEE_OTHER,
+            AdminError::SignIn { htmx: true, .. } => StatusCode::UNAUTHORIZED,
+            AdminError::SignIn { htmx: false, .. } => StatusCode::SEE_OTHER,
             AdminError::Forbidden(_) => StatusCode::FORBIDDEN,
             AdminError::NotFound(_) => StatusCode::NOT_FOUND,
             AdminError::BadRequest(_) => StatusCode::BAD_REQUEST,
@@ -80,7 +84,7 @@ impl ResponseError for AdminError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        if let AdminError::SignIn { next } = self {
+        if let AdminError::SignIn { next, htmx } = self {
             let location = format!(
                 "{}?{}",
                 super::LOGIN_PATH,
@@ -88,11 +92,16 @@ impl ResponseError for AdminError {
                     .append_pair("next", next)
                     .finish()
             );
-            // htmx follows HX-Redirect whatever the status; a plain browser follows Location.
-            return HttpResponse::SeeOther()
-                .insert_header((header::LOCATION, location.as_str()))
-                .insert_header(("HX-Redirect", location.as_str()))
-                .finish();
+            return if *htmx {
+                HttpResponse::Unauthorized()
+                    .insert_header(("HX-Redirect", location))
+                    .insert_header((header::CACHE_CONTROL, "no-store"))
+                    .finish()
+            } else {
+                HttpResponse::SeeOther()
+                    .insert_header((header::LOCATION, location))
+                    .finish()
+            };
         }
         if let AdminError::Internal(detail) = self {
             tracing::error!(error = %detail, "admin console request failed");

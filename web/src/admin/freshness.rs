@@ -81,7 +81,10 @@ fn connection_row(c: ConnectionFreshness, now: DateTime<Utc>) -> ConnectionRow {
         provider: c.provider,
         name: c.connection_name,
         status: c.status,
-        last_sync: c.last_successful_sync_at.as_ref().map(|t| When::new(t, now)),
+        last_sync: c
+            .last_successful_sync_at
+            .as_ref()
+            .map(|t| When::new(t, now)),
         age: view::span(c.age_seconds),
         badge: badge(c.age_seconds),
         last_error: c.last_error.unwrap_or_default(),
@@ -98,7 +101,10 @@ fn account_row(a: AccountFreshness, now: DateTime<Utc>) -> AccountRow {
         provider: a.provider,
         account: a.account_name,
         institution: a.institution,
-        last_sync: a.last_successful_sync_at.as_ref().map(|t| When::new(t, now)),
+        last_sync: a
+            .last_successful_sync_at
+            .as_ref()
+            .map(|t| When::new(t, now)),
         age: view::span(a.age_seconds),
         badge: badge(a.age_seconds),
         last_error: a.last_error.unwrap_or_default(),

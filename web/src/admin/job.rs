@@ -10,7 +10,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use chrono::{DateTime, Utc};
 use findash_engine::ledger::{self, Action, ActionResult, AttemptRow, JobRow, Lineage};
-use findash_schema::{JobId, console};
+use findash_schema::{JobId, TenantId, console};
 use serde_json::json;
 
 use super::jobs::{JobLine, Slugs, owner_label, slugs_of};
@@ -428,6 +428,7 @@ pub async fn perform(
         console::audit(
             sys,
             user,
+            job.tenant_id.map(TenantId),
             &format!("console.job.{}", action.as_str()),
             Some("job"),
             Some(&id.to_string()),

@@ -1,12 +1,14 @@
-//! Signing in and out. Email and password (Argon2), for enabled admins who are operators of the
-//! deployment; after a few failures per email or per client address each attempt has to wait,
+//! Signing in and out. Email and password (Argon2, a few checks at a time), for enabled admins
+//! who are operators of the deployment. Attempts are counted per email and client address, per
+//! address and per email ([`console::AttemptKey`]); past each one's allowance, attempts wait,
 //! doubling up to 15 minutes. The form is protected by a double-submit CSRF cookie, the session
 //! cookie by HttpOnly and SameSite=Strict.
 
 use actix_web::http::{StatusCode, header};
 use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
 use askama::Template;
-use findash_schema::{console, passwords, users};
+use findash_schema::console::{self, Attempt, AttemptKey};
+use findash_schema::{passwords, users};
 use serde::Deserialize;
 
 use super::session::{self, Operator, random_token, same_secret};
@@ -82,7 +84,7 @@ pub async fn form(
     login_page(&state, StatusCode::OK, next, String::new(), None)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 struct LoginForm {
     #[serde(default)]
     email: String,
@@ -93,11 +95,16 @@ struct LoginForm {
     next: Option<String>,
 }
 
-/// A password hash to check against when the email is unknown, so that a wrong email takes as
-/// long as a wrong password.
-fn decoy_hash() -> &'static str {
-    static DECOY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    DECOY.get_or_init(|| passwords::hash(&random_token()).unwrap_or_default())
+/// The email and where to go next; never the password or the form's token.
+impl std::fmt::Debug for LoginForm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoginForm")
+            .field("email", &self.email)
+            .field("password", &"<redacted>")
+            .field("csrf_token", &"<redacted>")
+            .field("next", &self.next)
+            .finish()
+    }
 }
 
 /// `POST /admin/login`.
@@ -136,25 +143,27 @@ pub async fn submit(
             Some("Enter your email and password.".to_owned()),
         );
     }
-    let ip = state.limits.client_ip(&req).map(|ip| ip.to_string());
-    let mut keys = vec![format!("email:{email}")];
-    if let Some(ip) = &ip {
-        keys.push(format!("ip:{ip}"));
-    }
+    let ip = state.limits.client_ip(&req);
+    let client_ip = ip.map(|ip| ip.to_string());
+    let keys = AttemptKey::for_attempt(&email, ip);
 
-    let (lookup, wait_keys) = (email.clone(), keys.clone());
-    let (wait, user) = in_console(&state, move |sys| {
-        let wait = console::sign_in_wait(sys, &wait_keys)?;
-        let user = if wait > chrono::Duration::zero() {
-            None
-        } else {
-            console::operator_by_email(sys, &lookup)?
-        };
-        Ok((wait, user))
+    // The attempt is counted before its password is checked, so parallel attempts cannot all
+    // get a check in before the first failure is recorded.
+    let (attempt_keys, lookup) = (keys.clone(), email.clone());
+    let (attempt, user) = in_console(&state, move |sys| {
+        Ok(match console::begin_attempt(sys, &attempt_keys)? {
+            Attempt::Counted => (Attempt::Counted, console::operator_by_email(sys, &lookup)?),
+            refused @ Attempt::Refused { .. } => (refused, None),
+        })
     })
     .await?;
-    if wait > chrono::Duration::zero() {
+    if let Attempt::Refused { wait } = attempt {
         let seconds = wait.num_seconds().max(1);
+        tracing::warn!(
+            client_ip = client_ip.as_deref().unwrap_or("-"),
+            wait_seconds = seconds,
+            "admin console sign-in held back after repeated failures"
+        );
         let mut response = login_page(
             &state,
             StatusCode::TOO_MANY_REQUESTS,
@@ -174,17 +183,23 @@ pub async fn submit(
     let hash = user
         .as_ref()
         .and_then(|u| u.password_hash.clone())
-        .unwrap_or_else(|| decoy_hash().to_owned());
+        .unwrap_or_else(|| state.decoy_password_hash.clone());
     let password = form.password;
-    let matches = web::block(move || passwords::verify(&password, &hash))
-        .await
-        .map_err(|e| AdminError::internal(&e))?;
+    let matches = {
+        let _check = state
+            .password_checks
+            .acquire()
+            .await
+            .map_err(|e| AdminError::internal(&e))?;
+        web::block(move || passwords::verify(&password, &hash))
+            .await
+            .map_err(|e| AdminError::internal(&e))?
+    };
     let user = user.filter(|u| matches && u.password_hash.is_some());
 
     let Some(user) = user else {
-        in_console(&state, move |sys| Ok(console::record_failure(sys, &keys)?)).await?;
         tracing::warn!(
-            client_ip = ip.as_deref().unwrap_or("-"),
+            client_ip = client_ip.as_deref().unwrap_or("-"),
             "admin console sign-in refused"
         );
         return login_page(
@@ -203,20 +218,29 @@ pub async fn submit(
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
+    // A browser signing in again gives up the session it had: it no longer holds its cookie.
+    let previous = req
+        .cookie(session::session_cookie_name(https_only))
+        .map(|c| c.value().to_owned())
+        .filter(|t| !t.is_empty());
     let (open_token, user_id) = (token.clone(), user.id);
     in_console(&state, move |sys| {
-        console::clear_failures(sys, &keys)?;
+        console::attempt_succeeded(sys, &keys)?;
+        if let Some(previous) = &previous {
+            console::close_session(sys, previous)?;
+        }
         console::open_session(
             sys,
             user_id,
             &open_token,
             &csrf,
-            ip.as_deref(),
+            client_ip.as_deref(),
             user_agent.as_deref(),
         )?;
         console::audit(
             sys,
             user_id,
+            None,
             "console.sign_in",
             None,
             None,
@@ -253,6 +277,7 @@ pub async fn logout(
         console::audit(
             sys,
             user,
+            None,
             "console.sign_out",
             None,
             None,
@@ -272,7 +297,19 @@ pub async fn logout(
 
 #[cfg(test)]
 mod tests {
-    use super::safe_next;
+    use super::{LoginForm, safe_next};
+
+    #[test]
+    fn debug_output_leaves_the_password_out() {
+        let form: LoginForm = serde_urlencoded::from_str(
+            "email=ops%40example.test&password=hunter2-secret&csrf_token=form-secret",
+        )
+        .unwrap();
+        let shown = format!("{form:?}");
+        assert!(!shown.contains("hunter2-secret"), "{shown}");
+        assert!(!shown.contains("form-secret"), "{shown}");
+        assert!(shown.contains("ops@example.test"), "{shown}");
+    }
 
     #[test]
     fn next_stays_in_the_console() {

@@ -94,6 +94,7 @@ async fn set_paused(
         console::audit(
             sys,
             user,
+            None,
             if paused {
                 "console.schedule.pause"
             } else {
@@ -171,6 +172,7 @@ pub async fn run(
         console::audit(
             sys,
             user,
+            None,
             "console.schedule.run",
             Some("schedule"),
             Some(&schedule.name),

@@ -5,6 +5,9 @@
 //! operator plus a form whose CSRF token (form field `csrf_token`, or header `X-CSRF-Token` for
 //! htmx requests) matches the session's. The cookie is HttpOnly and SameSite=Strict, Secure
 //! (with the `__Host-` prefix) outside development and test.
+//!
+//! An htmx request that reads (a page's live refresh) does not count as the operator's activity:
+//! a tab left open must not keep its session from going idle.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -75,10 +78,20 @@ pub fn same_secret(a: &str, b: &str) -> bool {
 }
 
 /// The signed-in operator of this request.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Operator {
     session: Session,
     token: String,
+}
+
+/// The session (its own `Debug` leaves the CSRF token out), never the cookie's token.
+impl std::fmt::Debug for Operator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Operator")
+            .field("session", &self.session)
+            .field("token", &"<redacted>")
+            .finish()
+    }
 }
 
 impl Operator {
@@ -110,16 +123,23 @@ impl Operator {
     async fn load(
         state: web::Data<AppState>,
         token: Option<String>,
-        next: String,
+        visit: Visit,
     ) -> Result<Operator, AdminError> {
-        let Some(token) = token.filter(|t| !t.is_empty() && t.len() <= 128) else {
-            return Err(AdminError::SignIn { next });
+        let sign_in = || AdminError::SignIn {
+            next: visit.next.clone(),
+            htmx: visit.htmx,
         };
-        let lookup = token.clone();
-        let session = in_console(&state, move |sys| Ok(console::session(sys, &lookup)?)).await?;
+        let Some(token) = token.filter(|t| !t.is_empty() && t.len() <= 128) else {
+            return Err(sign_in());
+        };
+        let (lookup, touch) = (token.clone(), visit.touch);
+        let session = in_console(&state, move |sys| {
+            Ok(console::session(sys, &lookup, touch)?)
+        })
+        .await?;
         match session {
             Some(session) => Ok(Operator { session, token }),
-            None => Err(AdminError::SignIn { next }),
+            None => Err(sign_in()),
         }
     }
 }
@@ -128,6 +148,47 @@ fn app_state(req: &HttpRequest) -> Result<web::Data<AppState>, AdminError> {
     req.app_data::<web::Data<AppState>>()
         .cloned()
         .ok_or_else(|| AdminError::Internal("the app state is missing".to_owned()))
+}
+
+/// What the session lookup needs to know about the request.
+struct Visit {
+    /// Where to go back to after signing in.
+    next: String,
+    /// Sent by htmx.
+    htmx: bool,
+    /// The operator's own doing: keeps the session from going idle.
+    touch: bool,
+}
+
+impl Visit {
+    fn of(req: &HttpRequest) -> Visit {
+        let htmx = req.headers().contains_key("hx-request");
+        let get = req.method() == actix_web::http::Method::GET;
+        // Back to this page after signing in; an htmx request to the page it was made from; a
+        // POST to the overview (its form is gone with the session).
+        let next = if !get {
+            None
+        } else if htmx {
+            req.headers()
+                .get("hx-current-url")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| url::Url::parse(v).ok())
+                .map(|u| match u.query() {
+                    Some(q) => format!("{}?{q}", u.path()),
+                    None => u.path().to_owned(),
+                })
+        } else {
+            req.uri().path_and_query().map(|p| p.as_str().to_owned())
+        };
+        Visit {
+            next: next
+                .filter(|n| n.starts_with("/admin"))
+                .unwrap_or_else(|| "/admin".to_owned()),
+            htmx,
+            // An htmx GET is a page refreshing itself; an htmx POST is still an action.
+            touch: !(htmx && get),
+        }
+    }
 }
 
 impl FromRequest for Operator {
@@ -140,18 +201,8 @@ impl FromRequest for Operator {
             req.cookie(session_cookie_name(s.config.https_only))
                 .map(|c| c.value().to_owned())
         });
-        // Back to this page after signing in; a partial (htmx) or a POST goes back to its page.
-        let next = if req.method() == actix_web::http::Method::GET
-            && !req.headers().contains_key("hx-request")
-        {
-            req.uri()
-                .path_and_query()
-                .map_or("/admin", |p| p.as_str())
-                .to_owned()
-        } else {
-            "/admin".to_owned()
-        };
-        Box::pin(async move { Operator::load(state?, token, next).await })
+        let visit = Visit::of(req);
+        Box::pin(async move { Operator::load(state?, token, visit).await })
     }
 }
 
@@ -215,6 +266,30 @@ impl<T: DeserializeOwned + 'static> FromRequest for Checked<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn debug_output_leaves_the_tokens_out() {
+        let operator = Operator {
+            session: Session {
+                id: 7,
+                user_id: UserId::new(),
+                email: "ops@example.test".to_owned(),
+                display_name: None,
+                csrf_token: "csrf-secret-value".to_owned(),
+                expires_at: chrono::Utc::now(),
+            },
+            token: "cookie-secret-value".to_owned(),
+        };
+        let checked = Checked {
+            operator: operator.clone(),
+            form: (),
+        };
+        for shown in [format!("{operator:?}"), format!("{checked:?}")] {
+            assert!(!shown.contains("csrf-secret-value"), "{shown}");
+            assert!(!shown.contains("cookie-secret-value"), "{shown}");
+            assert!(shown.contains("ops@example.test"), "{shown}");
+        }
+    }
 
     #[test]
     fn secrets_compare_whole() {

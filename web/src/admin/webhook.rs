@@ -236,9 +236,12 @@ pub async fn replay(
     let registry = state.engine.registry().clone();
     let job = in_console(&state, move |sys| {
         let job = processing::replay(sys, &registry, id, None).map_err(|e| replay_error(id, e))?;
+        // The replay may have resolved the delivery's tenant: read it afterwards.
+        let tenant = webhooks::get(sys, id)?.and_then(|d| d.tenant());
         console::audit(
             sys,
             user,
+            tenant,
             "console.webhook.replay",
             Some("webhook"),
             Some(&id.to_string()),

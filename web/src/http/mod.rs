@@ -22,6 +22,7 @@ use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::http::header;
 use actix_web::middleware::{self, Compress, DefaultHeaders};
 use actix_web::{App, HttpRequest, HttpServer, web};
+use anyhow::Context as _;
 use findash_engine::Engine;
 use findash_schema::Db;
 use tokio_util::sync::CancellationToken;
@@ -47,7 +48,16 @@ pub struct AppState {
     /// served, rather than in the pool, whose waiters wake in no particular order: under load
     /// every request waits about as long as the others instead of a few waiting very long.
     pub db_slots: tokio::sync::Semaphore,
+    /// Admin console sign-ins check their password here, a few at a time: Argon2 is made to be
+    /// slow and to take memory, so a flood of attempts queues instead of taking the machine.
+    pub password_checks: tokio::sync::Semaphore,
+    /// What a console sign-in checks the password against when the email is no operator's, so
+    /// that a wrong email takes as long as a wrong password. Made at startup.
+    pub decoy_password_hash: String,
 }
+
+/// Console passwords checked at once (see [`AppState::password_checks`]).
+const PASSWORD_CHECKS: usize = 2;
 
 impl AppState {
     pub fn new(db: Db, engine: Engine, config: WebConfig) -> anyhow::Result<AppState> {
@@ -65,6 +75,11 @@ impl AppState {
             metrics: HttpMetrics::new()?,
             limits,
             db_slots: tokio::sync::Semaphore::new(slots),
+            password_checks: tokio::sync::Semaphore::new(PASSWORD_CHECKS),
+            decoy_password_hash: findash_schema::passwords::hash(
+                &findash_schema::passwords::generate(),
+            )
+            .context("cannot hash the admin console's decoy password")?,
         })
     }
 }

@@ -76,8 +76,18 @@ where
     (status, location, body_text(res).await)
 }
 
-/// The sign-in form's cookie and token, then the form posted: the response.
-pub async fn post_login<S, B>(service: &S, email: &str, password: &str) -> ServiceResponse<B>
+/// The client address sign-ins come from unless a test says otherwise.
+pub const CLIENT: &str = "203.0.113.9:5000";
+
+/// The sign-in form's cookie and token fetched, and the form's POST ready to send as `email`
+/// with `password` from `peer`, with `cookies` (e.g. a session's) sent along.
+pub async fn login_request<S, B>(
+    service: &S,
+    email: &str,
+    password: &str,
+    peer: &str,
+    cookies: &[&str],
+) -> TestRequest
 where
     S: Service<actix_http::Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
     B: actix_web::body::MessageBody,
@@ -95,17 +105,38 @@ where
         ("password", password),
     ])
     .unwrap();
-    test::call_service(
-        service,
-        TestRequest::post()
-            .uri("/admin/login")
-            .insert_header(("cookie", login_cookie))
-            .insert_header(("content-type", "application/x-www-form-urlencoded"))
-            .peer_addr("203.0.113.9:5000".parse().unwrap())
-            .set_payload(form)
-            .to_request(),
-    )
-    .await
+    let mut cookie = vec![login_cookie.as_str()];
+    cookie.extend_from_slice(cookies);
+    TestRequest::post()
+        .uri("/admin/login")
+        .insert_header(("cookie", cookie.join("; ")))
+        .insert_header(("content-type", "application/x-www-form-urlencoded"))
+        .peer_addr(peer.parse().unwrap())
+        .set_payload(form)
+}
+
+/// The sign-in form's cookie and token, then the form posted from [`CLIENT`]: the response.
+pub async fn post_login<S, B>(service: &S, email: &str, password: &str) -> ServiceResponse<B>
+where
+    S: Service<actix_http::Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    B: actix_web::body::MessageBody,
+{
+    post_login_from(service, email, password, CLIENT).await
+}
+
+/// [`post_login`] from another client address (`peer`, `ip:port`).
+pub async fn post_login_from<S, B>(
+    service: &S,
+    email: &str,
+    password: &str,
+    peer: &str,
+) -> ServiceResponse<B>
+where
+    S: Service<actix_http::Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    B: actix_web::body::MessageBody,
+{
+    let req = login_request(service, email, password, peer, &[]).await;
+    test::call_service(service, req.to_request()).await
 }
 
 /// Signs in as `email` and reads the CSRF token from the overview.
