@@ -12,8 +12,9 @@ use findash_schema::console;
 use serde::Deserialize;
 use serde_json::json;
 
+use super::nonce::Nonce;
 use super::schedules::{NoticeQuery, ScheduleView, TickView, find, notice_text};
-use super::session::{Checked, Operator, random_token};
+use super::session::{Checked, Operator};
 use super::view::{self, Chrome};
 use super::{AdminError, in_console};
 use crate::http::AppState;
@@ -121,7 +122,7 @@ struct RunConfirmPage {
     chrome: Chrome,
     schedule: ScheduleView,
     /// Makes a second submit of this same form find the job the first one started.
-    nonce: String,
+    nonce: Nonce,
 }
 
 /// `GET /admin/schedules/{name}/run`: what running it now does, and the form that does it.
@@ -134,7 +135,7 @@ pub async fn confirm_run(
     view::render(&RunConfirmPage {
         chrome: Chrome::new(&operator, "schedules"),
         schedule: ScheduleView::new(&configured, None, None, Utc::now()),
-        nonce: random_token(),
+        nonce: Nonce::mint(),
     })
 }
 
@@ -152,16 +153,8 @@ pub async fn run(
 ) -> Result<HttpResponse, AdminError> {
     let schedule = runnable(&state, &name)?.schedule;
     let (operator, form) = (action.operator, action.form);
-    // The form's nonce keys the job, so a double submit starts it once; without one (or with a
-    // malformed one) every submit is a run of its own.
-    let nonce = form
-        .nonce
-        .filter(|n| (16..=64).contains(&n.len()))
-        .filter(|n| {
-            n.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        })
-        .unwrap_or_else(random_token);
+    // The form's nonce keys the job, so a double submit starts it once.
+    let nonce = Nonce::from_form(form.nonce);
     let key = format!("console:{}:{nonce}", schedule.name);
     let trigger = Trigger::console(operator.email());
     let user = operator.user_id();
