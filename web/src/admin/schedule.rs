@@ -1,6 +1,7 @@
 //! One schedule: its recent ticks, and the operator's actions on it — pause and resume (the
-//! scheduler records a paused schedule's ticks as skipped) and run now (its job, enqueued by
-//! hand as a system job, after a confirmation).
+//! scheduler records a paused schedule's ticks as skipped; pausing a paused schedule, or
+//! resuming a running one, is a conflict that changes nothing) and run now (its job, enqueued
+//! by hand as a system job, after a confirmation).
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -91,7 +92,13 @@ async fn set_paused(
     let user = operator.user_id();
     let subject = name.clone();
     in_console(state, move |sys| {
-        cron::set_paused(sys, &subject, paused, &by)?;
+        if cron::set_paused(sys, &subject, paused, &by)?.is_none() {
+            return Err(AdminError::Conflict(if paused {
+                format!("schedule {subject} is already paused: nothing to pause")
+            } else {
+                format!("schedule {subject} is not paused: nothing to resume")
+            }));
+        }
         console::audit(
             sys,
             user,
