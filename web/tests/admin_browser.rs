@@ -181,16 +181,31 @@ async fn an_operator_finds_fixes_and_replays_in_a_real_browser() {
     search.send_keys(REFUSED).await.unwrap();
     search.send_keys(&Key::Enter.to_string()).await.unwrap();
     browser::eventually("the search results", 10, || async {
-        client.current_url().await.unwrap().query().unwrap_or("").contains("q=INV-2026-4242")
+        client
+            .current_url()
+            .await
+            .unwrap()
+            .query()
+            .unwrap_or("")
+            .contains("q=INV-2026-4242")
     })
     .await;
-    let rows = client.find_all(Locator::Css("table.rows tbody tr")).await.unwrap();
+    let rows = client
+        .find_all(Locator::Css("table.rows tbody tr"))
+        .await
+        .unwrap();
     assert_eq!(rows.len(), 1, "one job carries that invoice");
     assert!(rows[0].text().await.unwrap().contains("dead"));
     browser::screenshot(&client, "03-jobs-search").await;
 
     // Keyboard: j focuses the first row, Enter opens it.
-    client.find(Locator::Css("body")).await.unwrap().send_keys("j").await.unwrap();
+    client
+        .find(Locator::Css("body"))
+        .await
+        .unwrap()
+        .send_keys("j")
+        .await
+        .unwrap();
     client
         .active_element()
         .await
@@ -203,20 +218,34 @@ async fn an_operator_finds_fixes_and_replays_in_a_real_browser() {
     })
     .await;
     let text = browser::main_text(&client).await;
-    assert!(text.contains("account locked"), "the error is shown: {text}");
+    assert!(
+        text.contains("account locked"),
+        "the error is shown: {text}"
+    );
     browser::screenshot(&client, "04-job-dead").await;
 
     // The bank is fixed; retry, confirm, and watch it succeed.
     BANK_REFUSES.store(false, Ordering::SeqCst);
     click_text(&client, "main", "Retry…").await;
     browser::eventually("the confirmation", 10, || async {
-        client.current_url().await.unwrap().path().ends_with("/retry")
+        client
+            .current_url()
+            .await
+            .unwrap()
+            .path()
+            .ends_with("/retry")
     })
     .await;
     browser::screenshot(&client, "05-job-retry-confirm").await;
     click_text(&client, "main//form", "Retry job").await;
     browser::eventually("the retried job succeeds", 30, || async {
-        if !client.current_url().await.unwrap().path().ends_with(&dead_id) {
+        if !client
+            .current_url()
+            .await
+            .unwrap()
+            .path()
+            .ends_with(&dead_id)
+        {
             return false;
         }
         let text = browser::main_text(&client).await;
@@ -237,10 +266,16 @@ async fn an_operator_finds_fixes_and_replays_in_a_real_browser() {
     browser::screenshot(&client, "06-job-succeeded").await;
 
     // Pause and resume a schedule.
-    client.goto(&format!("{base}/admin/schedules")).await.unwrap();
+    client
+        .goto(&format!("{base}/admin/schedules"))
+        .await
+        .unwrap();
     click(&client, "button[aria-label='Pause daily-sync']").await;
     browser::eventually("daily-sync paused", 10, || async {
-        client.find(Locator::Css("button[aria-label='Resume daily-sync']")).await.is_ok()
+        client
+            .find(Locator::Css("button[aria-label='Resume daily-sync']"))
+            .await
+            .is_ok()
     })
     .await;
     let paused = || {
@@ -253,7 +288,10 @@ async fn an_operator_finds_fixes_and_replays_in_a_real_browser() {
     browser::screenshot(&client, "07-schedules-paused").await;
     click(&client, "button[aria-label='Resume daily-sync']").await;
     browser::eventually("daily-sync resumed", 10, || async {
-        client.find(Locator::Css("button[aria-label='Pause daily-sync']")).await.is_ok()
+        client
+            .find(Locator::Css("button[aria-label='Pause daily-sync']"))
+            .await
+            .is_ok()
     })
     .await;
     assert_eq!(paused(), "false");
@@ -268,10 +306,15 @@ async fn an_operator_finds_fixes_and_replays_in_a_real_browser() {
              RETURNING id::text AS value"
         ),
     );
-    client.goto(&format!("{base}/admin/webhooks")).await.unwrap();
+    client
+        .goto(&format!("{base}/admin/webhooks"))
+        .await
+        .unwrap();
     browser::screenshot(&client, "08-webhooks").await;
     client
-        .find(Locator::Css(&format!("a[href='/admin/webhooks/{delivery}']")))
+        .find(Locator::Css(&format!(
+            "a[href='/admin/webhooks/{delivery}']"
+        )))
         .await
         .unwrap()
         .click()
@@ -284,7 +327,12 @@ async fn an_operator_finds_fixes_and_replays_in_a_real_browser() {
     browser::screenshot(&client, "09-webhook").await;
     click_text(&client, "main", "Replay…").await;
     browser::eventually("the replay confirmation", 10, || async {
-        client.current_url().await.unwrap().path().ends_with("/replay")
+        client
+            .current_url()
+            .await
+            .unwrap()
+            .path()
+            .ends_with("/replay")
     })
     .await;
     click_text(&client, "main//form", "Replay").await;
@@ -295,7 +343,9 @@ async fn an_operator_finds_fixes_and_replays_in_a_real_browser() {
     assert_eq!(
         sql::text(
             &mut t.db.admin_conn(),
-            &format!("SELECT replay_count::text AS value FROM webhook_inbox WHERE id = '{delivery}'")
+            &format!(
+                "SELECT replay_count::text AS value FROM webhook_inbox WHERE id = '{delivery}'"
+            )
         ),
         "1"
     );
@@ -312,7 +362,13 @@ async fn an_operator_finds_fixes_and_replays_in_a_real_browser() {
         ("/admin?window=24h".to_owned(), "16-overview-24h"),
     ] {
         client.goto(&format!("{base}{path}")).await.unwrap();
-        let h1 = client.find(Locator::Css("main h1")).await.unwrap().text().await.unwrap();
+        let h1 = client
+            .find(Locator::Css("main h1"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
         assert!(!h1.is_empty(), "{path} has a heading");
         browser::screenshot(&client, name).await;
     }
@@ -338,12 +394,21 @@ async fn an_operator_finds_fixes_and_replays_in_a_real_browser() {
     })
     .await;
     let background = dark
-        .execute("return getComputedStyle(document.body).backgroundColor", vec![])
+        .execute(
+            "return getComputedStyle(document.body).backgroundColor",
+            vec![],
+        )
         .await
         .unwrap();
-    assert_eq!(background, serde_json::json!("rgb(18, 21, 28)"), "the dark theme follows the system");
+    assert_eq!(
+        background,
+        serde_json::json!("rgb(18, 21, 28)"),
+        "the dark theme follows the system"
+    );
     browser::screenshot(&dark, "17-overview-dark").await;
-    dark.goto(&format!("{base}/admin/jobs/{dead_id}")).await.unwrap();
+    dark.goto(&format!("{base}/admin/jobs/{dead_id}"))
+        .await
+        .unwrap();
     browser::screenshot(&dark, "18-job-dark").await;
     dark.close().await.unwrap();
     running.shutdown().await;
@@ -366,13 +431,20 @@ fn start_workflow(t: &TestEngine, tenant: findash_schema::TenantId) -> String {
         steps: vec![
             step("sync", "noop", serde_json::json!({}), &[]),
             step("categorize", "noop", serde_json::json!({}), &["sync"]),
-            step("export", "export_invoice", serde_json::json!({ "invoice": "INV-CLOSE-11" }), &["categorize"]),
+            step(
+                "export",
+                "export_invoice",
+                serde_json::json!({ "invoice": "INV-CLOSE-11" }),
+                &["categorize"],
+            ),
         ],
     };
     let registry = t.engine.registry().clone();
     t.engine
         .db()
-        .system(findash_schema::SystemTask::Jobs, |sys| start(sys, &registry, tenant, &spec))
+        .system(findash_schema::SystemTask::Jobs, |sys| {
+            start(sys, &registry, tenant, &spec)
+        })
         .unwrap()
         .run_id
         .to_string()
