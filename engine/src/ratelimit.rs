@@ -6,7 +6,9 @@
 //! `findash_rate_limit_*` metrics.
 //!
 //! The truth is a GCRA bucket per key in Redis, updated by one atomic Lua script that reads
-//! Redis's own clock, so replicas agree on both the count and the time. A `governor` limiter with
+//! Redis's own clock, so replicas agree on both the count and the time. The same script keeps an
+//! index of the buckets in use (`{namespace}:ratelimit-index`, a sorted set scored by each
+//! bucket's expiry), so listing them never scans the keyspace. A `governor` limiter with
 //! the same quota sits in front of it in each process: it turns away this process's own excess
 //! without a Redis round trip, and because it only ever sees a subset of the traffic it can be
 //! stricter than the global bucket but never looser.
@@ -207,7 +209,7 @@ pub struct Usage {
 pub struct BucketsInUse {
     /// Most used first (fewest requests available), then by key.
     pub buckets: Vec<Usage>,
-    /// The scan stopped at its bound: more buckets exist than are listed.
+    /// More buckets are in use than are listed.
     pub truncated: bool,
 }
 
@@ -221,6 +223,8 @@ struct Inner {
     redis: ConnectionManager,
     namespace: String,
     gcra: Script,
+    /// Reads the index of the buckets in use (`ratelimit/buckets.lua`).
+    in_use: Script,
     by_prefix: BTreeMap<String, PrefixLimit>,
 }
 
@@ -241,27 +245,15 @@ const LOCAL_KEYS_BEFORE_SWEEP: usize = 10_000;
 /// The script's answer: `{allowed (1|0), retry_after_us, available}`.
 type ScriptReply = (i64, i64, i64);
 
-/// Keys asked for per `SCAN` step and bucket states read per round trip.
-const SCAN_PAGE: usize = 100;
-
-/// `s` with the glob characters of `SCAN … MATCH` escaped, so a namespace matches literally.
-fn glob_escape(s: &str) -> String {
-    let mut escaped = String::with_capacity(s.len());
-    for c in s.chars() {
-        if matches!(c, '*' | '?' | '[' | ']' | '\\') {
-            escaped.push('\\');
-        }
-        escaped.push(c);
-    }
-    escaped
-}
+/// Bucket states read per round trip.
+const READ_PAGE: usize = 100;
 
 impl RateLimiter {
     /// Builds the limiter and registers its metrics on `registry` (which therefore fails if a
     /// second limiter is registered on the same registry).
     ///
     /// `namespace` separates deployments and tests sharing one Redis: buckets live at
-    /// `{namespace}:ratelimit:{key}`.
+    /// `{namespace}:ratelimit:{key}`, their index at `{namespace}:ratelimit-index`.
     pub fn new(
         redis: ConnectionManager,
         namespace: &str,
@@ -309,6 +301,7 @@ impl RateLimiter {
                 redis,
                 namespace: namespace.to_owned(),
                 gcra: Script::new(include_str!("ratelimit/gcra.lua")),
+                in_use: Script::new(include_str!("ratelimit/buckets.lua")),
                 by_prefix,
             }),
         })
@@ -360,49 +353,36 @@ impl RateLimiter {
             .collect()
     }
 
-    /// The buckets that exist in Redis now, read without taking a token: at most `max` of them,
-    /// found with a cursor scan (never `KEYS`, which would stall Redis on a large keyspace). A
-    /// bucket exists only while it is not full (its key expires when it refills), so this lists
-    /// the keys in use. Keys of a prefix that no longer has a limit are left out.
+    /// The buckets in use now (a bucket exists only while it is not full: its key expires when
+    /// it refills), read without taking a token: at most `max` of them, those that stay in use
+    /// longest (the most recently or most heavily used), from the index the GCRA script keeps —
+    /// never a scan of the keyspace. Reading drops from the index the buckets that expired. Keys
+    /// of a prefix that no longer has a limit are left out.
     pub async fn buckets(&self, max: usize) -> Result<BucketsInUse, RedisError> {
         let mut redis = self.inner.redis.clone();
-        let prefix = format!("{}:ratelimit:", self.inner.namespace);
-        let pattern = format!("{}*", glob_escape(&prefix));
-        let mut keys = Vec::new();
-        let mut cursor = 0_u64;
-        let mut truncated = false;
-        loop {
-            let (next, page): (u64, Vec<String>) = redis::cmd("SCAN")
-                .arg(cursor)
-                .arg("MATCH")
-                .arg(&pattern)
-                .arg("COUNT")
-                .arg(SCAN_PAGE)
-                .query_async(&mut redis)
-                .await?;
-            for key in page {
-                if keys.len() == max {
-                    truncated = true;
-                    break;
-                }
-                if let Some(key) = key.strip_prefix(&prefix) {
-                    keys.push(key.to_owned());
-                }
-            }
-            cursor = next;
-            if cursor == 0 || truncated {
-                break;
-            }
-        }
-        // SCAN may return a key twice (when the keyspace is rehashed meanwhile).
-        keys.sort_unstable();
-        keys.dedup();
+        let (in_use, listed): (u64, Vec<String>) = self
+            .inner
+            .in_use
+            .key(self.index_key())
+            .arg(max)
+            .invoke_async(&mut redis)
+            .await?;
+        let prefix = self.bucket_key("");
+        let keys: Vec<String> = listed
+            .iter()
+            .filter_map(|key| key.strip_prefix(&prefix).map(str::to_owned))
+            .collect();
         let mut buckets = Vec::with_capacity(keys.len());
-        for chunk in keys.chunks(SCAN_PAGE) {
+        for chunk in keys.chunks(READ_PAGE) {
             buckets.extend(self.read_buckets(chunk.to_vec()).await?);
         }
+        // A bucket that expired since the index was read is full again: no longer in use.
+        buckets.retain(|usage| !usage.full_in.is_zero());
         buckets.sort_by(|a, b| a.available.cmp(&b.available).then(a.key.cmp(&b.key)));
-        Ok(BucketsInUse { buckets, truncated })
+        Ok(BucketsInUse {
+            buckets,
+            truncated: in_use > u64::try_from(max).unwrap_or(u64::MAX),
+        })
     }
 
     /// The state of `keys`' buckets in one round trip (the GCRA script reading, with each key's
@@ -423,6 +403,7 @@ impl RateLimiter {
             .map(|(key, quota)| {
                 let mut call = self.inner.gcra.prepare_invoke();
                 call.key(self.bucket_key(key))
+                    .key(self.index_key())
                     .arg(quota.emission_interval_us())
                     .arg(quota.burst_or_one())
                     .arg(0_u8);
@@ -462,6 +443,11 @@ impl RateLimiter {
         format!("{}:ratelimit:{key}", self.inner.namespace)
     }
 
+    /// The sorted set of the bucket keys in use, scored by when each expires (ms since the epoch).
+    fn index_key(&self) -> String {
+        format!("{}:ratelimit-index", self.inner.namespace)
+    }
+
     /// Runs the GCRA script; `cost` 1 takes a token, 0 only reads. Returns the decision and the
     /// tokens left afterwards.
     async fn check_redis(
@@ -476,6 +462,7 @@ impl RateLimiter {
             .inner
             .gcra
             .key(self.bucket_key(key))
+            .key(self.index_key())
             .arg(quota.emission_interval_us())
             .arg(quota.burst_or_one())
             .arg(cost)

@@ -13,8 +13,8 @@
 mod read;
 
 pub use read::{
-    ChildRow, DependencyRow, RUN_STATES, RunFilter, RunRow, STEP_STATES, StepGraph, StepRow,
-    get_run, list_runs, step_graph, workflow_names,
+    ChildCount, ChildRow, DependencyRow, NAMES_FROM_RUNS, RUN_STATES, RunFilter, RunRow,
+    STEP_STATES, StepGraph, StepRow, get_run, list_runs, step_graph, workflow_names,
 };
 
 use diesel::prelude::*;

@@ -52,8 +52,15 @@ async fn a_paused_schedule_ticks_without_a_job_and_runs_by_hand() {
         .system(SystemTask::Cron, |sys| {
             cron::set_paused(sys, "prune", true, "ops@example.test").map_err(DbError::from)
         })
-        .unwrap();
+        .unwrap()
+        .expect("prune was running");
     assert!(pause.paused && pause.paused_at.is_some());
+    let again = db
+        .system(SystemTask::Cron, |sys| {
+            cron::set_paused(sys, "prune", true, "other@example.test").map_err(DbError::from)
+        })
+        .unwrap();
+    assert!(again.is_none(), "pausing a paused schedule writes nothing");
     assert_eq!(pause.paused_by.as_deref(), Some("ops@example.test"));
 
     let running = common::run(&t, 1);
@@ -84,7 +91,8 @@ async fn a_paused_schedule_ticks_without_a_job_and_runs_by_hand() {
     // Resumed: the row says so. By hand: one system job, keyed, caused by the operator.
     let (resumed, first, again) = db
         .system(SystemTask::Cron, |sys| {
-            let resumed = cron::set_paused(sys, "prune", false, "ops@example.test")?;
+            let resumed = cron::set_paused(sys, "prune", false, "ops@example.test")?
+                .expect("prune was paused");
             let prune = t
                 .engine
                 .schedules()?
@@ -100,6 +108,21 @@ async fn a_paused_schedule_ticks_without_a_job_and_runs_by_hand() {
         })
         .unwrap();
     assert!(!resumed.paused && resumed.paused_at.is_none() && resumed.paused_by.is_none());
+    let resumed_again = db
+        .system(SystemTask::Cron, |sys| {
+            cron::set_paused(sys, "prune", false, "ops@example.test").map_err(DbError::from)
+        })
+        .unwrap();
+    assert!(
+        resumed_again.is_none(),
+        "resuming a running schedule writes nothing"
+    );
+    let never_paused = db
+        .system(SystemTask::Cron, |sys| {
+            cron::set_paused(sys, "dq", false, "ops@example.test").map_err(DbError::from)
+        })
+        .unwrap();
+    assert!(never_paused.is_none());
     assert!(!first.duplicate && again.duplicate && again.id == first.id);
     assert_eq!(
         sql::text(

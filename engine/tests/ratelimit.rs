@@ -314,7 +314,10 @@ async fn a_bucket_expires_once_it_would_be_full_again() {
         Decision::Allowed
     );
     let key = format!("{ns}:ratelimit:pluggy:cred-1");
-    assert_eq!(keys_in(&mut redis, &ns).await, vec![key.clone()]);
+    let index = format!("{ns}:ratelimit-index");
+    let mut keys = keys_in(&mut redis, &ns).await;
+    keys.sort();
+    assert_eq!(keys, vec![index.clone(), key.clone()]);
     let pttl: i64 = redis::cmd("PTTL")
         .arg(&key)
         .query_async(&mut redis)
@@ -322,6 +325,13 @@ async fn a_bucket_expires_once_it_would_be_full_again() {
         .unwrap();
     // One token of 10/1m comes back after 6s, so the bucket is full (and forgettable) by then.
     assert!(pttl > 0 && pttl <= 6_000, "PTTL {pttl}");
+    // Its entry in the index of buckets in use goes with it, and so does the index.
+    let index_pttl: i64 = redis::cmd("PTTL")
+        .arg(&index)
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    assert!(index_pttl > 0 && index_pttl <= 6_000, "PTTL {index_pttl}");
 
     delete_namespace(&mut redis, &ns).await;
 }
@@ -387,8 +397,9 @@ async fn decisions_and_waits_are_counted_by_prefix() {
     delete_namespace(&mut redis, &ns).await;
 }
 
-/// The console's listing: the buckets in use, found by a bounded scan, most used first, each
-/// with when it is full again; reading them takes no token.
+/// The console's listing: the buckets in use, read from the index the limiter keeps (never a
+/// scan of the keyspace), at most a bound of them — those that stay in use longest — most used
+/// first, each with when it is full again; reading them takes no token.
 #[tokio::test]
 async fn buckets_lists_the_keys_in_use_up_to_a_bound() {
     let mut redis = connect().await;
@@ -411,9 +422,14 @@ async fn buckets_lists_the_keys_in_use_up_to_a_bound() {
             assert_eq!(limiter.acquire(key).await.unwrap(), Decision::Allowed);
         }
     }
-    // A key of another namespace is not ours.
+    // A key of another namespace is not ours; a key in ours that the limiter did not write is
+    // not in its index, and the listing does not scan for keys.
     let _: () = redis
         .set(format!("{ns}-other:ratelimit:pluggy:z"), "1")
+        .await
+        .unwrap();
+    let _: () = redis
+        .set(format!("{ns}:ratelimit:pluggy:stray"), "1")
         .await
         .unwrap();
 
@@ -436,13 +452,64 @@ async fn buckets_lists_the_keys_in_use_up_to_a_bound() {
         3
     );
 
+    // Bounded: the buckets that stay in use longest (pluggy:b for an hour, pluggy:c for half).
     let some = limiter.buckets(2).await.unwrap();
     assert!(some.truncated);
-    assert_eq!(some.buckets.len(), 2);
+    let keys: Vec<&str> = some.buckets.iter().map(|u| u.key.as_str()).collect();
+    assert_eq!(keys, ["pluggy:b", "pluggy:c"]);
+
+    // A bucket that refilled leaves the listing and the index.
+    let index = format!("{ns}:ratelimit-index");
+    let belvo = format!("{ns}:ratelimit:belvo:x");
+    assert_eq!(limiter.acquire("belvo:x").await.unwrap(), Decision::Allowed);
+    let score: Option<f64> = redis.zscore(&index, &belvo).await.unwrap();
+    assert!(score.is_some(), "indexed while in use");
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    let later = limiter.buckets(10).await.unwrap();
+    assert_eq!(later.buckets.len(), 3, "{:?}", later.buckets);
+    assert!(!later.buckets.iter().any(|u| u.key == "belvo:x"));
+    let score: Option<f64> = redis.zscore(&index, &belvo).await.unwrap();
+    assert_eq!(score, None, "pruned once expired");
+    let members: i64 = redis.zcard(&index).await.unwrap();
+    assert_eq!(members, 3);
 
     let _: () = redis
         .del(format!("{ns}-other:ratelimit:pluggy:z"))
         .await
         .unwrap();
+    delete_namespace(&mut redis, &ns).await;
+}
+
+/// The index of buckets in use stays as small as the buckets in use even when nobody reads it:
+/// every write drops the entries of buckets that refilled.
+#[tokio::test]
+async fn the_index_forgets_refilled_buckets_without_being_read() {
+    let mut redis = connect().await;
+    let ns = namespace();
+    let (limiter, _r) = limiter(
+        connect().await,
+        &ns,
+        RateLimits::default().with("belvo", quota("10/1s")),
+    );
+    let index = format!("{ns}:ratelimit-index");
+    for n in 0..20 {
+        assert_eq!(
+            limiter
+                .acquire(&format!("belvo:one-off-{n}"))
+                .await
+                .unwrap(),
+            Decision::Allowed
+        );
+    }
+    let members: i64 = redis.zcard(&index).await.unwrap();
+    assert_eq!(members, 20);
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    assert_eq!(
+        limiter.acquire("belvo:latest").await.unwrap(),
+        Decision::Allowed
+    );
+    let members: Vec<String> = redis.zrange(&index, 0, -1).await.unwrap();
+    assert_eq!(members, vec![format!("{ns}:ratelimit:belvo:latest")]);
+
     delete_namespace(&mut redis, &ns).await;
 }

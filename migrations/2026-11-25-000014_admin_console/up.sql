@@ -41,6 +41,3 @@ CREATE TABLE console_login_failures (
 );
 CREATE INDEX console_login_failures_last_failed_idx ON console_login_failures (last_failed_at);
 GRANT SELECT, INSERT, UPDATE, DELETE ON console_login_failures TO findash_system;
-
--- The overview's throughput charts read finished attempts by time.
-CREATE INDEX job_attempts_finished_idx ON job_attempts (finished_at) WHERE finished_at IS NOT NULL;

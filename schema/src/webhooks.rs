@@ -184,7 +184,7 @@ pub fn set_status(
 }
 
 /// Starts a replay of a locked delivery: back to `received`, counted. Returns the new replay
-/// count (part of the replay job's idempotency key).
+/// count.
 pub fn start_replay(sys: &mut SystemConn<'_>, id: WebhookId) -> QueryResult<i32> {
     diesel::update(webhook_inbox::table.find(id.0))
         .set((

@@ -10,9 +10,10 @@
 use std::path::Path;
 use std::process::Command;
 
+use diesel::connection::SimpleConnection;
 use diesel_migrations::MigrationHarness;
 use findash_schema::migrations::{self, DatabaseCreation, MIGRATIONS};
-use findash_schema::testing::TestDb;
+use findash_schema::testing::{TestDb, sql};
 use findash_schema::{DatabaseConfig, DbError};
 
 /// `pg_dump --schema-only` of the database, without lines that differ between two dumps of the
@@ -119,6 +120,73 @@ fn concurrent_migrate_runs_apply_each_migration_once() {
     let status = migrations::status(&mut db.admin_conn()).unwrap();
     assert_eq!(total, status.len());
     assert!(status.iter().all(|m| m.applied));
+}
+
+/// The console's indexes are built concurrently, outside a transaction, so a failed build can
+/// leave an invalid index behind; migrating again must end with every index valid and as the
+/// migration writes it — also over the older shape of `job_attempts_finished_idx`.
+#[test]
+fn the_concurrent_index_migration_rebuilds_what_a_failed_run_left() {
+    const INDEXES: &str = "2026-11-25-000015_console_indexes";
+    let db = TestDb::empty();
+    let mut conn = db.admin_conn();
+    while let Some(next) = migrations::status(&mut conn)
+        .unwrap()
+        .into_iter()
+        .find(|m| !m.applied)
+        && next.name != INDEXES
+    {
+        conn.run_next_migration(MIGRATIONS).unwrap();
+    }
+    conn.batch_execute(
+        "CREATE INDEX job_attempts_finished_idx ON job_attempts (finished_at) \
+             WHERE finished_at IS NOT NULL; \
+         INSERT INTO webhook_inbox (provider, event_id, raw_body) \
+             VALUES ('stripe', 'evt_1', '\\x7b7d'), ('stripe', 'evt_2', '\\x7b7d');",
+    )
+    .unwrap();
+    // A concurrent build that fails (here: a duplicate) leaves its index, invalid.
+    assert!(
+        conn.batch_execute(
+            "CREATE UNIQUE INDEX CONCURRENTLY webhook_inbox_received_idx ON webhook_inbox ((true))"
+        )
+        .is_err()
+    );
+    let invalid = "SELECT count(*) AS n FROM pg_index \
+                   WHERE indexrelid = 'webhook_inbox_received_idx'::regclass AND NOT indisvalid";
+    assert_eq!(sql::count(&mut conn, invalid), 1);
+
+    let applied = migrations::run_pending(&mut conn).unwrap();
+    assert_eq!(applied, vec![INDEXES.to_owned()]);
+    let definition = |conn: &mut diesel::PgConnection, index: &str| {
+        sql::text(
+            conn,
+            &format!(
+                "SELECT pg_get_indexdef(indexrelid) || CASE WHEN indisvalid THEN '' ELSE ' INVALID' END \
+                     AS value FROM pg_index WHERE indexrelid = '{index}'::regclass"
+            ),
+        )
+    };
+    assert_eq!(
+        definition(&mut conn, "job_attempts_finished_idx"),
+        "CREATE INDEX job_attempts_finished_idx ON public.job_attempts USING btree (finished_at) \
+         INCLUDE (outcome) WHERE (finished_at IS NOT NULL)"
+    );
+    assert_eq!(
+        definition(&mut conn, "webhook_inbox_received_idx"),
+        "CREATE INDEX webhook_inbox_received_idx ON public.webhook_inbox USING btree \
+         (received_at DESC, id DESC)"
+    );
+    assert_eq!(
+        definition(&mut conn, "dq_findings_open_severity_idx"),
+        "CREATE INDEX dq_findings_open_severity_idx ON public.dq_findings USING btree \
+         (severity, first_seen_at, id) WHERE (status = 'open'::text)"
+    );
+    assert_eq!(
+        definition(&mut conn, "workflow_runs_created_idx"),
+        "CREATE INDEX workflow_runs_created_idx ON public.workflow_runs USING btree \
+         (created_at DESC, id DESC)"
+    );
 }
 
 #[test]

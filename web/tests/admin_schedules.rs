@@ -281,6 +281,67 @@ async fn pause_then_resume_is_recorded_and_shown() {
     );
 }
 
+/// Pausing a paused schedule (a second tab, a resent form) or resuming a running one is a
+/// conflict: it says so, and neither the schedule nor the audit log changes.
+#[actix_web::test]
+async fn pausing_a_paused_schedule_or_resuming_a_running_one_is_a_conflict() {
+    let t = engine().await;
+    let app = test::init_service(findash_web::http::app(common::state(&t, common::config()))).await;
+    console::admin(&t, "ops", OPS, true);
+    let browser = console::sign_in(&app, OPS).await;
+    let state = |t: &TestEngine| {
+        sql::texts(
+            &mut t.db.admin_conn(),
+            "SELECT name || ' ' || paused || ' ' || coalesce(paused_by, '-') || ' ' || \
+                    coalesce(paused_at::text, '-') AS value FROM cron_schedules",
+        )
+    };
+    let audited = |t: &TestEngine| {
+        sql::count(
+            &mut t.db.admin_conn(),
+            "SELECT count(*) AS n FROM audit_log WHERE action LIKE 'console.schedule.%'",
+        )
+    };
+
+    // Never paused: there is nothing to resume.
+    let (status, _, html) = send(&app, post(&browser, "/admin/schedules/prune/resume", &[])).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert!(html.contains("schedule prune is not paused"), "{html}");
+    assert!(state(&t).is_empty());
+    assert_eq!(audited(&t), 0);
+
+    let (status, _, _) = send(&app, post(&browser, "/admin/schedules/prune/pause", &[])).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let paused = state(&t);
+    assert_eq!(audited(&t), 1);
+
+    let (status, _, html) = send(
+        &app,
+        post(
+            &browser,
+            "/admin/schedules/prune/pause",
+            &[("back", "detail")],
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert!(html.contains("schedule prune is already paused"), "{html}");
+    assert_eq!(
+        state(&t),
+        paused,
+        "who paused it and when stay as they were"
+    );
+    assert_eq!(audited(&t), 1);
+
+    let (status, _, _) = send(&app, post(&browser, "/admin/schedules/prune/resume", &[])).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (status, _, html) = send(&app, post(&browser, "/admin/schedules/prune/resume", &[])).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert!(html.contains("schedule prune is not paused"), "{html}");
+    assert_eq!(state(&t), vec!["prune false - -".to_owned()]);
+    assert_eq!(audited(&t), 2);
+}
+
 #[actix_web::test]
 async fn run_now_confirms_then_enqueues_one_system_job_started_from_the_console() {
     let t = engine().await;

@@ -325,6 +325,16 @@ async fn a_delivery_shows_its_raw_event_and_never_a_signature() {
     }
 }
 
+/// The nonce of a confirmation page's form.
+fn nonce_of(html: &str) -> String {
+    let start = html
+        .find("name=\"nonce\" value=\"")
+        .expect("a nonce in the form")
+        + "name=\"nonce\" value=\"".len();
+    let end = html[start..].find('"').unwrap() + start;
+    html[start..end].to_owned()
+}
+
 #[actix_web::test]
 async fn a_replay_asks_first_then_queues_a_new_job_and_says_which() {
     let t = common::engine().await;
@@ -342,6 +352,12 @@ async fn a_replay_asks_first_then_queues_a_new_job_and_says_which() {
             ),
         )
     };
+    let audited = |t: &TestEngine| {
+        count(
+            t,
+            "SELECT count(*) AS n FROM audit_log WHERE action = 'console.webhook.replay'",
+        )
+    };
 
     let uri = format!("/admin/webhooks/{}/replay", inbox.failed);
     let (status, _, html) = send(&app, get(&browser.cookie, &uri)).await;
@@ -351,9 +367,17 @@ async fn a_replay_asks_first_then_queues_a_new_job_and_says_which() {
         "action=\"/admin/webhooks/{}/replay\"",
         inbox.failed
     )));
+    assert!(
+        html.contains("keyed by the provider&#39;s objects")
+            || html.contains("keyed by the provider&#x27;s objects"),
+        "{html}"
+    );
+    assert!(html.contains("nothing is counted twice"), "{html}");
+    assert!(!html.contains("runs again"), "{html}");
+    let nonce = nonce_of(&html);
     assert_eq!(state(&t), "0 failed -", "asking changes nothing");
 
-    let (status, location, _) = send(&app, post(&browser, &uri, &[])).await;
+    let (status, location, _) = send(&app, post(&browser, &uri, &[("nonce", &nonce)])).await;
     assert_eq!(status, StatusCode::SEE_OTHER);
     let location = location.unwrap();
     let prefix = format!("/admin/webhooks/{}?notice=replayed&job=", inbox.failed);
@@ -371,7 +395,7 @@ async fn a_replay_asks_first_then_queues_a_new_job_and_says_which() {
             )
         ),
         format!(
-            "process_webhook queued webhook {} webhook:{}:1",
+            "process_webhook queued webhook {} webhook:{}:once:{nonce}",
             inbox.failed, inbox.failed
         )
     );
@@ -396,10 +420,56 @@ async fn a_replay_asks_first_then_queues_a_new_job_and_says_which() {
         "the new job"
     );
 
-    // Again: counted again, under a key of its own.
-    let (status, _, _) = send(&app, post(&browser, &uri, &[])).await;
+    // The same form again (a double click): the replay it started, nothing more.
+    let (status, again, _) = send(&app, post(&browser, &uri, &[("nonce", &nonce)])).await;
     assert_eq!(status, StatusCode::SEE_OTHER);
-    assert!(state(&t).starts_with("2 received "));
+    assert_eq!(again.as_deref(), Some(location.as_str()));
+    assert_eq!(state(&t), format!("1 received {job}"));
+    assert_eq!(
+        count(&t, "SELECT count(*) AS n FROM jobs"),
+        2,
+        "the seeded job and one replay"
+    );
+    assert_eq!(audited(&t), 1);
+
+    // Another replay while that one has not run: refused, and the page says why.
+    let (status, _, html) = send(&app, get(&browser.cookie, &uri)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains("Not yet: its last run is still under way"),
+        "{html}"
+    );
+    assert!(html.contains(&format!("job {job} is queued")), "{html}");
+    assert!(
+        !html.contains("name=\"nonce\""),
+        "no form to submit: {html}"
+    );
+    let second = "second-confirmation-0123456789";
+    let (status, _, html) = send(&app, post(&browser, &uri, &[("nonce", second)])).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert!(html.contains("cannot be replayed yet"), "{html}");
+    assert!(html.contains(&format!("job {job} is queued")), "{html}");
+    assert_eq!(state(&t), format!("1 received {job}"));
+    assert_eq!(audited(&t), 1);
+
+    // Once it ended, a new confirmation replays again, under a key of its own.
+    common::exec(
+        &mut t.db.admin_conn(),
+        &format!(
+            "UPDATE jobs SET state = 'dead', finished_at = now(), last_error = 'boom' \
+             WHERE id = '{job}'"
+        ),
+    );
+    let (status, location, _) = send(&app, post(&browser, &uri, &[("nonce", second)])).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let next = location
+        .unwrap()
+        .strip_prefix(&prefix)
+        .expect("back to the delivery")
+        .to_owned();
+    assert_ne!(next, job);
+    assert_eq!(state(&t), format!("2 received {next}"));
+    assert_eq!(audited(&t), 2);
 
     let (status, _, _) = send(
         &app,
@@ -411,6 +481,80 @@ async fn a_replay_asks_first_then_queues_a_new_job_and_says_which() {
     )
     .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+/// A QStash delivery is a job's payload: its page hides the payload's secrets, and replaying it
+/// says truly that the job runs again.
+#[actix_web::test]
+async fn a_qstash_replay_says_its_job_runs_again_and_its_payload_shows_redacted() {
+    let t = common::engine().await;
+    let app = test::init_service(findash_web::http::app(common::state(&t, common::config()))).await;
+    console::admin(&t, "ops", OPS, true);
+    let browser = console::sign_in(&app, OPS).await;
+    let mut conn = t.db.admin_conn();
+    let insert = |conn: &mut diesel::PgConnection, event: &str, kind: &str, body: &str| {
+        sql::text(
+            conn,
+            &format!(
+                "INSERT INTO webhook_inbox (provider, event_id, event_type, raw_body, status, processed_at) \
+                 VALUES ('qstash', '{event}', '{kind}', convert_to('{body}', 'UTF8'), 'processed', now()) \
+                 RETURNING id::text AS value"
+            ),
+        )
+    };
+    let secret = insert(
+        &mut conn,
+        "msg_secret",
+        "sync_connection",
+        r#"{"connection_id": "c-1", "access_token": "tok-live-123", "nested": {"api_key": "sk_live_456"}}"#,
+    );
+    let runnable = insert(&mut conn, "msg_run", "noop", r#"{"sleep_ms": 1}"#);
+
+    let (status, _, html) = send(
+        &app,
+        get(&browser.cookie, &format!("/admin/webhooks/{secret}")),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    for leaked in ["tok-live-123", "sk_live_456"] {
+        assert!(!html.contains(leaked), "{leaked} shown: {html}");
+    }
+    assert!(html.contains("[redacted]"), "{html}");
+    assert!(
+        html.contains("&#34;connection_id&#34;: &#34;c-1&#34;"),
+        "{html}"
+    );
+    assert!(html.contains("values of secret keys hidden"), "{html}");
+
+    let uri = format!("/admin/webhooks/{runnable}/replay");
+    let (status, _, html) = send(&app, get(&browser.cookie, &uri)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains("enqueued again as a new noop job, under a new key"),
+        "{html}"
+    );
+    assert!(html.contains("the noop job runs again"), "{html}");
+    assert!(!html.contains("nothing is counted twice"), "{html}");
+
+    let nonce = nonce_of(&html);
+    let (status, location, _) = send(&app, post(&browser, &uri, &[("nonce", &nonce)])).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let job = location
+        .unwrap()
+        .strip_prefix(&format!("/admin/webhooks/{runnable}?notice=replayed&job="))
+        .expect("back to the delivery")
+        .to_owned();
+    assert_eq!(
+        sql::text(
+            &mut conn,
+            &format!(
+                "SELECT j.kind || ' ' || coalesce(j.tenant_id::text, 'system') || ' ' || j.idempotency_key \
+                        || ' ' || w.status || ' ' || w.replay_count AS value \
+                 FROM jobs j JOIN webhook_inbox w ON w.job_id = j.id WHERE j.id = '{job}'"
+            )
+        ),
+        format!("noop system qstash:msg_run:replay:once:{nonce} processed 1")
+    );
 }
 
 /// The `Older →` link of a page, unescaped.

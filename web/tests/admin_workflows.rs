@@ -12,10 +12,10 @@ use actix_web::test::{self, TestRequest};
 use common::console::{self, get, send};
 use findash_engine::ledger::Trigger;
 use findash_engine::testing::TestEngine;
-use findash_engine::workflow::{StepSpec, WorkflowSpec, start};
+use findash_engine::workflow::{NAMES_FROM_RUNS, StepSpec, WorkflowSpec, start, step_graph};
 use findash_engine::{Job, JobContext, JobError, JobResult, Queue};
 use findash_schema::testing::sql;
-use findash_schema::{SystemTask, TenantId};
+use findash_schema::{DbError, SystemTask, TenantId, WorkflowRunId};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -383,6 +383,106 @@ async fn a_run_shows_its_step_graph_with_states_reasons_edges_and_children() {
         let (status, _, _) = send(&app, get(&browser.cookie, unknown)).await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{unknown}");
     }
+}
+
+/// A run that fans out to more children than the page lists: the graph loads only the first
+/// of them, and counts them all by state.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_large_fan_out_is_counted_whole_and_loaded_in_part() {
+    let t = engine().await;
+    let app = test::init_service(findash_web::http::app(common::state(&t, common::config()))).await;
+    console::admin(&t, "ops", OPS, true);
+    let browser = console::sign_in(&app, OPS).await;
+    let acme = common::tenant(&t, "acme");
+    let mut wide = spec("2026-11-27", 2, false);
+    wide.steps[0].payload = json!({ "children": 55, "fail": 2 });
+    let run = start_run(&t, acme, &wide);
+    t.engine.notify().await;
+    let running = t.run(4);
+    wait_finished(&t, 1).await;
+    running.shutdown().await;
+
+    let id: WorkflowRunId = run.parse().unwrap();
+    let graph = t
+        .engine
+        .db()
+        .system(SystemTask::Jobs, |sys| {
+            Ok::<_, DbError>(step_graph(sys, id, 50)?)
+        })
+        .unwrap();
+    assert_eq!(
+        graph.children.len(),
+        50,
+        "only the listed children are loaded"
+    );
+    assert_eq!(graph.child_jobs.iter().map(|c| c.n).sum::<i64>(), 55);
+    assert_eq!(graph.child_steps.iter().map(|c| c.n).sum::<i64>(), 55);
+    assert!(
+        graph.steps.iter().all(|s| !s.step.contains(':')),
+        "children are not loaded as steps"
+    );
+    assert_eq!(graph.steps.len(), 4);
+
+    let (status, _, html) = send(
+        &app,
+        get(&browser.cookie, &format!("/admin/workflows/{run}")),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let sync = step(&html, "sync");
+    assert!(
+        sync.contains("55 fan-out children: 53 succeeded, 2 dead"),
+        "{sync}"
+    );
+    assert!(sync.contains("and 5 more"), "{sync}");
+    // The sync step's own job, and fifty children.
+    assert_eq!(sync.matches("href=\"/admin/jobs/").count(), 51, "{sync}");
+    assert!(
+        sync.contains("the bank said no"),
+        "the failed children come first"
+    );
+}
+
+/// The workflow filter offers the names of the newest runs' workflows (and the chosen one),
+/// without reading every run the ledger keeps.
+#[actix_web::test]
+async fn the_workflow_filter_offers_the_names_of_the_newest_runs() {
+    let t = common::engine().await;
+    let app = test::init_service(findash_web::http::app(common::state(&t, common::config()))).await;
+    console::admin(&t, "ops", OPS, true);
+    let browser = console::sign_in(&app, OPS).await;
+    let tenant = common::tenant(&t, "acme");
+    common::exec(
+        &mut t.db.admin_conn(),
+        &format!(
+            "INSERT INTO workflow_runs (tenant_id, workflow, run_key, trigger_kind, created_at) \
+             VALUES ('{tenant}', 'ancient', 'once', 'cli', now() - interval '1 year'); \
+             INSERT INTO workflow_runs (tenant_id, workflow, run_key, trigger_kind, created_at) \
+             SELECT '{tenant}', 'daily', 'key-' || g, 'cli', now() - g * interval '1 minute' \
+             FROM generate_series(1, {NAMES_FROM_RUNS}) g"
+        ),
+    );
+    let option = |name: &str| format!("<option value=\"{name}\"");
+
+    let (status, _, html) = send(&app, get(&browser.cookie, "/admin/workflows")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains(&option("daily")));
+    assert!(
+        !html.contains(&option("ancient")),
+        "a workflow older than the newest runs is not offered"
+    );
+
+    let (status, _, html) = send(
+        &app,
+        get(&browser.cookie, "/admin/workflows?workflow=ancient"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains("<option value=\"ancient\" selected>"),
+        "the chosen workflow stays offered"
+    );
+    assert!(row(&html, "once").is_some());
 }
 
 #[actix_web::test]

@@ -113,27 +113,39 @@ pub fn pauses(sys: &mut SystemConn<'_>) -> QueryResult<Vec<Pause>> {
 }
 
 /// Pauses (`by`: who) or resumes schedule `name`: the scheduler records its ticks as
-/// `skipped_paused` while it is paused. Returns the row as written.
+/// `skipped_paused` while it is paused. Returns the row as written, or `None` when the schedule
+/// already was paused (or running), in which case nothing is written. Of two operators pausing
+/// at once, one pauses and the other gets `None`.
 pub fn set_paused(
     sys: &mut SystemConn<'_>,
     name: &str,
     paused: bool,
     by: &str,
-) -> QueryResult<Pause> {
-    diesel::sql_query(
-        "INSERT INTO cron_schedules (name, paused, paused_at, paused_by) \
-         VALUES ($1, $2, CASE WHEN $2 THEN now() END, CASE WHEN $2 THEN $3 END) \
-         ON CONFLICT (name) DO UPDATE SET paused = EXCLUDED.paused, \
-             paused_at = CASE WHEN cron_schedules.paused AND EXCLUDED.paused \
-                              THEN cron_schedules.paused_at ELSE EXCLUDED.paused_at END, \
-             paused_by = CASE WHEN cron_schedules.paused AND EXCLUDED.paused \
-                              THEN cron_schedules.paused_by ELSE EXCLUDED.paused_by END \
-         RETURNING name, paused, paused_at, paused_by, updated_at",
-    )
-    .bind::<Text, _>(name)
-    .bind::<Bool, _>(paused)
-    .bind::<Text, _>(by)
-    .get_result(sys.conn())
+) -> QueryResult<Option<Pause>> {
+    if paused {
+        diesel::sql_query(
+            "INSERT INTO cron_schedules (name, paused, paused_at, paused_by) \
+             VALUES ($1, true, now(), $2) \
+             ON CONFLICT (name) DO UPDATE \
+                 SET paused = true, paused_at = now(), paused_by = EXCLUDED.paused_by \
+                 WHERE NOT cron_schedules.paused \
+             RETURNING name, paused, paused_at, paused_by, updated_at",
+        )
+        .bind::<Text, _>(name)
+        .bind::<Text, _>(by)
+        .get_result(sys.conn())
+        .optional()
+    } else {
+        // A schedule without a row runs: there is nothing to resume.
+        diesel::sql_query(
+            "UPDATE cron_schedules SET paused = false, paused_at = NULL, paused_by = NULL \
+             WHERE name = $1 AND paused \
+             RETURNING name, paused, paused_at, paused_by, updated_at",
+        )
+        .bind::<Text, _>(name)
+        .get_result(sys.conn())
+        .optional()
+    }
 }
 
 /// A recorded tick and how its job stands.

@@ -22,7 +22,9 @@ pub use overview::{
     Buckets, FAILED_OUTCOMES, PROCESSED_OUTCOMES, QueueDepth, RateLimitWait, Tally, Throughput,
     queue_depths, rate_limit_waits, throughput,
 };
-pub use read::{AttemptRow, JOB_STATES, JobRow, Stats, count_by_kind, get_job, stats};
+pub use read::{
+    AttemptRow, JOB_STATES, JobRow, Stats, UNFINISHED_STATES, count_by_kind, get_job, stats,
+};
 pub use search::{JobFilter, Owner, count_jobs, job_ids, list_jobs};
 
 /// Lets this transaction commit without waiting for its WAL flush. Used for claims, outcomes

@@ -2,9 +2,12 @@
 //! time, where each queue's backlog stands, and which jobs a rate limit keeps waiting.
 //!
 //! Read-only, and bounded by the ledger's indexes so a page that polls every few seconds stays
-//! cheap: throughput reads a time range of `job_attempts_finished_idx`; backlog and waits read
-//! only unfinished jobs, through the dispatcher's two partial indexes (undispatched backlog, the
-//! window); the dead and quarantined counts read the operators' index of those states.
+//! cheap: throughput reads a time range of `job_attempts_finished_idx`, which carries each
+//! attempt's outcome, so even a week of attempts is counted from the index alone (an index-only
+//! scan, no table row per attempt: keep that query to `finished_at` and `outcome`); backlog and
+//! waits read only unfinished jobs, through the dispatcher's two partial indexes (undispatched
+//! backlog, the window); the dead and quarantined counts read the operators' index of those
+//! states.
 //!
 //! What counts as what ([`Tally::of`]), by the attempt's `outcome`:
 //! - *processed*: `succeeded`, and `blocked` (the job did its work and its verdict stopped a
@@ -117,6 +120,7 @@ struct BucketRow {
 }
 
 /// Processed and failed attempts per slice of `buckets` (every slice present, zero or not).
+/// Reads only `finished_at` and `outcome`, both in `job_attempts_finished_idx`.
 pub fn throughput(scope: &mut impl LedgerScope, buckets: Buckets) -> QueryResult<Throughput> {
     let rows: Vec<BucketRow> = diesel::sql_query(
         "SELECT floor(extract(epoch FROM finished_at - $1) / $2)::bigint AS bucket, \

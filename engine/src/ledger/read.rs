@@ -24,6 +24,9 @@ pub const JOB_STATES: [&str; 7] = [
     "quarantined",
 ];
 
+/// The states of a job that has not ended: it waits, runs, or waits to run again.
+pub const UNFINISHED_STATES: [&str; 3] = ["queued", "running", "retrying"];
+
 /// A job as operators see it.
 #[derive(Debug, Clone, Serialize, QueryableByName)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = Job))]

@@ -1,6 +1,8 @@
 -- GCRA bucket for one rate-limit key, run atomically by Redis.
 --
 -- KEYS[1]  bucket key; its value is the theoretical arrival time (TAT), microseconds since the epoch
+-- KEYS[2]  index of the buckets in use: a sorted set of bucket keys, each scored by the time its
+--          bucket expires (milliseconds since the epoch), so the console lists them without a SCAN
 -- ARGV[1]  emission interval T in microseconds (period / rate, rounded up so we never exceed the rate)
 -- ARGV[2]  burst: how many requests may arrive at once on an idle bucket
 -- ARGV[3]  cost: 1 takes a token, 0 only reads the bucket (admin view) and writes nothing
@@ -48,4 +50,13 @@ end
 local ttl_ms = math.ceil((new_tat - now) / 1000)
 if ttl_ms < 1 then ttl_ms = 1 end
 redis.call('SET', KEYS[1], string.format('%d', new_tat), 'PX', string.format('%d', ttl_ms))
+
+-- The index: this bucket until it expires; buckets that expired leave it here (each once), so it
+-- holds the buckets in use even if nobody reads it; and it expires with its last bucket.
+local now_ms = math.floor(now / 1000)
+local expires_ms = now_ms + ttl_ms
+redis.call('ZADD', KEYS[2], string.format('%d', expires_ms), KEYS[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', string.format('(%d', now_ms))
+local last = redis.call('ZRANGE', KEYS[2], -1, -1, 'WITHSCORES')
+redis.call('PEXPIREAT', KEYS[2], last[2])
 return { 1, 0, available(new_tat) }

@@ -1,5 +1,10 @@
 //! Reading workflow runs for operators: runs newest first with their step counts, and one run's
 //! step graph (steps, dependencies, fan-out children). Never changes a run.
+//!
+//! Every read is bounded for a page that may be opened often: the runs list and the names of the
+//! workflows that ran read the newest runs through `workflow_runs_created_idx`, and a step graph
+//! counts a fan-out's children by state in the database and loads only the first few of them —
+//! a run may fan out to thousands.
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -105,11 +110,20 @@ struct Name {
     workflow: String,
 }
 
-/// The names of the workflows that have runs, alphabetically.
+/// How many of the newest runs [`workflow_names`] looks at.
+pub const NAMES_FROM_RUNS: i64 = 1000;
+
+/// The names of the workflows among the newest [`NAMES_FROM_RUNS`] runs, alphabetically: a
+/// bounded read however many runs the ledger keeps, which leaves out only a workflow that has
+/// not run for that long.
 pub fn workflow_names(scope: &mut impl LedgerScope) -> QueryResult<Vec<String>> {
-    let names: Vec<Name> =
-        diesel::sql_query("SELECT DISTINCT workflow FROM workflow_runs ORDER BY workflow")
-            .load(scope.pg())?;
+    let names: Vec<Name> = diesel::sql_query(
+        "SELECT DISTINCT workflow FROM \
+             (SELECT workflow FROM workflow_runs ORDER BY created_at DESC, id DESC LIMIT $1) r \
+         ORDER BY workflow",
+    )
+    .bind::<BigInt, _>(NAMES_FROM_RUNS)
+    .load(scope.pg())?;
     Ok(names.into_iter().map(|n| n.workflow).collect())
 }
 
@@ -172,34 +186,62 @@ pub struct DependencyRow {
 pub struct ChildRow {
     #[diesel(sql_type = SqlUuid)]
     pub id: JobId,
-    /// Its step, `<parent step>:<subject>`.
+    /// Its step, `<fan_out>:<subject>`.
     #[diesel(sql_type = Nullable<Text>)]
     pub step: Option<String>,
-    /// The step of the job that spawned it.
-    #[diesel(sql_type = Nullable<Text>)]
-    pub parent_step: Option<String>,
+    /// The step that fanned out (`sync` of `sync:<subject>`).
+    #[diesel(sql_type = Text)]
+    pub fan_out: String,
     #[diesel(sql_type = Text)]
     pub state: String,
     #[diesel(sql_type = Nullable<Text>)]
     pub last_error: Option<String>,
 }
 
-/// A run's step graph: its steps (children included) in creation order, the dependencies
-/// between them, and its fan-out child jobs.
+/// How many fan-out children of one step are in one state.
+#[derive(Debug, Clone, PartialEq, Eq, QueryableByName)]
+pub struct ChildCount {
+    /// The step that fanned out.
+    #[diesel(sql_type = Text)]
+    pub fan_out: String,
+    #[diesel(sql_type = Text)]
+    pub state: String,
+    #[diesel(sql_type = BigInt)]
+    pub n: i64,
+}
+
+/// A run's step graph: its steps in creation order (fan-out children aside), the dependencies
+/// between them, and its fan-outs — children counted by state, the first few listed.
 #[derive(Debug, Clone)]
 pub struct StepGraph {
     pub steps: Vec<StepRow>,
     pub dependencies: Vec<DependencyRow>,
+    /// The children's steps by fan-out and state (`workflow_steps.state`: what a step waiting
+    /// for them goes by).
+    pub child_steps: Vec<ChildCount>,
+    /// The children's jobs by fan-out and state (`jobs.state`).
+    pub child_jobs: Vec<ChildCount>,
+    /// The first children of each fan-out (by step, then id), as many as asked for.
     pub children: Vec<ChildRow>,
 }
 
-/// The step graph of run `id`.
-pub fn step_graph(scope: &mut impl LedgerScope, id: WorkflowRunId) -> QueryResult<StepGraph> {
+/// The step that fanned out a child job `j`: the first part of its step (of its parent's, were
+/// its own missing).
+const FAN_OUT: &str = "split_part(coalesce(j.workflow_step, \
+     (SELECT p.workflow_step FROM jobs p WHERE p.id = j.parent_job_id)), ':', 1)";
+
+/// The step graph of run `id`, with at most `listed` children of each fan-out.
+pub fn step_graph(
+    scope: &mut impl LedgerScope,
+    id: WorkflowRunId,
+    listed: i64,
+) -> QueryResult<StepGraph> {
+    // A fan-out child's step is `<step>:<subject>`; the run's own steps have no `:`.
     let steps = diesel::sql_query(
         "SELECT s.step, s.job_kind, s.state, s.job_id, j.state AS job_state, s.reason, \
                 s.created_at, s.finished_at \
          FROM workflow_steps s LEFT JOIN jobs j ON j.id = s.job_id \
-         WHERE s.run_id = $1 ORDER BY s.created_at, s.step",
+         WHERE s.run_id = $1 AND strpos(s.step, ':') = 0 ORDER BY s.created_at, s.step",
     )
     .bind::<SqlUuid, _>(id.0)
     .load(scope.pg())?;
@@ -209,18 +251,39 @@ pub fn step_graph(scope: &mut impl LedgerScope, id: WorkflowRunId) -> QueryResul
     )
     .bind::<SqlUuid, _>(id.0)
     .load(scope.pg())?;
-    let children = diesel::sql_query(
-        "SELECT j.id, j.workflow_step AS step, p.workflow_step AS parent_step, j.state, \
-                j.last_error \
-         FROM jobs j LEFT JOIN jobs p ON p.id = j.parent_job_id \
-         WHERE j.workflow_run_id = $1 AND j.parent_job_id IS NOT NULL \
-         ORDER BY j.workflow_step, j.id",
+    let child_steps = diesel::sql_query(
+        "SELECT split_part(step, ':', 1) AS fan_out, state, count(*) AS n FROM workflow_steps \
+         WHERE run_id = $1 AND strpos(step, ':') > 0 GROUP BY 1, 2 ORDER BY 1, 2",
     )
     .bind::<SqlUuid, _>(id.0)
+    .load(scope.pg())?;
+    let child_jobs = diesel::sql_query(format!(
+        "SELECT {FAN_OUT} AS fan_out, j.state, count(*) AS n FROM jobs j \
+         WHERE j.workflow_run_id = $1 AND j.parent_job_id IS NOT NULL GROUP BY 1, 2 ORDER BY 1, 2"
+    ))
+    .bind::<SqlUuid, _>(id.0)
+    .load(scope.pg())?;
+    let children = diesel::sql_query(format!(
+        "WITH child AS ( \
+             SELECT j.id, j.workflow_step AS step, {FAN_OUT} AS fan_out FROM jobs j \
+             WHERE j.workflow_run_id = $1 AND j.parent_job_id IS NOT NULL \
+         ), numbered AS ( \
+             SELECT id, step, fan_out, \
+                    row_number() OVER (PARTITION BY fan_out ORDER BY step, id) AS n \
+             FROM child \
+         ) \
+         SELECT c.id, c.step, c.fan_out, j.state, j.last_error \
+         FROM numbered c JOIN jobs j ON j.id = c.id \
+         WHERE c.n <= $2 ORDER BY c.fan_out, c.step, c.id"
+    ))
+    .bind::<SqlUuid, _>(id.0)
+    .bind::<BigInt, _>(listed.max(0))
     .load(scope.pg())?;
     Ok(StepGraph {
         steps,
         dependencies,
+        child_steps,
+        child_jobs,
         children,
     })
 }

@@ -13,7 +13,7 @@
 pub mod mercadopago;
 pub mod stripe;
 
-use findash_engine::ledger::{EnqueueOptions, NewJob, Trigger, insert_jobs};
+use findash_engine::ledger::{self, EnqueueOptions, Enqueued, NewJob, Trigger, insert_jobs};
 use findash_engine::{EngineError, Job, JobContext, JobError, JobResult, Queue, Registry};
 use findash_schema::revenue::{self, RevenueRow};
 use findash_schema::webhooks::{
@@ -92,7 +92,10 @@ pub fn accept(
             duplicate: true,
         });
     };
-    let job = enqueue_work(sys, id, &delivery.event_id, delivery.tenant, work, 0)?;
+    let done = work.is_done_when_enqueued();
+    let key = work.key(id, &delivery.event_id, Run::Round(0));
+    let job = enqueue_work(sys, id, delivery.tenant, work, key)?.id;
+    attach(sys, id, delivery.tenant, job, done)?;
     Ok(Accepted {
         delivery: id,
         job: Some(job),
@@ -100,41 +103,76 @@ pub fn accept(
     })
 }
 
-/// Enqueues the work of delivery `id` (run `round`: 0 when received, then one per replay).
+/// Which run of a delivery's work a job is: its idempotency key says.
+#[derive(Debug, Clone, Copy)]
+enum Run<'a> {
+    /// 0 when received, then one more per replay.
+    Round(i32),
+    /// The replay asked for with this once-key ([`ReplayRequest::once`]).
+    Once(&'a str),
+}
+
+/// How a job started by the replay request with once-key `once` ends its idempotency key.
+fn once_suffix(once: &str) -> String {
+    format!(":once:{once}")
+}
+
+impl Work {
+    /// The idempotency key of `run` of delivery `id`'s work.
+    fn key(&self, id: WebhookId, event_id: &str, run: Run<'_>) -> String {
+        match (self, run) {
+            (Work::Process, Run::Round(round)) => format!("webhook:{id}:{round}"),
+            (Work::Process, Run::Once(once)) => format!("webhook:{id}{}", once_suffix(once)),
+            (Work::Run(_), Run::Round(0)) => format!("qstash:{event_id}"),
+            (Work::Run(_), Run::Round(round)) => format!("qstash:{event_id}:replay:{round}"),
+            (Work::Run(_), Run::Once(once)) => {
+                format!("qstash:{event_id}:replay{}", once_suffix(once))
+            }
+        }
+    }
+
+    /// The delivery is done once its work is enqueued: a QStash delivery's effect is the job it
+    /// starts, and that job's own state says how it went.
+    fn is_done_when_enqueued(&self) -> bool {
+        matches!(self, Work::Run(_))
+    }
+}
+
+/// Enqueues the work of delivery `id` under idempotency key `key`; a job already under that
+/// key comes back as a duplicate.
 fn enqueue_work(
     sys: &mut SystemConn<'_>,
     id: WebhookId,
-    event_id: &str,
     tenant: Option<TenantId>,
     work: Work,
-    round: i32,
-) -> Result<JobId, EngineError> {
+    key: String,
+) -> Result<Enqueued, EngineError> {
     let mut options = EnqueueOptions::new(Trigger::new("webhook", Some(id.to_string())));
     options.tenant = tenant;
-    let (row, done) = match work {
-        Work::Process => {
-            options.idempotency_key = Some(format!("webhook:{id}:{round}"));
-            (NewJob::of(&ProcessWebhook { delivery: id })?, false)
-        }
-        Work::Run(row) => {
-            options.idempotency_key = Some(if round == 0 {
-                format!("qstash:{event_id}")
-            } else {
-                format!("qstash:{event_id}:replay:{round}")
-            });
-            (row, true)
-        }
+    options.idempotency_key = Some(key);
+    let row = match work {
+        Work::Process => NewJob::of(&ProcessWebhook { delivery: id })?,
+        Work::Run(row) => row,
     };
-    let job = insert_jobs(sys, vec![row], &options)?
+    insert_jobs(sys, vec![row], &options)?
         .pop()
-        .ok_or_else(|| EngineError::Invalid("enqueue returned no row".to_owned()))?
-        .id;
+        .ok_or_else(|| EngineError::Invalid("enqueue returned no row".to_owned()))
+}
+
+/// Hands delivery `id` (resolved to `tenant`) to `job`; `done`: the delivery is processed by
+/// being enqueued ([`Work::is_done_when_enqueued`]).
+fn attach(
+    sys: &mut SystemConn<'_>,
+    id: WebhookId,
+    tenant: Option<TenantId>,
+    job: JobId,
+    done: bool,
+) -> Result<(), EngineError> {
     webhooks::set_job(sys, id, tenant, job)?;
     if done {
-        // The delivery's effect is the job it started; the job's own state says how that went.
         webhooks::set_status(sys, id, job, InboxStatus::Processed, None)?;
     }
-    Ok(job)
+    Ok(())
 }
 
 /// Why a replay did not start.
@@ -142,8 +180,36 @@ fn enqueue_work(
 pub enum ReplayError {
     #[error("no such webhook delivery")]
     NotFound,
+    /// Only when asked to wait for it ([`ReplayRequest::after_current_job`]).
+    #[error("the delivery's job {job} has not ended: it is {state}")]
+    Unfinished { job: JobId, state: String },
     #[error(transparent)]
     Engine(#[from] EngineError),
+}
+
+/// How a replay is asked for.
+#[derive(Debug, Clone, Default)]
+pub struct ReplayRequest {
+    /// The caller's tenant, which must own the delivery; `None` on the operator's paths (any
+    /// delivery).
+    pub tenant: Option<TenantId>,
+    /// Refuse ([`ReplayError::Unfinished`]) while the delivery's current job is queued, running
+    /// or retrying, rather than hand the delivery to a new job (which the current one then
+    /// notices, and leaves the delivery to).
+    pub after_current_job: bool,
+    /// A key of this request, unique to it (a console form's nonce): asked again with the same
+    /// key, nothing is done and the answer is the job the first ask started.
+    pub once: Option<String>,
+}
+
+/// What a replay did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Replayed {
+    /// The job that processes the delivery again (QStash: that runs its payload again).
+    pub job: JobId,
+    /// The request had been done already ([`ReplayRequest::once`]): `job` is the one it started,
+    /// and nothing changed.
+    pub duplicate: bool,
 }
 
 impl From<DbError> for ReplayError {
@@ -168,9 +234,53 @@ pub fn replay(
     id: WebhookId,
     tenant: Option<TenantId>,
 ) -> Result<JobId, ReplayError> {
+    let request = ReplayRequest {
+        tenant,
+        ..ReplayRequest::default()
+    };
+    Ok(replay_as(sys, registry, id, &request)?.job)
+}
+
+/// [`replay`], on the terms of `request`.
+///
+/// What a replay does depends on the provider. A Stripe or Mercado Pago delivery is processed
+/// again into revenue rows keyed by the provider's objects: nothing is counted twice. A QStash
+/// delivery is a job to run: its stored payload is enqueued again under a new key, so that job
+/// runs again, with whatever effects it has.
+pub fn replay_as(
+    sys: &mut SystemConn<'_>,
+    registry: &Registry,
+    id: WebhookId,
+    request: &ReplayRequest,
+) -> Result<Replayed, ReplayError> {
     let delivery = webhooks::lock(sys, id)?.ok_or(ReplayError::NotFound)?;
-    if tenant.is_some() && delivery.tenant() != tenant {
+    if request.tenant.is_some() && delivery.tenant() != request.tenant {
         return Err(ReplayError::NotFound);
+    }
+    let current = match delivery.job_id {
+        Some(job) => ledger::get_job(sys, JobId(job))?.map(|(job, _)| job),
+        None => None,
+    };
+    if let (Some(once), Some(job)) = (request.once.as_deref(), &current)
+        && job
+            .idempotency_key
+            .as_deref()
+            .is_some_and(|key| key.ends_with(&once_suffix(once)))
+    {
+        // Asked again: the delivery's job is the one this very request started.
+        return Ok(Replayed {
+            job: JobId(job.id),
+            duplicate: true,
+        });
+    }
+    if request.after_current_job
+        && let Some(job) = &current
+        && ledger::UNFINISHED_STATES.contains(&job.state.as_str())
+    {
+        return Err(ReplayError::Unfinished {
+            job: JobId(job.id),
+            state: job.state.clone(),
+        });
     }
     let provider = delivery
         .provider()
@@ -192,15 +302,27 @@ pub fn replay(
         }
         WebhookProvider::Stripe | WebhookProvider::MercadoPago => Work::Process,
     };
-    let round = webhooks::start_replay(sys, id)?;
-    Ok(enqueue_work(
-        sys,
-        id,
-        &delivery.event_id,
-        owner,
-        work,
-        round,
-    )?)
+    // The delivery is locked: no other replay counts meanwhile.
+    let run = match request.once.as_deref() {
+        Some(once) => Run::Once(once),
+        None => Run::Round(delivery.replay_count + 1),
+    };
+    let done = work.is_done_when_enqueued();
+    let key = work.key(id, &delivery.event_id, run);
+    let enqueued = enqueue_work(sys, id, owner, work, key)?;
+    if enqueued.duplicate {
+        // This request's job exists, though the delivery moved on to a later one since.
+        return Ok(Replayed {
+            job: enqueued.id,
+            duplicate: true,
+        });
+    }
+    webhooks::start_replay(sys, id)?;
+    attach(sys, id, owner, enqueued.id, done)?;
+    Ok(Replayed {
+        job: enqueued.id,
+        duplicate: false,
+    })
 }
 
 /// Why an account could not be linked.

@@ -19,6 +19,7 @@ mod job;
 mod job_filter;
 mod jobs;
 mod login;
+mod nonce;
 mod notice;
 mod overview;
 mod rate_limits;

@@ -1,8 +1,9 @@
 //! The overview (`GET /admin`): what is failing, since when, and where the queues stand.
 //!
-//! The page wraps its live panels in an element htmx refreshes every 5 s from
-//! `GET /admin/overview/live` (the same panels without the frame); without script the page
-//! shows them as of its loading. The ledger reads live in the engine (`ledger::throughput`, which
+//! The page wraps its live panels in an element htmx refreshes from `GET /admin/overview/live`
+//! (the same panels without the frame) — every 5 s for the last hour, less often for the longer
+//! windows, whose slices move slowly and whose reads cost more; without script the page shows
+//! them as of its loading. The ledger reads live in the engine (`ledger::throughput`, which
 //! says what counts as processed and as failed, `ledger::queue_depths`,
 //! `ledger::rate_limit_waits`), findings and data ages in the schema crate; this module only
 //! turns them into figures, words and charts.
@@ -56,6 +57,16 @@ impl Window {
             Window::Hour => "the last hour",
             Window::Day => "the last 24 hours",
             Window::Week => "the last 7 days",
+        }
+    }
+
+    /// How often the live panels refresh: a 1-minute slice moves every few seconds, a 2-hour
+    /// one hardly within a minute, and a week of attempts is the most expensive read.
+    fn refresh_seconds(self) -> u32 {
+        match self {
+            Window::Hour => 5,
+            Window::Day => 30,
+            Window::Week => 60,
         }
     }
 
@@ -268,6 +279,8 @@ pub struct Tab {
 /// The live panels (`admin/overview_live.html`), everything precomputed.
 pub struct Live {
     pub window_phrase: &'static str,
+    /// `every 5 s`.
+    pub refresh_phrase: String,
     pub updated: String,
     pub updated_at: String,
     /// One line of what needs attention: what the page announces to screen readers when it
@@ -293,6 +306,8 @@ struct OverviewPage {
     chrome: Chrome,
     tabs: Vec<Tab>,
     live_url: String,
+    /// The htmx trigger that refreshes the live panels: `every 5s`.
+    live_trigger: String,
     live: Live,
 }
 
@@ -616,6 +631,7 @@ fn live(
 
     Live {
         window_phrase: window.phrase(),
+        refresh_phrase: format!("every {} s", window.refresh_seconds()),
         updated: now.format("%H:%M:%S UTC").to_string(),
         updated_at: now.to_rfc3339(),
         summary,
@@ -659,6 +675,7 @@ pub async fn page(
             })
             .collect(),
         live_url: format!("/admin/overview/live?window={}", window.param()),
+        live_trigger: format!("every {}s", window.refresh_seconds()),
         live,
     })
 }

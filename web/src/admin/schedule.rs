@@ -1,6 +1,7 @@
 //! One schedule: its recent ticks, and the operator's actions on it — pause and resume (the
-//! scheduler records a paused schedule's ticks as skipped) and run now (its job, enqueued by
-//! hand as a system job, after a confirmation).
+//! scheduler records a paused schedule's ticks as skipped; pausing a paused schedule, or
+//! resuming a running one, is a conflict that changes nothing) and run now (its job, enqueued
+//! by hand as a system job, after a confirmation).
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -12,8 +13,9 @@ use findash_schema::console;
 use serde::Deserialize;
 use serde_json::json;
 
+use super::nonce::Nonce;
 use super::schedules::{NoticeQuery, ScheduleView, TickView, find, notice_text};
-use super::session::{Checked, Operator, random_token};
+use super::session::{Checked, Operator};
 use super::view::{self, Chrome};
 use super::{AdminError, in_console};
 use crate::http::AppState;
@@ -90,7 +92,13 @@ async fn set_paused(
     let user = operator.user_id();
     let subject = name.clone();
     in_console(state, move |sys| {
-        cron::set_paused(sys, &subject, paused, &by)?;
+        if cron::set_paused(sys, &subject, paused, &by)?.is_none() {
+            return Err(AdminError::Conflict(if paused {
+                format!("schedule {subject} is already paused: nothing to pause")
+            } else {
+                format!("schedule {subject} is not paused: nothing to resume")
+            }));
+        }
         console::audit(
             sys,
             user,
@@ -122,7 +130,7 @@ struct RunConfirmPage {
     chrome: Chrome,
     schedule: ScheduleView,
     /// Makes a second submit of this same form find the job the first one started.
-    nonce: String,
+    nonce: Nonce,
 }
 
 /// `GET /admin/schedules/{name}/run`: what running it now does, and the form that does it.
@@ -135,7 +143,7 @@ pub async fn confirm_run(
     view::render(&RunConfirmPage {
         chrome: Chrome::new(&operator, "schedules"),
         schedule: ScheduleView::new(&configured, None, None, Utc::now()),
-        nonce: random_token(),
+        nonce: Nonce::mint(),
     })
 }
 
@@ -153,16 +161,8 @@ pub async fn run(
 ) -> Result<HttpResponse, AdminError> {
     let schedule = runnable(&state, &name)?.schedule;
     let (operator, form) = (action.operator, action.form);
-    // The form's nonce keys the job, so a double submit starts it once; without one (or with a
-    // malformed one) every submit is a run of its own.
-    let nonce = form
-        .nonce
-        .filter(|n| (16..=64).contains(&n.len()))
-        .filter(|n| {
-            n.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        })
-        .unwrap_or_else(random_token);
+    // The form's nonce keys the job, so a double submit starts it once.
+    let nonce = Nonce::from_form(form.nonce);
     let key = format!("console:{}:{nonce}", schedule.name);
     let trigger = Trigger::console(operator.email());
     let user = operator.user_id();

@@ -1,5 +1,8 @@
 //! One webhook delivery: what arrived (the stored headers, never a signature, and the raw event
-//! body as received), how processing went, its job, and replaying it after a confirmation.
+//! body as received, secrets redacted), how processing went, its job, and replaying it after a
+//! confirmation that says what a replay of this provider's deliveries does. A replay waits for
+//! the delivery's current job to end (409 until then), and a second submit of one confirmation
+//! form finds the replay the first one started.
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -7,15 +10,16 @@ use askama::Template;
 use chrono::Utc;
 use findash_engine::EngineError;
 use findash_engine::ledger;
-use findash_jobs::webhooks::{self as processing, ReplayError};
-use findash_schema::webhooks::{self, Delivery};
+use findash_jobs::webhooks::{self as processing, ReplayError, ReplayRequest};
+use findash_schema::webhooks::{self, Delivery, WebhookProvider};
 use findash_schema::{JobId, WebhookId, console, tenants};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::nonce::Nonce;
 use super::session::{Checked, Operator};
 use super::view::{self, Chrome, JobLink, When};
-use super::{AdminError, in_console};
+use super::{AdminError, in_console, redact};
 use crate::http::AppState;
 
 /// A delivery as its page and the replay confirmation show it.
@@ -37,10 +41,16 @@ struct DeliveryView {
     last_replayed: Option<When>,
     /// `(name, value)`, by name.
     headers: Vec<(String, String)>,
+    /// Redacted when it is JSON ([`show_body`]).
     body: String,
     /// The body was JSON and is shown pretty-printed.
     body_is_json: bool,
     body_size: String,
+    /// What a replay does and what it may do again, for this provider ([`replay_words`]).
+    replay_does: String,
+    replay_effects: String,
+    /// Why a replay has to wait: the delivery's job has not ended.
+    replay_waits: Option<String>,
 }
 
 /// What the page needs besides the stored row: who owns it and how its job stands.
@@ -59,6 +69,13 @@ impl DeliveryView {
             job_state,
         } = loaded;
         let (body, body_is_json) = show_body(&d.raw_body);
+        let (replay_does, replay_effects) = replay_words(&d);
+        let replay_waits = match (d.job_id, job_state.as_deref()) {
+            (Some(job), Some(state)) if ledger::UNFINISHED_STATES.contains(&state) => {
+                Some(unfinished(JobId(job), state))
+            }
+            _ => None,
+        };
         DeliveryView {
             id: d.id().to_string(),
             href: format!("/admin/webhooks/{}", d.id()),
@@ -78,7 +95,53 @@ impl DeliveryView {
             body,
             body_is_json,
             body_size: size(d.raw_body.len()),
+            replay_does,
+            replay_effects,
+            replay_waits,
         }
+    }
+}
+
+/// Why a replay cannot start while the delivery's `job` is `state`.
+fn unfinished(job: JobId, state: &str) -> String {
+    format!(
+        "its last run is still under way: job {job} is {state}. Replay once it has ended \
+         (or cancel it first)."
+    )
+}
+
+/// What replaying `delivery` does, and what that means for its effects: true per provider.
+/// Stripe and Mercado Pago deliveries are processed into rows keyed by the provider's objects;
+/// a QStash delivery is a job to run, and its payload is enqueued again under a new key
+/// (`findash_jobs::webhooks::replay_as`).
+fn replay_words(delivery: &Delivery) -> (String, String) {
+    match delivery.provider() {
+        Ok(WebhookProvider::Qstash) => {
+            let kind = delivery.event_type.as_deref().unwrap_or("?");
+            (
+                format!(
+                    "Its stored payload is enqueued again as a new {kind} job, under a new key."
+                ),
+                format!(
+                    "A QStash delivery is a job to run, so the {kind} job runs again: whatever it \
+                     did the first time (send a message, call a provider, write data) it may do \
+                     again, unless that job guards against it itself."
+                ),
+            )
+        }
+        _ => (
+            format!(
+                "The delivery is processed again from its stored body by a new job{}.",
+                if delivery.tenant_id.is_none() {
+                    ", after looking up its tenant again"
+                } else {
+                    ""
+                }
+            ),
+            "Its effects are keyed by the provider's objects (charges, invoices, payments), so \
+             nothing is counted twice."
+                .to_owned(),
+        ),
     }
 }
 
@@ -107,14 +170,12 @@ fn shown_headers(headers: &Value) -> Vec<(String, String)> {
     shown
 }
 
-/// The body as text: pretty-printed JSON when it is JSON, else its bytes read as UTF-8 with
-/// anything that is not replaced (`�`).
+/// The body as text: pretty-printed JSON with the values of secret keys hidden, as a job's
+/// payload is (a QStash body is a job's payload; a provider's event may carry a client secret),
+/// when it is JSON; else its bytes read as UTF-8 with anything that is not replaced (`�`).
 fn show_body(raw: &[u8]) -> (String, bool) {
     match serde_json::from_slice::<Value>(raw) {
-        Ok(value) => match serde_json::to_string_pretty(&value) {
-            Ok(pretty) => (pretty, true),
-            Err(_) => (String::from_utf8_lossy(raw).into_owned(), false),
-        },
+        Ok(value) => (redact::pretty(&value), true),
         Err(_) => (String::from_utf8_lossy(raw).into_owned(), false),
     }
 }
@@ -209,9 +270,12 @@ pub async fn page(
 struct ReplayConfirmPage {
     chrome: Chrome,
     delivery: DeliveryView,
+    /// Makes a second submit of this same form find the replay the first one started.
+    nonce: Nonce,
 }
 
-/// `GET /admin/webhooks/{id}/replay`: what a replay does, and the form that does it.
+/// `GET /admin/webhooks/{id}/replay`: what a replay does, and the form that does it (or why it
+/// has to wait).
 pub async fn confirm_replay(
     state: web::Data<AppState>,
     operator: Operator,
@@ -221,33 +285,48 @@ pub async fn confirm_replay(
     view::render(&ReplayConfirmPage {
         chrome: Chrome::new(&operator, "webhooks"),
         delivery,
+        nonce: Nonce::mint(),
     })
 }
 
+#[derive(Debug, Deserialize)]
+pub struct ReplayForm {
+    nonce: Option<String>,
+}
+
 /// `POST /admin/webhooks/{id}/replay`: processes the delivery again from its stored body (as
-/// `findash webhooks replay` does), then back to it with the new job.
+/// `findash webhooks replay` does), then back to it with the new job. 409 while its current job
+/// has not ended; the same form sent again leads to the job it started, doing nothing more.
 pub async fn replay(
     state: web::Data<AppState>,
     id: web::Path<String>,
-    action: Checked<serde::de::IgnoredAny>,
+    action: Checked<ReplayForm>,
 ) -> Result<HttpResponse, AdminError> {
     let id = delivery_id(&id)?;
     let user = action.operator.user_id();
+    let request = ReplayRequest {
+        tenant: None,
+        after_current_job: true,
+        once: Some(Nonce::from_form(action.form.nonce).as_str().to_owned()),
+    };
     let registry = state.engine.registry().clone();
     let job = in_console(&state, move |sys| {
-        let job = processing::replay(sys, &registry, id, None).map_err(|e| replay_error(id, e))?;
-        // The replay may have resolved the delivery's tenant: read it afterwards.
-        let tenant = webhooks::get(sys, id)?.and_then(|d| d.tenant());
-        console::audit(
-            sys,
-            user,
-            tenant,
-            "console.webhook.replay",
-            Some("webhook"),
-            Some(&id.to_string()),
-            json!({ "job_id": job }),
-        )?;
-        Ok(job)
+        let replayed =
+            processing::replay_as(sys, &registry, id, &request).map_err(|e| replay_error(id, e))?;
+        if !replayed.duplicate {
+            // The replay may have resolved the delivery's tenant: read it afterwards.
+            let tenant = webhooks::get(sys, id)?.and_then(|d| d.tenant());
+            console::audit(
+                sys,
+                user,
+                tenant,
+                "console.webhook.replay",
+                Some("webhook"),
+                Some(&id.to_string()),
+                json!({ "job_id": replayed.job }),
+            )?;
+        }
+        Ok(replayed.job)
     })
     .await?;
     state.engine.notify().await;
@@ -262,6 +341,10 @@ pub async fn replay(
 fn replay_error(id: WebhookId, e: ReplayError) -> AdminError {
     match e {
         ReplayError::NotFound => AdminError::NotFound(format!("there is no webhook delivery {id}")),
+        ReplayError::Unfinished { job, state } => AdminError::Conflict(format!(
+            "this delivery cannot be replayed yet: {}",
+            unfinished(job, &state)
+        )),
         // What is stored cannot become a job in this build (a QStash kind or payload it no
         // longer takes): nothing to retry until that changes.
         ReplayError::Engine(
@@ -279,9 +362,12 @@ mod tests {
 
     #[test]
     fn bodies_show_as_pretty_json_or_as_text() {
-        let (json, is_json) = show_body(br#"{"id":"evt_1","data":{"amount":100}}"#);
+        let (json, is_json) =
+            show_body(br#"{"id":"evt_1","data":{"amount":100,"client_secret":"pi_1_secret_x"}}"#);
         assert!(is_json);
         assert!(json.contains("\n  \"data\": {"), "{json}");
+        assert!(json.contains("\"client_secret\": \"[redacted]\""), "{json}");
+        assert!(!json.contains("pi_1_secret_x"), "{json}");
         let (text, is_json) = show_body(b"a=1&b=\xff");
         assert!(!is_json);
         assert_eq!(text, "a=1&b=\u{fffd}");

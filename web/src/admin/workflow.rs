@@ -6,7 +6,7 @@
 use actix_web::{HttpResponse, web};
 use askama::Template;
 use chrono::Utc;
-use findash_engine::workflow::{self, ChildRow, DependencyRow, StepGraph, StepRow};
+use findash_engine::workflow::{self, ChildCount, DependencyRow, StepGraph, StepRow};
 use findash_schema::WorkflowRunId;
 
 use super::session::Operator;
@@ -15,8 +15,9 @@ use super::workflows::RunView;
 use super::{AdminError, in_console};
 use crate::http::AppState;
 
-/// Children listed one by one under their step; the rest are counted.
-const CHILDREN_LISTED: usize = 50;
+/// Children listed one by one under their step (and all that is loaded of them); the rest are
+/// counted.
+const CHILDREN_LISTED: i64 = 50;
 
 /// A step's box in the graph.
 struct StepView {
@@ -35,11 +36,11 @@ struct StepView {
 
 /// The fan-out children of a step.
 struct ChildrenView {
-    total: usize,
-    /// `(state, children in it)`.
-    counts: Vec<(String, usize)>,
+    total: i64,
+    /// `(state, children in it)`, by job state.
+    counts: Vec<(String, i64)>,
     listed: Vec<ChildView>,
-    unlisted: usize,
+    unlisted: i64,
 }
 
 struct ChildView {
@@ -76,7 +77,10 @@ pub async fn page(
         let Some(run) = workflow::get_run(sys, run_id)? else {
             return Ok(None);
         };
-        Ok(Some((run, workflow::step_graph(sys, run_id)?)))
+        Ok(Some((
+            run,
+            workflow::step_graph(sys, run_id, CHILDREN_LISTED)?,
+        )))
     })
     .await?;
     let (run, graph) = found.ok_or_else(not_found)?;
@@ -98,10 +102,10 @@ fn layout(graph: StepGraph) -> Vec<LevelView> {
     let StepGraph {
         steps,
         dependencies,
+        child_steps,
+        child_jobs,
         children,
     } = graph;
-    let all = steps;
-    let steps: Vec<&StepRow> = all.iter().filter(|s| !s.is_child()).collect();
     let names: Vec<&str> = steps.iter().map(|s| s.step.as_str()).collect();
     let levels = levels(&names, &dependencies);
     let mut columns: Vec<LevelView> = Vec::new();
@@ -112,10 +116,6 @@ fn layout(graph: StepGraph) -> Vec<LevelView> {
                 steps: Vec::new(),
             });
         }
-        let mine: Vec<&ChildRow> = children
-            .iter()
-            .filter(|c| base(c.parent_step.as_deref().or(c.step.as_deref())) == step.step)
-            .collect();
         columns[level].steps.push(StepView {
             name: step.step.clone(),
             kind: step.job_kind.clone(),
@@ -125,7 +125,7 @@ fn layout(graph: StepGraph) -> Vec<LevelView> {
                 .map(|id| JobLink::new(id, step.job_state.clone())),
             reason: step.reason.clone(),
             blocked_by: if step.state == "blocked" {
-                blocked_by(&step.step, &dependencies, &all)
+                blocked_by(&step.step, &dependencies, &steps, &child_steps)
             } else {
                 Vec::new()
             },
@@ -134,37 +134,66 @@ fn layout(graph: StepGraph) -> Vec<LevelView> {
                 .filter(|d| d.step == step.step)
                 .map(|d| format!("{} ({})", d.depends_on, d.requires))
                 .collect(),
-            children: (!mine.is_empty()).then(|| children_view(&mine)),
+            children: children_view(&step.step, &child_jobs, &children),
         });
     }
     columns
 }
 
-/// What stopped `step`: each step it needs to succeed (or a fan-out child of one) that did not,
-/// as `gate (blocked)`.
-fn blocked_by(step: &str, dependencies: &[DependencyRow], steps: &[StepRow]) -> Vec<String> {
-    dependencies
+/// Whether a step (or a fan-out child) in `state` stops a step that needs it to succeed.
+fn did_not_succeed(state: &str) -> bool {
+    !matches!(state, "succeeded" | "skipped")
+}
+
+/// What stopped `step`: each step it needs to succeed that did not, as `gate (blocked)`, and
+/// the fan-out children of those steps that did not, counted by state, as
+/// `2 fan-out children of sync (failed)`.
+fn blocked_by(
+    step: &str,
+    dependencies: &[DependencyRow],
+    steps: &[StepRow],
+    child_steps: &[ChildCount],
+) -> Vec<String> {
+    let mut causes = Vec::new();
+    for upstream in dependencies
         .iter()
         .filter(|d| d.step == step && d.requires == "success")
-        .flat_map(|d| steps.iter().filter(|s| base(Some(&s.step)) == d.depends_on))
-        .filter(|s| !matches!(s.state.as_str(), "succeeded" | "skipped"))
-        .map(|s| format!("{} ({})", s.step, s.state))
-        .collect()
+        .map(|d| d.depends_on.as_str())
+    {
+        causes.extend(
+            steps
+                .iter()
+                .filter(|s| s.step == upstream && did_not_succeed(&s.state))
+                .map(|s| format!("{} ({})", s.step, s.state)),
+        );
+        let mut children: Vec<&ChildCount> = child_steps
+            .iter()
+            .filter(|c| c.fan_out == upstream && did_not_succeed(&c.state))
+            .collect();
+        children.sort_by_key(|c| workflow::STEP_STATES.iter().position(|s| *s == c.state));
+        causes.extend(children.into_iter().map(|c| {
+            let noun = if c.n == 1 { "child" } else { "children" };
+            format!("{} fan-out {noun} of {upstream} ({})", c.n, c.state)
+        }));
+    }
+    causes
 }
 
-/// `sync` of `sync:<subject>`.
-fn base(step: Option<&str>) -> &str {
-    let step = step.unwrap_or_default();
-    step.split_once(':').map_or(step, |(base, _)| base)
-}
-
-fn children_view(children: &[&ChildRow]) -> ChildrenView {
-    let mut counts: Vec<(String, usize)> = Vec::new();
-    for child in children {
-        match counts.iter_mut().find(|(state, _)| *state == child.state) {
-            Some((_, n)) => *n += 1,
-            None => counts.push((child.state.clone(), 1)),
-        }
+/// The fan-out children of `step`, if it fanned out: their count by job state, and the first
+/// [`CHILDREN_LISTED`] of them (all that `children` holds of each fan-out).
+fn children_view(
+    step: &str,
+    child_jobs: &[ChildCount],
+    children: &[workflow::ChildRow],
+) -> Option<ChildrenView> {
+    let mut counts: Vec<(String, i64)> = child_jobs
+        .iter()
+        .filter(|c| c.fan_out == step)
+        .map(|c| (c.state.clone(), c.n))
+        .collect();
+    let total: i64 = counts.iter().map(|(_, n)| n).sum();
+    if total == 0 {
+        return None;
     }
     let order = |state: &str| {
         findash_engine::ledger::JOB_STATES
@@ -172,24 +201,26 @@ fn children_view(children: &[&ChildRow]) -> ChildrenView {
             .position(|s| *s == state)
     };
     counts.sort_by_key(|(state, _)| order(state));
-    ChildrenView {
-        total: children.len(),
+    let listed: Vec<ChildView> = children
+        .iter()
+        .filter(|c| c.fan_out == step)
+        .map(|c| ChildView {
+            subject: c
+                .step
+                .as_deref()
+                .and_then(|s| s.split_once(':'))
+                .map_or_else(|| c.id.to_string(), |(_, subject)| subject.to_owned()),
+            job: JobLink::new(c.id, Some(c.state.clone())),
+            error: c.last_error.clone(),
+        })
+        .collect();
+    let unlisted = total - i64::try_from(listed.len()).unwrap_or(i64::MAX);
+    Some(ChildrenView {
+        total,
         counts,
-        listed: children
-            .iter()
-            .take(CHILDREN_LISTED)
-            .map(|c| ChildView {
-                subject: c
-                    .step
-                    .as_deref()
-                    .and_then(|s| s.split_once(':'))
-                    .map_or_else(|| c.id.to_string(), |(_, subject)| subject.to_owned()),
-                job: JobLink::new(c.id, Some(c.state.clone())),
-                error: c.last_error.clone(),
-            })
-            .collect(),
-        unlisted: children.len().saturating_sub(CHILDREN_LISTED),
-    }
+        listed,
+        unlisted: unlisted.max(0),
+    })
 }
 
 /// Each step's level: 0 without dependencies, else one more than its deepest dependency (the
@@ -267,23 +298,63 @@ mod tests {
         };
         let steps = [
             step("sync", "succeeded"),
-            step("sync:a", "succeeded"),
-            step("sync:b", "failed"),
             step("rates", "cancelled"),
+            step("categorize", "failed"),
             step("gate", "blocked"),
+        ];
+        let count = |fan_out: &str, state: &str, n: i64| ChildCount {
+            fan_out: fan_out.to_owned(),
+            state: state.to_owned(),
+            n,
+        };
+        let child_steps = [
+            count("sync", "succeeded", 40),
+            count("sync", "skipped", 1),
+            count("sync", "failed", 2),
+            count("sync", "cancelled", 1),
+            count("rates", "failed", 3),
         ];
         let mut finished = dep("gate", "rates");
         finished.requires = "finished".to_owned();
         assert_eq!(
-            blocked_by("gate", &[dep("gate", "sync"), finished], &steps),
-            vec!["sync:b (failed)"]
+            blocked_by(
+                "gate",
+                &[dep("gate", "sync"), dep("gate", "categorize"), finished],
+                &steps,
+                &child_steps
+            ),
+            vec![
+                "2 fan-out children of sync (failed)",
+                "1 fan-out child of sync (cancelled)",
+                "categorize (failed)",
+            ]
         );
     }
 
     #[test]
-    fn children_belong_to_the_base_step() {
-        assert_eq!(base(Some("sync:conn-1")), "sync");
-        assert_eq!(base(Some("sync")), "sync");
-        assert_eq!(base(None), "");
+    fn children_are_counted_whole_and_listed_as_loaded() {
+        let count = |state: &str, n: i64| ChildCount {
+            fan_out: "sync".to_owned(),
+            state: state.to_owned(),
+            n,
+        };
+        let child = |subject: &str| workflow::ChildRow {
+            id: findash_schema::JobId(uuid::Uuid::now_v7()),
+            step: Some(format!("sync:{subject}")),
+            fan_out: "sync".to_owned(),
+            state: "dead".to_owned(),
+            last_error: Some("the bank said no".to_owned()),
+        };
+        let counts = [count("succeeded", 60), count("dead", 2)];
+        let view = children_view("sync", &counts, &[child("a"), child("b")]).unwrap();
+        assert_eq!(view.total, 62);
+        assert_eq!(
+            view.counts,
+            vec![("succeeded".to_owned(), 60), ("dead".to_owned(), 2)]
+        );
+        assert_eq!(view.listed.len(), 2);
+        assert_eq!(view.listed[0].subject, "a");
+        assert_eq!(view.unlisted, 60);
+        assert!(children_view("gate", &counts, &[]).is_none());
     }
 }

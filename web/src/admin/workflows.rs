@@ -118,13 +118,20 @@ pub async fn page(
 ) -> Result<HttpResponse, AdminError> {
     let filter = filter(view::query(&req)?)?;
     let query = filter.clone();
-    let (mut runs, workflows) = in_console(&state, move |sys| {
+    let (mut runs, mut workflows) = in_console(&state, move |sys| {
         Ok((
             workflow::list_runs(sys, &query)?,
             workflow::workflow_names(sys)?,
         ))
     })
     .await?;
+    // The names come from the newest runs only: the chosen one stays offered all the same.
+    if let Some(chosen) = &filter.workflow
+        && !workflows.contains(chosen)
+    {
+        workflows.push(chosen.clone());
+        workflows.sort();
+    }
     let more = runs.len() > PAGE;
     runs.truncate(PAGE);
     let pairs = |before: Option<&str>| {

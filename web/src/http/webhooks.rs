@@ -125,6 +125,7 @@ pub async fn replay(
     .await?
     .map_err(|e| match e {
         ReplayError::NotFound => ApiError::not_found(format!("no webhook delivery {id}")),
+        e @ ReplayError::Unfinished { .. } => ApiError::conflict(e.to_string()),
         ReplayError::Engine(findash_engine::EngineError::Db(e)) => ApiError::from_db(&e),
         ReplayError::Engine(e) => ApiError::internal(&format_args!("{e:#}")),
     })?;
