@@ -22,6 +22,7 @@ mod login;
 mod nonce;
 mod notice;
 mod overview;
+mod overview_panels;
 mod rate_limits;
 mod redact;
 mod schedule;

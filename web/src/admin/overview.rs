@@ -17,6 +17,9 @@ use findash_schema::dq::TenantFinding;
 use findash_schema::sync::{ConnectionFreshness, FreshnessCounts};
 
 use super::chart::{self, Caption, Chart, Point};
+use super::overview_panels::{
+    self as panels, Card, FindingRow, QueueRow, StaleRow, Totals, WaitRow, Workers,
+};
 use super::session::Operator;
 use super::view::{self, Chrome};
 use super::{AdminError, in_console};
@@ -212,64 +215,6 @@ fn series(
     (chart, row)
 }
 
-/// A figure at the top of the overview, linking to where to look next.
-pub struct Card {
-    pub title: &'static str,
-    pub figure: String,
-    pub detail: String,
-    pub href: String,
-    /// Drawn with the alert border: something needs a person.
-    pub alert: bool,
-}
-
-pub struct QueueRow {
-    pub name: String,
-    pub href: String,
-    pub ready: i64,
-    pub oldest: String,
-    pub scheduled: i64,
-    pub running: i64,
-    pub retrying: i64,
-    pub dead: i64,
-    pub quarantined: i64,
-    pub workers: String,
-}
-
-pub struct WaitRow {
-    pub queue: String,
-    pub kind: String,
-    pub href: String,
-    pub jobs: i64,
-    pub waiting_for: String,
-    pub since: String,
-    pub since_at: String,
-    pub next_try: String,
-    pub most_deferrals: i64,
-}
-
-pub struct FindingRow {
-    pub tenant: String,
-    pub href: String,
-    pub check: String,
-    pub subject: String,
-    pub message: String,
-    pub open_for: String,
-    pub first_seen: String,
-    pub first_seen_at: String,
-}
-
-pub struct StaleRow {
-    pub tenant: String,
-    pub href: String,
-    pub provider: String,
-    pub connection: String,
-    pub status: String,
-    pub last_sync: String,
-    pub last_sync_at: String,
-    pub age: String,
-    pub last_error: String,
-}
-
 pub struct Tab {
     pub href: String,
     pub label: &'static str,
@@ -373,23 +318,7 @@ async fn workers(state: &AppState) -> Result<Vec<(String, usize)>, String> {
     }
 }
 
-fn plural(n: i64, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
-}
-
-fn jobs_href(pairs: &[(&str, &str)]) -> String {
-    let query = url::form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(pairs)
-        .finish();
-    format!("/admin/jobs?{query}")
-}
-
-fn live(
-    reading: &Reading,
-    workers: Result<Vec<(String, usize)>, String>,
-    window: Window,
-    now: DateTime<Utc>,
-) -> Live {
+fn live(reading: &Reading, workers: Workers, window: Window, now: DateTime<Utc>) -> Live {
     let buckets = reading.throughput.buckets;
     let (processed_chart, processed) = series(
         "chart-processed",
@@ -409,243 +338,39 @@ fn live(
         buckets,
         now,
     );
-
-    let workers_of = |queue: &str| -> Option<usize> {
-        workers
-            .as_ref()
-            .ok()
-            .and_then(|w| w.iter().find(|(q, _)| q == queue).map(|(_, n)| *n))
+    let depths = &reading.depths;
+    let totals = Totals {
+        window: window.phrase(),
+        processed: processed.total,
+        failed: failed.total,
+        dead: depths.iter().map(|d| d.dead + d.quarantined).sum(),
+        ready: depths.iter().map(|d| d.ready).sum(),
+        running: depths.iter().map(|d| d.running).sum(),
+        oldest_ready: depths.iter().filter_map(|d| d.oldest_ready_at).min(),
+        workers: &workers,
+        waiting: reading.waits.iter().map(|w| w.jobs).sum(),
+        longest_wait: reading.waits.iter().map(|w| w.waiting_since).min(),
+        findings_open: reading.findings_open,
+        freshness: reading.freshness,
     };
-    let live_workers: Option<usize> = workers
-        .as_ref()
-        .ok()
-        .map(|w| w.iter().map(|(_, n)| n).sum());
-    let queues: Vec<QueueRow> = reading
-        .depths
-        .iter()
-        .map(|d| QueueRow {
-            name: d.queue.clone(),
-            href: jobs_href(&[("queue", &d.queue)]),
-            ready: d.ready,
-            oldest: d
-                .oldest_ready_at
-                .map(|t| view::span((now - t).num_seconds()))
-                .unwrap_or_else(|| "—".to_owned()),
-            scheduled: d.scheduled,
-            running: d.running,
-            retrying: d.retrying,
-            dead: d.dead,
-            quarantined: d.quarantined,
-            workers: workers_of(&d.queue).map_or_else(|| "?".to_owned(), |n| n.to_string()),
-        })
-        .collect();
-    let ready: i64 = reading.depths.iter().map(|d| d.ready).sum();
-    let running: i64 = reading.depths.iter().map(|d| d.running).sum();
-    let dead: i64 = reading.depths.iter().map(|d| d.dead + d.quarantined).sum();
-    let oldest = reading
-        .depths
-        .iter()
-        .filter_map(|d| d.oldest_ready_at)
-        .min();
-
-    let waiting: i64 = reading.waits.iter().map(|w| w.jobs).sum();
-    let longest_wait = reading.waits.iter().map(|w| w.waiting_since).min();
-    let waits = reading
-        .waits
-        .iter()
-        .map(|w| WaitRow {
-            queue: w.queue.clone(),
-            kind: w.kind.clone(),
-            href: jobs_href(&[("state", "queued"), ("queue", &w.queue), ("kind", &w.kind)]),
-            jobs: w.jobs,
-            waiting_for: view::span((now - w.waiting_since).num_seconds()),
-            since: view::timestamp(&w.waiting_since),
-            since_at: w.waiting_since.to_rfc3339(),
-            next_try: view::relative(&w.next_try_at, now),
-            most_deferrals: w.most_deferrals,
-        })
-        .collect();
-
-    let findings: Vec<FindingRow> = reading
-        .findings
-        .iter()
-        .map(|f| FindingRow {
-            tenant: f.tenant_slug.clone(),
-            href: jobs_href(&[("kind", "dq_check"), ("tenant", &f.tenant_slug)]),
-            check: f.finding.check_name.clone(),
-            subject: match &f.finding.subject_id {
-                Some(id) => format!("{} {id}", f.finding.subject_type),
-                None => f.finding.subject_type.clone(),
-            },
-            message: f.finding.message.clone(),
-            open_for: view::span((now - f.first_seen_at).num_seconds()),
-            first_seen: view::timestamp(&f.first_seen_at),
-            first_seen_at: f.first_seen_at.to_rfc3339(),
-        })
-        .collect();
-
-    let stale = reading
-        .stale
-        .iter()
-        .map(|c| StaleRow {
-            tenant: c.tenant_slug.clone(),
-            href: format!("/admin/freshness#connection-{}", c.connection_id),
-            provider: c.provider.clone(),
-            connection: c.connection_name.clone(),
-            status: c.status.clone(),
-            last_sync: c
-                .last_successful_sync_at
-                .map_or_else(|| "never".to_owned(), |t| view::relative(&t, now)),
-            last_sync_at: c
-                .last_successful_sync_at
-                .map(|t| t.to_rfc3339())
-                .unwrap_or_default(),
-            age: view::span(c.age_seconds),
-            last_error: c.last_error.clone().unwrap_or_default(),
-        })
-        .collect();
-
-    let counts = reading.freshness;
-    let cards = vec![
-        Card {
-            title: "Processed",
-            figure: processed.total.to_string(),
-            detail: format!("attempts that succeeded in {}", window.phrase()),
-            href: jobs_href(&[("state", "succeeded")]),
-            alert: false,
-        },
-        Card {
-            title: "Failed",
-            figure: failed.total.to_string(),
-            detail: format!("failed attempts in {}", window.phrase()),
-            href: jobs_href(&[("state", "retrying")]),
-            alert: failed.total > 0,
-        },
-        Card {
-            title: "Dead & quarantined",
-            figure: dead.to_string(),
-            detail: "jobs that will not run again by themselves".to_owned(),
-            href: "/admin/dead".to_owned(),
-            alert: dead > 0,
-        },
-        Card {
-            title: "Backlog",
-            figure: ready.to_string(),
-            detail: match oldest {
-                Some(t) => format!(
-                    "ready to run, oldest waiting {}; {running} running",
-                    view::span((now - t).num_seconds())
-                ),
-                None => format!("ready to run; {running} running"),
-            },
-            href: jobs_href(&[("state", "queued")]),
-            alert: false,
-        },
-        Card {
-            title: "Live workers",
-            figure: live_workers.map_or_else(|| "?".to_owned(), |n| n.to_string()),
-            detail: match &workers {
-                Ok(_) => "heartbeated in the last 30 s, all queues".to_owned(),
-                Err(why) => why.clone(),
-            },
-            href: "#queues".to_owned(),
-            alert: live_workers.is_none_or(|n| n == 0),
-        },
-        Card {
-            title: "Rate-limit waits",
-            figure: waiting.to_string(),
-            detail: match longest_wait {
-                Some(t) => format!(
-                    "jobs deferred by a rate limit, longest waiting {}",
-                    view::span((now - t).num_seconds())
-                ),
-                None => "jobs deferred by a rate limit".to_owned(),
-            },
-            href: "/admin/rate-limits".to_owned(),
-            alert: waiting > 0,
-        },
-        Card {
-            title: "Critical findings",
-            figure: reading.findings_open.to_string(),
-            detail: "open data-quality findings; they block forecasts".to_owned(),
-            href: "#findings".to_owned(),
-            alert: reading.findings_open > 0,
-        },
-        Card {
-            title: "Stale connections",
-            figure: counts.stale_connections.to_string(),
-            detail: format!(
-                "of {} not synced within {}",
-                counts.connections,
-                view::span(FRESHNESS_OBJECTIVE.num_seconds())
-            ),
-            href: "/admin/freshness".to_owned(),
-            alert: counts.stale_connections > 0,
-        },
-    ];
-
-    let mut attention = Vec::new();
-    if failed.total > 0 {
-        attention.push(format!(
-            "{} in {}",
-            plural(failed.total, "failed attempt", "failed attempts"),
-            window.phrase()
-        ));
-    }
-    if dead > 0 {
-        attention.push(format!("{dead} dead or quarantined"));
-    }
-    match live_workers {
-        Some(0) => attention.push("no live workers".to_owned()),
-        None => attention.push("live workers unknown".to_owned()),
-        Some(_) => {}
-    }
-    if waiting > 0 {
-        attention.push(format!(
-            "{} waiting on a rate limit",
-            plural(waiting, "job", "jobs")
-        ));
-    }
-    if reading.findings_open > 0 {
-        attention.push(plural(
-            reading.findings_open,
-            "critical finding",
-            "critical findings",
-        ));
-    }
-    if counts.stale_connections > 0 {
-        attention.push(plural(
-            counts.stale_connections,
-            "stale connection",
-            "stale connections",
-        ));
-    }
-    let summary = if attention.is_empty() {
-        format!(
-            "All clear: no failed attempts in {}, nothing dead, no critical findings, no stale connections.",
-            window.phrase()
-        )
-    } else {
-        format!("Needs attention: {}.", attention.join(", "))
-    };
-
+    let findings = panels::finding_rows(&reading.findings, now);
     Live {
         window_phrase: window.phrase(),
         refresh_phrase: format!("every {} s", window.refresh_seconds()),
         updated: now.format("%H:%M:%S UTC").to_string(),
         updated_at: now.to_rfc3339(),
-        summary,
-        cards,
+        summary: panels::summary(&totals),
+        cards: panels::cards(&totals, now),
         charts: vec![processed_chart, failed_chart],
         series: vec![processed, failed],
-        queues,
-        workers_note: workers.err(),
-        waits,
+        queues: panels::queue_rows(depths, &workers, now),
+        waits: panels::wait_rows(&reading.waits, now),
         findings_truncated: reading.findings_open > i64::try_from(findings.len()).unwrap_or(0),
         findings,
         findings_open: reading.findings_open,
-        stale,
-        stale_total: counts.stale_connections,
+        stale: panels::stale_rows(&reading.stale, now),
+        stale_total: reading.freshness.stale_connections,
+        workers_note: workers.err(),
     }
 }
 
