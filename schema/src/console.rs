@@ -194,8 +194,9 @@ pub enum AttemptKey {
     /// Any email from this address: one source guessing across accounts. Generous, as an office
     /// or a carrier NAT shares one.
     Address(String),
-    /// This email from any address: a bound on guessing spread over many sources, and so high
-    /// that one source cannot reach it before its own keys stop it.
+    /// This email from any address: guessing spread over many sources. Past its allowance it
+    /// slows attempts down ([`EMAIL_SLOWDOWN`] at most) rather than refusing them, so that
+    /// sources enough to spend it cannot lock the operator out.
     Email(String),
 }
 
@@ -244,12 +245,16 @@ pub fn address_group(ip: IpAddr) -> String {
     }
 }
 
+/// The longest an attempt is held back once its email's allowance is spent.
+pub const EMAIL_SLOWDOWN: Duration = Duration::seconds(5);
+
 /// Whether a sign-in may check its password.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Attempt {
     /// Counted as a failure against every key until [`attempt_succeeded`] takes it back: check
-    /// the password.
-    Counted,
+    /// the password, after `slow_down` (non-zero while failures for this email come from many
+    /// addresses).
+    Counted { slow_down: Duration },
     /// Not counted, and the password must not be checked: try again after `wait`.
     Refused { wait: Duration },
 }
@@ -270,17 +275,27 @@ pub fn begin_attempt(sys: &mut SystemConn<'_>, keys: &[AttemptKey]) -> QueryResu
             console_login_failures::last_failed_at,
         ))
         .load(sys.conn())?;
-    let wait = counts
+    let waits: Vec<(bool, Duration)> = counts
         .iter()
         .filter(|(_, _, last)| now - *last < FAILURE_MEMORY)
         .filter_map(|(key, failures, last)| {
-            let free = keys
-                .get(stored.iter().position(|k| k == key)?)?
-                .free_failures();
-            Some(*last + wait_after(*failures, free) - now)
+            let key = keys.get(stored.iter().position(|k| k == key)?)?;
+            let wait = *last + wait_after(*failures, key.free_failures()) - now;
+            Some((matches!(key, AttemptKey::Email(_)), wait))
         })
-        .max()
-        .unwrap_or_else(Duration::zero);
+        .collect();
+    let longest = |email: bool| {
+        waits
+            .iter()
+            .filter(|(is_email, _)| *is_email == email)
+            .map(|(_, wait)| *wait)
+            .max()
+            .unwrap_or_else(Duration::zero)
+    };
+    let (wait, slow_down) = (
+        longest(false),
+        longest(true).clamp(Duration::zero(), EMAIL_SLOWDOWN),
+    );
     if wait > Duration::zero() {
         return Ok(Attempt::Refused { wait });
     }
@@ -296,7 +311,7 @@ pub fn begin_attempt(sys: &mut SystemConn<'_>, keys: &[AttemptKey]) -> QueryResu
     .bind::<Timestamptz, _>(now)
     .bind::<Timestamptz, _>(now - FAILURE_MEMORY)
     .execute(sys.conn())?;
-    Ok(Attempt::Counted)
+    Ok(Attempt::Counted { slow_down })
 }
 
 /// A counted attempt whose password was right: the pair's count starts over, and the address and
@@ -337,13 +352,16 @@ fn lock_keys(sys: &mut SystemConn<'_>, keys: &[String]) -> QueryResult<()> {
     .map(drop)
 }
 
-/// Deletes counts older than [`FAILURE_MEMORY`], skipping rows another attempt holds: the table
-/// holds the last hour's attempts, not every address that ever tried.
+/// Deletes up to a hundred counts older than [`FAILURE_MEMORY`] whose key no other attempt holds
+/// (its lock taken without waiting): the table holds the last hour's attempts, not every address
+/// that ever tried, and two attempts never delete each other's rows and wait crosswise.
 fn forget_old_failures(sys: &mut SystemConn<'_>, now: DateTime<Utc>) -> QueryResult<()> {
     diesel::sql_query(
-        "DELETE FROM console_login_failures WHERE key IN ( \
-           SELECT key FROM console_login_failures WHERE last_failed_at < $1 \
-           FOR UPDATE SKIP LOCKED)",
+        "DELETE FROM console_login_failures WHERE last_failed_at < $1 AND key IN ( \
+           SELECT key FROM ( \
+             SELECT key FROM console_login_failures WHERE last_failed_at < $1 \
+             ORDER BY last_failed_at LIMIT 100) AS old \
+           WHERE pg_try_advisory_xact_lock(hashtext('findash:console:sign_in:' || key)))",
     )
     .bind::<Timestamptz, _>(now - FAILURE_MEMORY)
     .execute(sys.conn())

@@ -364,7 +364,7 @@ async fn sessions_end_twelve_hours_after_sign_in_however_active() {
     common::exec(
         &mut t.db.admin_conn(),
         "UPDATE console_sessions SET created_at = now() - interval '13 hours', \
-         expires_at = now() - interval '1 hour', last_seen_at = now() - interval '1 minute'",
+         expires_at = now() + interval '1 hour', last_seen_at = now() - interval '1 minute'",
     );
     let (status, _, _) = send(&app, get(&browser.cookie, "/admin")).await;
     assert_eq!(
@@ -372,6 +372,32 @@ async fn sessions_end_twelve_hours_after_sign_in_however_active() {
         StatusCode::SEE_OTHER,
         "13 h after sign-in, seen a minute ago"
     );
+}
+
+#[actix_web::test]
+async fn failures_from_many_addresses_slow_an_email_down_but_never_lock_it_out() {
+    let t = common::engine().await;
+    let app = test::init_service(findash_web::http::app(common::state(&t, common::config()))).await;
+    console::admin(&t, "ops", "ops@example.test", true);
+    // Sources enough to spend the email's whole allowance (and far more).
+    common::exec(
+        &mut t.db.admin_conn(),
+        "INSERT INTO console_login_failures (key, failures, last_failed_at) \
+         VALUES ('email:ops@example.test', 500, now())",
+    );
+    let started = std::time::Instant::now();
+    let res = post_login(&app, "ops@example.test", PASSWORD).await;
+    assert_eq!(
+        res.status(),
+        StatusCode::SEE_OTHER,
+        "the operator still gets in"
+    );
+    assert!(
+        started.elapsed() >= std::time::Duration::from_secs(4),
+        "held back for a while first: {:?}",
+        started.elapsed()
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(30));
 }
 
 #[actix_web::test]

@@ -423,7 +423,14 @@ async fn a_replay_asks_first_then_queues_a_new_job_and_says_which() {
     // The same form again (a double click): the replay it started, nothing more.
     let (status, again, _) = send(&app, post(&browser, &uri, &[("nonce", &nonce)])).await;
     assert_eq!(status, StatusCode::SEE_OTHER);
-    assert_eq!(again.as_deref(), Some(location.as_str()));
+    let again = again.unwrap();
+    assert_eq!(
+        again,
+        location.replace("notice=replayed", "notice=already-replayed"),
+        "says it was sent before, with the job it started"
+    );
+    let (_, _, html) = send(&app, get(&browser.cookie, &again)).await;
+    assert!(html.contains("nothing new was queued"), "{html}");
     assert_eq!(state(&t), format!("1 received {job}"));
     assert_eq!(
         count(&t, "SELECT count(*) AS n FROM jobs"),

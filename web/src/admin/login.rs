@@ -107,6 +107,9 @@ impl std::fmt::Debug for LoginForm {
     }
 }
 
+/// How long a sign-in waits for a password check before answering 503.
+const PASSWORD_CHECK_QUEUE: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// `POST /admin/login`.
 pub async fn submit(
     state: web::Data<AppState>,
@@ -152,7 +155,9 @@ pub async fn submit(
     let (attempt_keys, lookup) = (keys.clone(), email.clone());
     let (attempt, user) = in_console(&state, move |sys| {
         Ok(match console::begin_attempt(sys, &attempt_keys)? {
-            Attempt::Counted => (Attempt::Counted, console::operator_by_email(sys, &lookup)?),
+            counted @ Attempt::Counted { .. } => {
+                (counted, console::operator_by_email(sys, &lookup)?)
+            }
             refused @ Attempt::Refused { .. } => (refused, None),
         })
     })
@@ -180,17 +185,43 @@ pub async fn submit(
         return Ok(response);
     }
 
+    if let Attempt::Counted { slow_down } = attempt
+        && slow_down > chrono::Duration::zero()
+    {
+        // Failures for this email from many addresses: slowed down, never refused, so that
+        // whoever spends its allowance cannot lock the operator out.
+        tracing::warn!(
+            client_ip = client_ip.as_deref().unwrap_or("-"),
+            slow_down_ms = slow_down.num_milliseconds(),
+            "admin console sign-ins for one email failing from many addresses"
+        );
+        tokio::time::sleep(slow_down.to_std().unwrap_or_default()).await;
+    }
+
     let hash = user
         .as_ref()
         .and_then(|u| u.password_hash.clone())
         .unwrap_or_else(|| state.decoy_password_hash.clone());
     let password = form.password;
     let matches = {
-        let _check = state
-            .password_checks
-            .acquire()
-            .await
-            .map_err(|e| AdminError::internal(&e))?;
+        // A flood of attempts queues here; past a few seconds the answer is "try again" rather
+        // than an ever longer wait behind it.
+        let Ok(permit) =
+            tokio::time::timeout(PASSWORD_CHECK_QUEUE, state.password_checks.acquire()).await
+        else {
+            let mut response = login_page(
+                &state,
+                StatusCode::SERVICE_UNAVAILABLE,
+                next,
+                form.email,
+                Some("Sign-in is busy. Please try again in a few seconds.".to_owned()),
+            )?;
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from(5));
+            return Ok(response);
+        };
+        let _check = permit.map_err(|e| AdminError::internal(&e))?;
         web::block(move || passwords::verify(&password, &hash))
             .await
             .map_err(|e| AdminError::internal(&e))?

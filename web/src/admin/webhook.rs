@@ -256,6 +256,13 @@ pub async fn page(
                 .and_then(|j| j.parse::<JobId>().ok())
                 .map(|j| JobLink::new(j, None)),
         }),
+        Some("already-replayed") => Some(Notice {
+            text: "That form had already been sent: nothing new was queued. Its replay is job",
+            job: query
+                .job
+                .and_then(|j| j.parse::<JobId>().ok())
+                .map(|j| JobLink::new(j, None)),
+        }),
         _ => None,
     };
     view::render(&WebhookPage {
@@ -310,7 +317,7 @@ pub async fn replay(
         once: Some(Nonce::from_form(action.form.nonce).as_str().to_owned()),
     };
     let registry = state.engine.registry().clone();
-    let job = in_console(&state, move |sys| {
+    let replayed = in_console(&state, move |sys| {
         let replayed =
             processing::replay_as(sys, &registry, id, &request).map_err(|e| replay_error(id, e))?;
         if !replayed.duplicate {
@@ -326,14 +333,19 @@ pub async fn replay(
                 json!({ "job_id": replayed.job }),
             )?;
         }
-        Ok(replayed.job)
+        Ok(replayed)
     })
     .await?;
     state.engine.notify().await;
+    let notice = if replayed.duplicate {
+        "already-replayed"
+    } else {
+        "replayed"
+    };
     Ok(HttpResponse::SeeOther()
         .insert_header((
             header::LOCATION,
-            format!("/admin/webhooks/{id}?notice=replayed&job={job}"),
+            format!("/admin/webhooks/{id}?notice={notice}&job={}", replayed.job),
         ))
         .finish())
 }
