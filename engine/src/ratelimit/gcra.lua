@@ -52,11 +52,13 @@ if ttl_ms < 1 then ttl_ms = 1 end
 redis.call('SET', KEYS[1], string.format('%d', new_tat), 'PX', string.format('%d', ttl_ms))
 
 -- The index: this bucket until it expires; buckets that expired leave it here (each once), so it
--- holds the buckets in use even if nobody reads it; and it expires with its last bucket.
+-- holds the buckets in use even if nobody reads it; and it expires with its last bucket. Its
+-- expiry only ever moves later (PEXPIRETIME, Redis 7), one O(1) check per call.
 local now_ms = math.floor(now / 1000)
 local expires_ms = now_ms + ttl_ms
 redis.call('ZADD', KEYS[2], string.format('%d', expires_ms), KEYS[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', string.format('(%d', now_ms))
-local last = redis.call('ZRANGE', KEYS[2], -1, -1, 'WITHSCORES')
-redis.call('PEXPIREAT', KEYS[2], last[2])
+if redis.call('PEXPIRETIME', KEYS[2]) < expires_ms then
+  redis.call('PEXPIREAT', KEYS[2], string.format('%d', expires_ms))
+end
 return { 1, 0, available(new_tat) }
