@@ -15,7 +15,7 @@ use findash_schema::{SystemConn, TenantId, tenants};
 use super::job_filter::{Filters, ListQuery, PAGE_SIZE, SYSTEM};
 use super::notice::Notice;
 use super::session::Operator;
-use super::view::{self, Chrome, When};
+use super::view::{self, Chrome, Pager, When};
 use super::{AdminError, in_console};
 use crate::http::AppState;
 
@@ -103,9 +103,7 @@ impl JobLine {
 /// A page of rows and the links around it.
 pub struct Paged {
     pub lines: Vec<JobLine>,
-    /// The first page, when this is not it.
-    pub newest_href: Option<String>,
-    pub older_href: Option<String>,
+    pub pager: Pager,
 }
 
 impl Paged {
@@ -127,8 +125,10 @@ impl Paged {
             .map(|last| filters.href(path, &[("before", &last.id.to_string())]));
         Paged {
             lines: rows.iter().map(|r| JobLine::new(r, slugs, now)).collect(),
-            newest_href: paged.then(|| filters.href(path, &[])),
-            older_href,
+            pager: Pager {
+                newest: paged.then(|| filters.href(path, &[])),
+                older: older_href,
+            },
         }
     }
 }

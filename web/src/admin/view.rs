@@ -101,6 +101,15 @@ pub fn span(seconds: i64) -> String {
     }
 }
 
+/// The links around a page of a list, newest first (`admin/macros.html`, `pager`).
+#[derive(Debug, Clone, Default)]
+pub struct Pager {
+    /// The first page, when this is not it.
+    pub newest: Option<String>,
+    /// The next, older page, when there is one.
+    pub older: Option<String>,
+}
+
 /// A moment as pages show it: `<time datetime="{{ datetime }}">{{ text }}</time> ({{ relative }})`.
 #[derive(Debug, Clone)]
 pub struct When {

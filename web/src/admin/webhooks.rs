@@ -12,7 +12,7 @@ use findash_schema::webhooks::{
 use serde::Deserialize;
 
 use super::session::Operator;
-use super::view::{self, Chrome, JobLink, When};
+use super::view::{self, Chrome, JobLink, Pager, When};
 use super::{AdminError, in_console};
 use crate::http::AppState;
 
@@ -124,8 +124,7 @@ struct WebhooksPage {
     event_type: String,
     tenant: String,
     no_tenant: &'static str,
-    newest: Option<String>,
-    older: Option<String>,
+    pager: Pager,
 }
 
 /// `GET /admin/webhooks?provider=&status=&type=&tenant=&before=`.
@@ -174,8 +173,10 @@ pub async fn page(
             .map(|s| s.as_str().to_owned())
             .unwrap_or_default(),
         event_type: filter.event_type.clone().unwrap_or_default(),
-        newest: filter.before.is_some().then(|| link(None)),
-        older,
+        pager: Pager {
+            newest: filter.before.is_some().then(|| link(None)),
+            older,
+        },
         tenant,
         no_tenant: NO_TENANT,
     })

@@ -9,7 +9,7 @@ use findash_schema::WorkflowRunId;
 use serde::Deserialize;
 
 use super::session::Operator;
-use super::view::{self, Cause, Chrome, When};
+use super::view::{self, Cause, Chrome, Pager, When};
 use super::{AdminError, in_console};
 use crate::http::AppState;
 
@@ -106,8 +106,7 @@ struct WorkflowsPage {
     workflows: Vec<String>,
     state: String,
     workflow: String,
-    newest: Option<String>,
-    older: Option<String>,
+    pager: Pager,
 }
 
 /// `GET /admin/workflows?state=&workflow=&before=`.
@@ -155,8 +154,10 @@ pub async fn page(
         workflows,
         state: filter.state.clone().unwrap_or_default(),
         workflow: filter.workflow.clone().unwrap_or_default(),
-        newest: filter.before.is_some().then(|| pairs(None)),
-        older,
+        pager: Pager {
+            newest: filter.before.is_some().then(|| pairs(None)),
+            older,
+        },
     })
 }
 

@@ -134,8 +134,9 @@ pub fn listed(html: &str) -> Vec<String> {
 
 /// The href of the link whose text is `text`, its HTML escapes undone.
 pub fn link(html: &str, text: &str) -> Option<String> {
-    let end = html.find(&format!("\">{text}</a>"))?;
-    let start = html[..end].rfind("href=\"")? + "href=\"".len();
+    let label = html.find(&format!(">{text}</a>"))?;
+    let start = html[..label].rfind("href=\"")? + "href=\"".len();
+    let end = html[start..label].find('"')? + start;
     Some(unescape(&html[start..end]))
 }
 
