@@ -302,7 +302,7 @@ async fn an_operator_finds_fixes_and_replays_in_a_real_browser() {
         )
     };
     assert_eq!(paused(), "true");
-    browser::screenshot(&client, "07-schedules-paused").await;
+    browser::screenshot(&client, "08-schedules-paused").await;
     click(&client, "button[aria-label='Resume daily-sync']").await;
     browser::eventually("daily-sync resumed", 10, || async {
         client
@@ -327,7 +327,7 @@ async fn an_operator_finds_fixes_and_replays_in_a_real_browser() {
         .goto(&format!("{base}/admin/webhooks"))
         .await
         .unwrap();
-    browser::screenshot(&client, "08-webhooks").await;
+    browser::screenshot(&client, "09-webhooks").await;
     client
         .find(Locator::Css(&format!(
             "a[href='/admin/webhooks/{delivery}']"
@@ -341,7 +341,7 @@ async fn an_operator_finds_fixes_and_replays_in_a_real_browser() {
         browser::main_text(&client).await.contains("evt_e2e_1")
     })
     .await;
-    browser::screenshot(&client, "09-webhook").await;
+    browser::screenshot(&client, "10-webhook").await;
     click_text(&client, "main", "Replay…").await;
     browser::eventually("the replay confirmation", 10, || async {
         client
@@ -370,13 +370,13 @@ async fn an_operator_finds_fixes_and_replays_in_a_real_browser() {
     // A workflow run, then a screenshot of every remaining page.
     let run = start_workflow(&t, tenant);
     for (path, name) in [
-        ("/admin/dead".to_owned(), "10-dead"),
-        ("/admin/workflows".to_owned(), "11-workflows"),
-        (format!("/admin/workflows/{run}"), "12-workflow"),
-        ("/admin/schedules/daily-sync".to_owned(), "13-schedule"),
-        ("/admin/freshness".to_owned(), "14-freshness"),
-        ("/admin/rate-limits".to_owned(), "15-rate-limits"),
-        ("/admin?window=24h".to_owned(), "16-overview-24h"),
+        ("/admin/dead".to_owned(), "11-dead"),
+        ("/admin/workflows".to_owned(), "12-workflows"),
+        (format!("/admin/workflows/{run}"), "13-workflow"),
+        ("/admin/schedules/daily-sync".to_owned(), "14-schedule"),
+        ("/admin/freshness".to_owned(), "15-freshness"),
+        ("/admin/rate-limits".to_owned(), "16-rate-limits"),
+        ("/admin?window=24h".to_owned(), "17-overview-24h"),
     ] {
         client.goto(&format!("{base}{path}")).await.unwrap();
         let h1 = client
@@ -423,11 +423,11 @@ async fn an_operator_finds_fixes_and_replays_in_a_real_browser() {
         serde_json::json!("rgb(18, 21, 28)"),
         "the dark theme follows the system"
     );
-    browser::screenshot(&dark, "17-overview-dark").await;
+    browser::screenshot(&dark, "18-overview-dark").await;
     dark.goto(&format!("{base}/admin/jobs/{dead_id}"))
         .await
         .unwrap();
-    browser::screenshot(&dark, "18-job-dark").await;
+    browser::screenshot(&dark, "19-job-dark").await;
 
     // The session ends while the overview is open: its next live refresh takes the page to the
     // sign-in page (htmx follows the app's HX-Redirect), to come back to the overview.

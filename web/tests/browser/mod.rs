@@ -9,9 +9,14 @@ use std::time::{Duration, Instant};
 
 use fantoccini::{Client, ClientBuilder, Locator};
 
-/// Where screenshots go for review: `var/screenshots/admin/` in the workspace.
+/// Where screenshots go for review: `var/screenshots/admin/` in the workspace, emptied of an
+/// earlier run's pictures the first time a run asks.
 pub fn screenshot_dir() -> PathBuf {
+    static EMPTIED: std::sync::Once = std::sync::Once::new();
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../var/screenshots/admin");
+    EMPTIED.call_once(|| {
+        let _ = std::fs::remove_dir_all(&dir);
+    });
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
