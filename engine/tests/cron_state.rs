@@ -78,7 +78,11 @@ async fn a_paused_schedule_ticks_without_a_job_and_runs_by_hand() {
             cron::last_ticks(sys, &names).map_err(DbError::from)
         })
         .unwrap();
-    assert_eq!(ticks.len(), 1, "dq never ticked");
+    assert_eq!(
+        ticks.len(),
+        1,
+        "a schedule that never ticked has no last tick"
+    );
     assert_eq!(ticks[0].outcome, "skipped_paused");
     assert_eq!(ticks[0].job_id, None);
     let mut conn = t.db.admin_conn();

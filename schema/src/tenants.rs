@@ -50,23 +50,22 @@ pub fn active_ids(sys: &mut SystemConn<'_>) -> QueryResult<Vec<TenantId>> {
 
 /// The tenant's date now, in its time zone.
 pub fn local_today(sys: &mut SystemConn<'_>, tenant: TenantId) -> QueryResult<chrono::NaiveDate> {
-    tenants::table
-        .find(tenant)
-        .select(diesel::dsl::sql::<diesel::sql_types::Date>(
-            "(now() AT TIME ZONE time_zone)::date",
-        ))
-        .first(sys.conn())
+    local_today_of(sys.conn(), tenant)
 }
 
 /// The scope's tenant's date now, in its time zone.
 pub fn local_today_in(scope: &mut crate::TenantConn<'_>) -> QueryResult<chrono::NaiveDate> {
     let tenant = scope.tenant_id();
+    local_today_of(scope.conn(), tenant)
+}
+
+fn local_today_of(conn: &mut PgConnection, tenant: TenantId) -> QueryResult<chrono::NaiveDate> {
     tenants::table
         .find(tenant)
         .select(diesel::dsl::sql::<diesel::sql_types::Date>(
             "(now() AT TIME ZONE time_zone)::date",
         ))
-        .first(scope.conn())
+        .first(conn)
 }
 
 /// A tenant by slug or by id, as the CLI's `--tenant` accepts either.

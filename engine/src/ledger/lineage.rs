@@ -56,10 +56,7 @@ struct Count {
 }
 
 fn job(scope: &mut impl LedgerScope, id: Uuid) -> QueryResult<Option<JobRow>> {
-    diesel::sql_query(format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = $1"))
-        .bind::<SqlUuid, _>(id)
-        .get_result(scope.pg())
-        .optional()
+    super::read::find_job(scope, findash_schema::JobId(id))
 }
 
 /// The lineage of `job`, with at most `children_limit` of its children.

@@ -23,7 +23,8 @@ pub use overview::{
     queue_depths, rate_limit_waits, throughput,
 };
 pub use read::{
-    AttemptRow, JOB_STATES, JobRow, Stats, UNFINISHED_STATES, count_by_kind, get_job, stats,
+    AttemptRow, JOB_STATES, JobRow, Stats, UNFINISHED_STATES, count_by_kind, find_job, get_job,
+    stats,
 };
 pub use search::{JobFilter, Owner, count_jobs, job_ids, list_jobs};
 

@@ -35,8 +35,16 @@ impl Action {
         Action::ALL.into_iter().find(|a| a.as_str() == name)
     }
 
-    /// The states this action applies to. Retry also applies to a succeeded job whose last
-    /// attempt was `blocked` (see [`apply_action`]), which its state alone does not tell.
+    /// Whether this action applies to a job in `state` whose latest attempt ended
+    /// `last_outcome`: the states of [`Action::applies_to`], and for retry also a job that
+    /// succeeded by blocking its workflow (a data-quality gate), which retrying resumes.
+    pub fn applies(self, state: &str, last_outcome: Option<&str>) -> bool {
+        self.applies_to().contains(&state)
+            || (self == Action::Retry && state == "succeeded" && last_outcome == Some("blocked"))
+    }
+
+    /// The states this action applies to whatever the job's attempts (what bulk actions
+    /// select by); retry also applies to a blocked gate, see [`Action::applies`].
     pub fn applies_to(self) -> &'static [&'static str] {
         match self {
             Action::Cancel => &["queued", "retrying", "running"],
@@ -103,7 +111,7 @@ pub fn apply_action(
         .bind::<SqlUuid, _>(id.0)
         .get_result(conn)
         .optional()?;
-        last.and_then(|o| o.outcome).as_deref() == Some("blocked")
+        action.applies(&current.state, last.and_then(|o| o.outcome).as_deref())
     };
     match (action, current.state.as_str()) {
         (Action::Retry, "succeeded") if blocked => {

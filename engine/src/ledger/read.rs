@@ -100,18 +100,23 @@ pub(super) const JOB_COLUMNS: &str = "id, tenant_id, kind, queue, state, payload
      workflow_run_id, workflow_step, parent_job_id, trigger_kind, trigger_ref, created_at, \
      started_at, finished_at";
 
+/// One job, without its attempts.
+pub fn find_job(scope: &mut impl LedgerScope, id: JobId) -> QueryResult<Option<JobRow>> {
+    diesel::sql_query(format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = $1"))
+        .bind::<SqlUuid, _>(id.0)
+        .get_result(scope.pg())
+        .optional()
+}
+
 /// One job and its attempts, oldest first.
 pub fn get_job(
     scope: &mut impl LedgerScope,
     id: JobId,
 ) -> QueryResult<Option<(JobRow, Vec<AttemptRow>)>> {
+    let Some(job) = find_job(scope, id)? else {
+        return Ok(None);
+    };
     let conn = scope.pg();
-    let job: Option<JobRow> =
-        diesel::sql_query(format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = $1"))
-            .bind::<SqlUuid, _>(id.0)
-            .get_result(conn)
-            .optional()?;
-    let Some(job) = job else { return Ok(None) };
     let attempts = diesel::sql_query(
         "SELECT attempt, worker, started_at, finished_at, outcome, error FROM job_attempts \
          WHERE job_id = $1 ORDER BY attempt",

@@ -21,7 +21,8 @@ local now = tonumber(time[1]) * 1000000 + tonumber(time[2])
 
 -- A missing key is an idle bucket; a TAT in the past is an idle bucket too (no credit is banked
 -- beyond the burst).
-local tat = tonumber(redis.call('GET', KEYS[1])) or now
+local stored = redis.call('GET', KEYS[1])
+local tat = tonumber(stored) or now
 if tat < now then
   tat = now
 end
@@ -57,7 +58,10 @@ redis.call('SET', KEYS[1], string.format('%d', new_tat), 'PX', string.format('%d
 local now_ms = math.floor(now / 1000)
 local expires_ms = now_ms + ttl_ms
 redis.call('ZADD', KEYS[2], string.format('%d', expires_ms), KEYS[1])
-redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', string.format('(%d', now_ms))
+if not stored then
+  -- Only a new bucket grows the index, so only then are the expired ones swept out.
+  redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', string.format('(%d', now_ms))
+end
 if redis.call('PEXPIRETIME', KEYS[2]) < expires_ms then
   redis.call('PEXPIREAT', KEYS[2], string.format('%d', expires_ms))
 end

@@ -4,7 +4,6 @@
 //! ([`findash_engine::act_on_filter`]: workflows are told), at most [`CAP`] jobs a request, in
 //! one transaction with its audit entry, then wakes the dispatchers and goes back to the list.
 
-use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use findash_engine::ledger::{self, Action, Owner};
@@ -162,7 +161,5 @@ pub async fn perform(
     };
     let pairs = notice.pairs();
     let extra: Vec<(&'static str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    Ok(HttpResponse::SeeOther()
-        .insert_header((header::LOCATION, filters.href("/admin/jobs", &extra)))
-        .finish())
+    Ok(view::see_other(&filters.href("/admin/jobs", &extra)))
 }

@@ -5,7 +5,6 @@
 //! path ([`findash_engine::act_in`]: its workflow is told) in one transaction with the audit
 //! entry.
 
-use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use chrono::{DateTime, Utc};
@@ -37,13 +36,12 @@ fn action_named(name: &str) -> Result<Action, AdminError> {
     })
 }
 
-/// Whether `action` applies to `job` now. Retry also applies to a job that succeeded by
-/// blocking its workflow (a data-quality gate), as the engine's retry does.
+/// Whether `action` applies to `job` now (the engine's rule, on its latest attempt).
 fn applies(action: Action, job: &JobRow, attempts: &[AttemptRow]) -> bool {
-    action.applies_to().contains(&job.state.as_str())
-        || (action == Action::Retry
-            && job.state == "succeeded"
-            && attempts.last().and_then(|a| a.outcome.as_deref()) == Some("blocked"))
+    action.applies(
+        &job.state,
+        attempts.last().and_then(|a| a.outcome.as_deref()),
+    )
 }
 
 /// Reads job `id` with its attempts, or says there is none.
@@ -408,7 +406,7 @@ pub async fn perform(
     let id = job_id(&id)?;
     let (engine, user) = (state.engine.clone(), form.operator.user_id());
     let done = in_console(&state, move |sys| {
-        let Some((job, _)) = ledger::get_job(sys, id)? else {
+        let Some(job) = ledger::find_job(sys, id)? else {
             return Ok(Done::Gone);
         };
         let result = findash_engine::act_in(sys, engine.registry(), id, action)?;
@@ -456,9 +454,7 @@ pub async fn perform(
             }
         }
     };
-    Ok(HttpResponse::SeeOther()
-        .insert_header((header::LOCATION, location))
-        .finish())
+    Ok(view::see_other(&location))
 }
 
 fn with_notice(path: &str, notice: Notice) -> String {

@@ -77,9 +77,7 @@ pub async fn form(
 ) -> Result<HttpResponse, AdminError> {
     let next = safe_next(query.next.as_deref());
     if Operator::extract(&req).await.is_ok() {
-        return Ok(HttpResponse::SeeOther()
-            .insert_header((header::LOCATION, next))
-            .finish());
+        return Ok(view::see_other(&next));
     }
     login_page(&state, StatusCode::OK, next, String::new(), None)
 }

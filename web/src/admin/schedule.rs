@@ -3,7 +3,6 @@
 //! resuming a running one, is a conflict that changes nothing) and run now (its job, enqueued
 //! by hand as a system job, after a confirmation).
 
-use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use chrono::Utc;
@@ -121,7 +120,7 @@ async fn set_paused(
     } else {
         format!("/admin/schedules?notice={notice}")
     };
-    Ok(see_other(&location))
+    Ok(view::see_other(&location))
 }
 
 #[derive(Template)]
@@ -186,7 +185,7 @@ pub async fn run(
     })
     .await?;
     state.engine.notify().await;
-    Ok(see_other(&format!("/admin/jobs/{}", enqueued.id)))
+    Ok(view::see_other(&format!("/admin/jobs/{}", enqueued.id)))
 }
 
 /// The schedule, if its job can be started in this build (409 when its kind has no job type).
@@ -199,10 +198,4 @@ fn runnable(state: &AppState, name: &str) -> Result<cron::Configured, AdminError
         )));
     }
     Ok(configured)
-}
-
-fn see_other(location: &str) -> HttpResponse {
-    HttpResponse::SeeOther()
-        .insert_header((header::LOCATION, location))
-        .finish()
 }

@@ -24,6 +24,13 @@ pub fn html(mut builder: HttpResponseBuilder, body: String) -> HttpResponse {
         .body(body)
 }
 
+/// 303 to `location`: where every action sends the browser afterwards.
+pub fn see_other(location: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, location))
+        .finish()
+}
+
 /// Renders `page` as a 200 response.
 pub fn render(page: &impl Template) -> Result<HttpResponse, AdminError> {
     let body = page.render().map_err(|e| AdminError::internal(&e))?;

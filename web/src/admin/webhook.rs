@@ -4,7 +4,6 @@
 //! the delivery's current job to end (409 until then), and a second submit of one confirmation
 //! form finds the replay the first one started.
 
-use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use chrono::Utc;
@@ -202,11 +201,11 @@ async fn load(state: &AppState, id: WebhookId) -> Result<Loaded, AdminError> {
             return Ok(None);
         };
         let tenant = match delivery.tenant() {
-            Some(t) => tenants::find_by_slug_or_id(sys, &t.to_string())?.map(|t| t.slug),
+            Some(t) => tenants::slugs(sys, &[t])?.remove(&t),
             None => None,
         };
         let job_state = match delivery.job_id {
-            Some(job) => ledger::get_job(sys, JobId(job))?.map(|(job, _)| job.state),
+            Some(job) => ledger::find_job(sys, JobId(job))?.map(|job| job.state),
             None => None,
         };
         Ok(Some(Loaded {
@@ -342,12 +341,10 @@ pub async fn replay(
     } else {
         "replayed"
     };
-    Ok(HttpResponse::SeeOther()
-        .insert_header((
-            header::LOCATION,
-            format!("/admin/webhooks/{id}?notice={notice}&job={}", replayed.job),
-        ))
-        .finish())
+    Ok(view::see_other(&format!(
+        "/admin/webhooks/{id}?notice={notice}&job={}",
+        replayed.job
+    )))
 }
 
 fn replay_error(id: WebhookId, e: ReplayError) -> AdminError {
